@@ -1,0 +1,1 @@
+"""Catalogue ingestion, embedding and FAISS indexing for Shelfsight."""

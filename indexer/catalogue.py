@@ -1,0 +1,270 @@
+"""The SQLite catalogue (sqlite-utils, WAL): products, their tags, and their embeddings.
+
+Every product has a stable integer ``key``; FAISS stores that key, so the index never
+needs its own id map and a product id can be any string.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+
+@dataclass
+class Product:
+    key: int
+    id: str
+    title: str
+    image_path: str | None
+    image_sha256: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "image_path": self.image_path,
+            "tags": self.tags,
+            "fields": self.fields,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Catalogue:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: the HTTP service reads from worker threads; writes are
+        # serialised by SQLite itself.
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self.db = sqlite_utils.Database(conn)
+        self.db.enable_wal()
+        self._ensure_schema()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def _ensure_schema(self) -> None:
+        db = self.db
+        if "products" not in db.table_names():
+            db["products"].create(
+                {
+                    "key": int,
+                    "id": str,
+                    "title": str,
+                    "image_path": str,
+                    "image_sha256": str,
+                    "width": int,
+                    "height": int,
+                    "tags": str,
+                    "fields": str,
+                    "updated_at": str,
+                },
+                pk="key",
+                not_null={"id"},
+            )
+            db["products"].create_index(["id"], unique=True)
+            db["products"].create_index(["image_sha256"])
+        if "tags" not in db.table_names():
+            db["tags"].create(
+                {"product_key": int, "family": str, "value": str},
+                pk=("product_key", "family"),
+            )
+            db["tags"].create_index(["family", "value"])
+        if "embeddings" not in db.table_names():
+            db["embeddings"].create(
+                {"product_key": int, "model": str, "image_sha256": str, "vector": bytes},
+                pk=("product_key", "model"),
+            )
+        if "meta" not in db.table_names():
+            db["meta"].create({"name": str, "value": str}, pk="name")
+
+    # -- meta -------------------------------------------------------------------------
+    def get_meta(self, name: str, default: Any = None) -> Any:
+        rows = list(self.db.query("select value from meta where name = ?", [name]))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self.db["meta"].upsert({"name": name, "value": json.dumps(value)}, pk="name")
+
+    # -- products ---------------------------------------------------------------------
+    def count(self) -> int:
+        return self.db["products"].count
+
+    def keys_by_id(self, ids: Iterable[str] | None = None) -> dict[str, int]:
+        if ids is None:
+            return {r["id"]: r["key"] for r in self.db.query("select key, id from products")}
+        out: dict[str, int] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.query(f"select key, id from products where id in ({marks})", chunk):
+                out[r["id"]] = r["key"]
+        return out
+
+    def next_key(self) -> int:
+        row = next(self.db.query("select coalesce(max(key), 0) + 1 as k from products"))
+        return int(row["k"])
+
+    def upsert_products(self, records: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace products (each with its ``key``) and their tag rows, atomically."""
+        with self.db.conn:
+            for rec in records:
+                row = dict(rec)
+                tags = row.pop("tags")
+                row["tags"] = json.dumps(tags, ensure_ascii=False)
+                row["fields"] = json.dumps(row.get("fields") or {}, ensure_ascii=False)
+                row["updated_at"] = _now()
+                self.db["products"].upsert(row, pk="key")
+                self.db.execute("delete from tags where product_key = ?", [row["key"]])
+                self.db["tags"].insert_all(
+                    (
+                        {"product_key": row["key"], "family": fam, "value": val}
+                        for fam, val in tags.items()
+                    ),
+                    pk=("product_key", "family"),
+                )
+
+    def delete_product(self, product_id: str) -> bool:
+        keys = self.keys_by_id([product_id])
+        if not keys:
+            return False
+        key = keys[product_id]
+        with self.db.conn:
+            for table in ("tags", "embeddings"):
+                self.db.execute(f"delete from {table} where product_key = ?", [key])
+            self.db.execute("delete from products where key = ?", [key])
+        return True
+
+    def _row_to_product(self, r: dict[str, Any]) -> Product:
+        return Product(
+            key=r["key"],
+            id=r["id"],
+            title=r["title"] or "",
+            image_path=r["image_path"],
+            image_sha256=r["image_sha256"],
+            tags=json.loads(r["tags"] or "{}"),
+            fields=json.loads(r["fields"] or "{}"),
+        )
+
+    def get(self, product_id: str) -> Product | None:
+        rows = list(self.db.query("select * from products where id = ?", [product_id]))
+        return self._row_to_product(rows[0]) if rows else None
+
+    def by_keys(self, keys: Iterable[int]) -> dict[int, Product]:
+        key_list = [int(k) for k in keys]
+        out: dict[int, Product] = {}
+        for start in range(0, len(key_list), 500):
+            chunk = key_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.query(f"select * from products where key in ({marks})", chunk):
+                out[r["key"]] = self._row_to_product(r)
+        return out
+
+    def iter_products(self) -> Iterator[Product]:
+        for r in self.db.query("select * from products order by key"):
+            yield self._row_to_product(r)
+
+    def keys_with_sha(self, sha256: str) -> list[int]:
+        rows = self.db.query("select key from products where image_sha256 = ?", [sha256])
+        return [r["key"] for r in rows]
+
+    # -- tags -------------------------------------------------------------------------
+    def tag_families(self) -> list[str]:
+        stored = self.get_meta("tag_families")
+        if stored:
+            return list(stored)
+        return [r["family"] for r in self.db.query("select distinct family from tags order by 1")]
+
+    def keys_matching(self, where: dict[str, list[str]]) -> np.ndarray:
+        """Keys of products whose tags match: OR within a family, AND across families."""
+        clauses: list[str] = []
+        params: list[str] = []
+        for family, values in where.items():
+            marks = ",".join("?" * len(values))
+            clauses.append(
+                f"key in (select product_key from tags where family = ? and value in ({marks}))"
+            )
+            params.extend([family, *values])
+        sql = "select key from products" + (" where " + " and ".join(clauses) if clauses else "")
+        return np.fromiter((r["key"] for r in self.db.query(sql, params)), dtype=np.int64)
+
+    def value_counts(self, family: str) -> dict[str, int]:
+        rows = self.db.query(
+            "select value, count(*) as n from tags where family = ? group by value order by n desc",
+            [family],
+        )
+        return {r["value"]: r["n"] for r in rows}
+
+    # -- embeddings -------------------------------------------------------------------
+    def keys_needing_embedding(self, model: str) -> list[tuple[int, str]]:
+        """(key, image_path) of products with no embedding for ``model`` of their current image."""
+        rows = self.db.query(
+            """
+            select p.key, p.image_path from products p
+            left join embeddings e on e.product_key = p.key and e.model = ?
+            where p.image_path is not null
+              and (e.product_key is null or e.image_sha256 is not p.image_sha256)
+            order by p.key
+            """,
+            [model],
+        )
+        return [(r["key"], r["image_path"]) for r in rows]
+
+    def put_embeddings(self, model: str, keys: Sequence[int], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        marks = ",".join("?" * len(keys))
+        shas = {
+            r["key"]: r["image_sha256"]
+            for r in self.db.query(
+                f"select key, image_sha256 from products where key in ({marks})",
+                [int(k) for k in keys],
+            )
+        }
+        with self.db.conn:
+            self.db["embeddings"].upsert_all(
+                (
+                    {
+                        "product_key": int(k),
+                        "model": model,
+                        "image_sha256": shas.get(int(k)),
+                        "vector": vectors[i].tobytes(),
+                    }
+                    for i, k in enumerate(keys)
+                ),
+                pk=("product_key", "model"),
+            )
+
+    def load_embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, vectors) of every current product embedded with ``model``."""
+        rows = list(
+            self.db.query(
+                """
+                select e.product_key, e.vector from embeddings e
+                join products p on p.key = e.product_key
+                where e.model = ? and e.image_sha256 is p.image_sha256
+                order by e.product_key
+                """,
+                [model],
+            )
+        )
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        keys = np.array([r["product_key"] for r in rows], dtype=np.int64)
+        vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
+        return keys, vectors
+
+    def embedding_models(self) -> list[str]:
+        return [r["model"] for r in self.db.query("select distinct model from embeddings")]

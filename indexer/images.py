@@ -1,0 +1,107 @@
+"""Safe image decoding: every way a merchant's image can be broken maps to one clear reason."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+# Far above any product photo (a 12k x 8k studio shot is ~100 MP), far below a bomb.
+MAX_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# A truncated JPEG must be an error, not a grey bottom half.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageError(ValueError):
+    """An image that cannot be used; ``reason`` is short and stable, ``detail`` says more."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image  # always RGB
+    sha256: str
+    width: int
+    height: int
+    original_mode: str
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any mode to RGB; transparency is composited on white like a studio backdrop."""
+    if img.mode == "RGB":
+        return img
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if img.mode == "I;16" or img.mode.startswith("I;16"):
+        img = img.point(lambda v: v / 256).convert("L")
+    return img.convert("RGB")
+
+
+def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    if not data:
+        raise ImageError("empty image file", "zero bytes")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_PIXELS and 2x; we refuse both.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                width, height = probe.size
+                if width * height > max_pixels:
+                    raise ImageError(
+                        "image too large",
+                        f"{width}x{height} exceeds {max_pixels} pixels (decompression bomb guard)",
+                    )
+                probe.load()
+                mode = probe.mode
+                rgb = to_rgb(probe)
+                rgb.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("image too large", str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError("not an image", "the file is not a format Pillow can read") from exc
+    except OSError as exc:
+        msg = str(exc)
+        if "truncated" in msg.lower() or "premature end" in msg.lower():
+            raise ImageError("truncated image", msg) from exc
+        raise ImageError("unreadable image", msg) from exc
+    except (SyntaxError, ValueError) as exc:  # Pillow raises these for some corrupt headers
+        raise ImageError("unreadable image", str(exc)) from exc
+    return DecodedImage(
+        image=rgb,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=width,
+        height=height,
+        original_mode=mode,
+    )
+
+
+def decode_file(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ImageError("missing image", str(path)) from exc
+    except IsADirectoryError as exc:
+        raise ImageError("unreadable image", f"{path} is a directory") from exc
+    except OSError as exc:
+        raise ImageError("unreadable image", f"{path}: {exc.strerror or exc}") from exc
+    return decode_bytes(data, max_pixels=max_pixels)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,0 +1,353 @@
+"""Load a catalogue (CSV or JSON Lines) into the workspace, reporting every skipped row.
+
+Column problems (a named column that does not exist) stop the run before anything is
+written; row problems (bad id, bad image) skip that row only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import string
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from indexer.catalogue import Catalogue
+from indexer.images import DecodedImage, ImageError, decode_file
+
+log = logging.getLogger(__name__)
+
+TITLE_CANDIDATES = ("productDisplayName", "title", "name")
+# A column this unique or this wordy is free text (a description), not a tag family.
+_MAX_TAG_UNIQUE_RATIO = 0.5
+_MAX_TAG_MEAN_LENGTH = 60
+
+
+class CatalogueError(ValueError):
+    """The catalogue file or its column options are unusable as a whole."""
+
+
+@dataclass
+class ColumnOptions:
+    id_column: str = "id"
+    title_column: str | None = None
+    tag_columns: list[str] | None = None
+    image_pattern: str = "{id}.jpg"
+    image_column: str | None = None
+
+
+@dataclass
+class ResolvedColumns:
+    id_column: str
+    title_column: str | None
+    tag_columns: list[str]
+    image_pattern: str | None
+    image_column: str | None
+
+
+@dataclass
+class Skip:
+    row: int
+    id: str
+    reason: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "id": self.id, "reason": self.reason, "detail": self.detail}
+
+
+@dataclass
+class Row:
+    """One input row; ``error`` is set when the line itself could not be parsed."""
+
+    number: int
+    values: dict[str, Any]
+    error: str | None = None
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    converted: Counter[str] = field(default_factory=Counter)
+    tag_columns: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def skip_reasons(self) -> Counter[str]:
+        return Counter(s.reason for s in self.skipped)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": [s.as_dict() for s in self.skipped],
+            "skip_reasons": dict(self.skip_reasons()),
+            "converted_modes": dict(self.converted),
+            "tag_columns": self.tag_columns,
+        }
+
+
+# -- reading ----------------------------------------------------------------------------
+def read_table(path: Path) -> tuple[list[str], list[Row]]:
+    """Header and rows of a CSV or JSON Lines file (by extension: .jsonl/.ndjson/.json)."""
+    if not path.is_file():
+        raise CatalogueError(f"catalogue file not found: {path}")
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        return _read_jsonl(path)
+    return _read_csv(path)
+
+
+def _clean_header(names: Iterable[str | None]) -> list[str]:
+    # A trailing comma in a CSV header yields an unnamed column: it carries nothing.
+    return [n.strip() for n in names if n is not None and n.strip()]
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[Row]]:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None:
+            raise CatalogueError(f"{path} is empty: no header row")
+        header = _clean_header(reader.fieldnames)
+        rows = []
+        for i, rec in enumerate(reader, start=2):  # line 1 is the header
+            values = {
+                k.strip(): (v.strip() if isinstance(v, str) else v)
+                for k, v in rec.items()
+                if k is not None and k.strip()
+            }
+            rows.append(Row(i, values))
+    return header, rows
+
+
+def _read_jsonl(path: Path) -> tuple[list[str], list[Row]]:
+    header: dict[str, None] = {}
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for i, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rows.append(Row(i, {}, error=f"malformed JSON: {exc.msg}"))
+                continue
+            if not isinstance(rec, dict):
+                rows.append(Row(i, {}, error="malformed JSON: line is not an object"))
+                continue
+            values = {str(k).strip(): v for k, v in rec.items()}
+            header.update(dict.fromkeys(values))
+            rows.append(Row(i, values))
+    if not header and not rows:
+        raise CatalogueError(f"{path} is empty")
+    return _clean_header(header), rows
+
+
+# -- columns ----------------------------------------------------------------------------
+def _is_number(v: Any) -> bool:
+    if isinstance(v, int | float):
+        return True
+    try:
+        float(str(v))
+    except ValueError:
+        return False
+    return True
+
+
+def _as_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def resolve_columns(
+    header: Sequence[str], rows: Sequence[Row], opts: ColumnOptions
+) -> ResolvedColumns:
+    have = set(header)
+
+    def need(col: str, what: str) -> None:
+        if col not in have:
+            raise CatalogueError(
+                f"missing column {col!r} ({what}); the file has: {', '.join(header)}"
+            )
+
+    need(opts.id_column, "--id-column")
+    title = opts.title_column
+    if title is not None:
+        need(title, "--title-column")
+    else:
+        title = next((c for c in TITLE_CANDIDATES if c in have), None)
+
+    image_pattern: str | None = None
+    if opts.image_column:
+        need(opts.image_column, "--image-column")
+    else:
+        image_pattern = opts.image_pattern
+        for _, fname, _, _ in string.Formatter().parse(image_pattern):
+            if fname is not None:
+                need(fname, f"placeholder in --image-pattern {image_pattern!r}")
+
+    reserved = {opts.id_column, title, opts.image_column}
+    if opts.tag_columns is not None:
+        for col in opts.tag_columns:
+            need(col, "--tag-columns")
+        tags = [c for c in opts.tag_columns if c not in reserved]
+    else:
+        tags = [c for c in header if c not in reserved and _looks_like_tag_column(c, rows)]
+    return ResolvedColumns(opts.id_column, title, tags, image_pattern, opts.image_column)
+
+
+def _looks_like_tag_column(col: str, rows: Sequence[Row]) -> bool:
+    values = [_as_text(r.values.get(col)) for r in rows if r.error is None]
+    values = [v for v in values if v]
+    if not values:
+        return False
+    if all(_is_number(v) for v in values):  # years, prices, counts: not text tags
+        return False
+    if sum(len(v) for v in values) / len(values) > _MAX_TAG_MEAN_LENGTH:
+        return False
+    return not (len(values) >= 20 and len(set(values)) / len(values) > _MAX_TAG_UNIQUE_RATIO)
+
+
+# -- ingest -----------------------------------------------------------------------------
+def _image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path:
+    if cols.image_column:
+        raw = _as_text(row.get(cols.image_column))
+        if not raw:
+            raise ImageError("missing image", f"column {cols.image_column!r} is empty")
+    else:
+        assert cols.image_pattern is not None
+        raw = cols.image_pattern.format(**{k: _as_text(v) for k, v in row.items()})
+    path = Path(raw)
+    if not path.is_absolute():
+        path = (images_dir or Path.cwd()) / path
+    return path
+
+
+def _decode(path: Path) -> DecodedImage | ImageError:
+    try:
+        return decode_file(path)
+    except ImageError as exc:
+        return exc
+
+
+def ingest_rows(
+    catalogue: Catalogue,
+    rows: Sequence[Row],
+    cols: ResolvedColumns,
+    images_dir: Path | None,
+    progress: bool = True,
+) -> IngestReport:
+    report = IngestReport(tag_columns=list(cols.tag_columns))
+    seen: dict[str, int] = {}
+    candidates: list[tuple[Row, str, Path]] = []
+    for row in rows:
+        if row.error:
+            report.skipped.append(Skip(row.number, "", "malformed row", row.error))
+            continue
+        pid = _as_text(row.values.get(cols.id_column))
+        if not pid:
+            report.skipped.append(Skip(row.number, "", "empty id"))
+            continue
+        if pid in seen:
+            report.skipped.append(
+                Skip(row.number, pid, "duplicate id", f"first seen on row {seen[pid]}")
+            )
+            continue
+        seen[pid] = row.number
+        try:
+            path = _image_path(row.values, cols, images_dir)
+        except ImageError as exc:
+            report.skipped.append(Skip(row.number, pid, exc.reason, exc.detail))
+            continue
+        candidates.append((row, pid, path))
+
+    existing = catalogue.keys_by_id(pid for _, pid, _ in candidates)
+    current = catalogue.by_keys(existing.values())
+    next_key = catalogue.next_key()
+    batch: list[dict[str, Any]] = []
+    # Decoding releases the GIL, so threads keep every core busy on large catalogues.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        decoded = pool.map(_decode, [p for _, _, p in candidates])
+        for (row, pid, path), result in tqdm(
+            zip(candidates, decoded, strict=True),
+            total=len(candidates),
+            desc="ingest",
+            unit="row",
+            disable=not progress,
+        ):
+            if isinstance(result, ImageError):
+                report.skipped.append(Skip(row.number, pid, result.reason, result.detail))
+                continue
+            if result.original_mode != "RGB":
+                report.converted[result.original_mode] += 1
+            tags = {c: _as_text(row.values.get(c)) for c in cols.tag_columns}
+            tags = {c: v for c, v in tags.items() if v}
+            title = _as_text(row.values.get(cols.title_column)) if cols.title_column else ""
+            fields = {k: v for k, v in row.values.items() if v not in (None, "")}
+            record = {
+                "id": pid,
+                "title": title,
+                "image_path": str(path.resolve()),
+                "image_sha256": result.sha256,
+                "width": result.width,
+                "height": result.height,
+                "tags": tags,
+                "fields": fields,
+            }
+            if pid in existing:
+                record["key"] = existing[pid]
+                old = current.get(existing[pid])
+                if old is not None and (
+                    old.title,
+                    old.image_sha256,
+                    old.image_path,
+                    old.tags,
+                    old.fields,
+                ) == (title, result.sha256, record["image_path"], tags, fields):
+                    report.unchanged += 1
+                    continue
+                report.updated += 1
+            else:
+                record["key"] = next_key
+                next_key += 1
+                report.added += 1
+            batch.append(record)
+            if len(batch) >= 500:
+                catalogue.upsert_products(batch)
+                batch = []
+    if batch:
+        catalogue.upsert_products(batch)
+    families = list(dict.fromkeys([*catalogue.get_meta("tag_families", []), *cols.tag_columns]))
+    catalogue.set_meta("tag_families", families)
+    catalogue.set_meta("title_column", cols.title_column)
+    for s in report.skipped:
+        log.info("skipped row=%s id=%s reason=%r detail=%r", s.row, s.id, s.reason, s.detail)
+    return report
+
+
+def ingest_file(
+    catalogue: Catalogue,
+    path: Path,
+    images_dir: Path | None,
+    opts: ColumnOptions,
+    progress: bool = True,
+) -> IngestReport:
+    header, rows = read_table(path)
+    cols = resolve_columns(header, rows, opts)
+    return ingest_rows(catalogue, rows, cols, images_dir, progress=progress)

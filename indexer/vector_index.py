@@ -1,0 +1,152 @@
+"""FAISS index of L2-normalised vectors keyed by catalogue product keys.
+
+Each build goes into its own version folder; ``CURRENT`` names the live one and is
+replaced atomically, so a crash mid-build leaves the previous index serving.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from indexer.workspace import atomic_path, atomic_write_text
+
+KEEP_VERSIONS = 2
+
+
+class IndexMissing(FileNotFoundError):
+    pass
+
+
+@dataclass
+class SearchHits:
+    keys: np.ndarray  # (nq, k) int64, -1 where fewer than k matched
+    distances: np.ndarray  # (nq, k) float32 Euclidean distance between unit vectors
+
+
+class VectorIndex:
+    def __init__(self, index: faiss.Index, manifest: dict[str, Any]) -> None:
+        self.index = index
+        self.manifest = manifest
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"])
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    @classmethod
+    def build(
+        cls, keys: np.ndarray, vectors: np.ndarray, model: str, model_spec: str | None = None
+    ) -> VectorIndex:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(keys) != len(vectors):
+            raise ValueError("keys and vectors must align")
+        # Inner product on unit vectors is cosine similarity; exact search is right up to
+        # the low millions on one machine.
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+        if len(vectors):
+            index.add_with_ids(vectors, np.ascontiguousarray(keys, dtype=np.int64))
+        manifest = {
+            "model": model,
+            "model_spec": model_spec or model,
+            "dim": int(vectors.shape[1]),
+            "count": len(vectors),
+            "metric": "inner_product",
+            "index_type": "flat",
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        return cls(index, manifest)
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        exclude: np.ndarray | None = None,
+    ) -> SearchHits:
+        """k nearest per query; ``allowed`` restricts to those keys, ``exclude`` drops keys."""
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        exclude = np.asarray([] if exclude is None else exclude, dtype=np.int64)
+        params = None
+        fetch = k
+        if allowed is not None:
+            allowed = np.setdiff1d(np.asarray(allowed, dtype=np.int64), exclude)
+            if len(allowed) == 0:
+                empty = np.full((len(q), k), -1, dtype=np.int64)
+                return SearchHits(empty, np.full((len(q), k), np.inf, dtype=np.float32))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        elif len(exclude):
+            fetch = k + len(exclude)
+        fetch = max(1, min(fetch, max(len(self), 1)))
+        sims, keys = self.index.search(q, fetch, params=params)
+        if allowed is None and len(exclude):
+            keep = ~np.isin(keys, exclude)
+            sims = np.where(keep, sims, -np.inf)
+            order = np.argsort(~keep, axis=1, kind="stable")
+            keys = np.take_along_axis(np.where(keep, keys, -1), order, axis=1)
+            sims = np.take_along_axis(sims, order, axis=1)
+        keys, sims = keys[:, :k], sims[:, :k]
+        if keys.shape[1] < k:
+            pad = k - keys.shape[1]
+            keys = np.pad(keys, ((0, 0), (0, pad)), constant_values=-1)
+            sims = np.pad(sims, ((0, 0), (0, pad)), constant_values=-np.inf)
+        found = keys >= 0
+        sims = np.where(found, sims, 0.0)
+        dist = np.sqrt(np.clip(2.0 - 2.0 * sims, 0.0, None)).astype(np.float32)
+        dist[~found] = np.inf
+        return SearchHits(keys, dist)
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, index_dir: Path) -> Path:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        version = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        staging = index_dir / f".{version}.partial"
+        staging.mkdir()
+        try:
+            with atomic_path(staging / "index.faiss") as tmp:
+                faiss.write_index(self.index, str(tmp))
+            atomic_write_text(staging / "manifest.json", json.dumps(self.manifest, indent=2))
+            staging.rename(index_dir / version)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        atomic_write_text(index_dir / "CURRENT", version + "\n")
+        _prune(index_dir, keep=version)
+        return index_dir / version
+
+    @classmethod
+    def load(cls, index_dir: Path) -> VectorIndex:
+        pointer = index_dir / "CURRENT"
+        if not pointer.is_file():
+            raise IndexMissing(f"no index in {index_dir}; run `shelfsight index` first")
+        folder = index_dir / pointer.read_text().strip()
+        manifest = json.loads((folder / "manifest.json").read_text())
+        index = faiss.read_index(str(folder / "index.faiss"))
+        return cls(index, manifest)
+
+    @staticmethod
+    def current_version(index_dir: Path) -> str | None:
+        pointer = index_dir / "CURRENT"
+        return pointer.read_text().strip() if pointer.is_file() else None
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    versions = sorted(p for p in index_dir.glob("v-*") if p.is_dir())
+    for old in [v for v in versions if v.name != keep][: -(KEEP_VERSIONS - 1) or None]:
+        shutil.rmtree(old, ignore_errors=True)
+    for partial in index_dir.glob(".v-*.partial"):
+        shutil.rmtree(partial, ignore_errors=True)

@@ -1,0 +1,88 @@
+"""The workspace folder: one SQLite catalogue plus versioned FAISS index folders.
+
+Layout::
+
+    HOME/
+      catalogue.db          SQLite (WAL): products, tags, embeddings
+      index/
+        CURRENT             name of the live index version (swapped atomically)
+        v-<stamp>/          index.faiss + manifest.json of one build
+      models/               trained model files (hybrid CNN-ViT)
+      cache/                derived, re-creatable data (CNN feature maps)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = "shelfsight-data"
+HOME_ENV = "SHELFSIGHT_HOME"
+
+
+def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
+    """--home beats $SHELFSIGHT_HOME beats ./shelfsight-data."""
+    if home is None:
+        home = os.environ.get(HOME_ENV) or DEFAULT_HOME
+    return Path(home).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Workspace:
+    home: Path
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None, create: bool = True) -> Workspace:
+        path = resolve_home(home)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not path.is_dir():
+            raise FileNotFoundError(
+                f"workspace {path} does not exist; run `shelfsight ingest` first"
+            )
+        return cls(path)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "catalogue.db"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
+
+    A crash while writing leaves ``target`` as it was, so readers never see half a file.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,1 @@
+"""How users reach Shelfsight: the `shelfsight` command line (and the HTTP service)."""

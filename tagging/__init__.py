@@ -1,0 +1,1 @@
+"""Tagging, similar-product retrieval and evaluation on top of the indexed catalogue."""

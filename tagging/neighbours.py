@@ -1,0 +1,146 @@
+"""Nearest catalogue products for an image or a product id, with tag filters.
+
+One ``NeighbourSearch`` holds the catalogue, the live FAISS index and the embedder that
+built it; ``tag`` and ``similar`` are built on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.catalogue import Catalogue, Product
+from indexer.embedders import Embedder, embed_images, load_embedder
+from indexer.images import DecodedImage, decode_file
+from indexer.vector_index import VectorIndex
+from indexer.workspace import Workspace
+from tagging.knn import DEFAULT_POWER, Neighbour, TagScore, best_tags, vote
+
+
+class UnknownProduct(KeyError):
+    def __str__(self) -> str:
+        return f"no product with id {self.args[0]!r} in the catalogue"
+
+
+@dataclass
+class Query:
+    """What to search from: a stored product, or a new image."""
+
+    vector: np.ndarray
+    exclude: list[int] = field(default_factory=list)
+    product: Product | None = None
+
+
+@dataclass
+class TagResult:
+    tags: dict[str, TagScore]
+    neighbours: list[Neighbour]
+    query: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "tags": {f: t.as_dict() for f, t in self.tags.items()},
+            "neighbours": [n.as_dict() for n in self.neighbours],
+        }
+
+
+def parse_where(items: list[str] | None) -> dict[str, list[str]]:
+    """``["gender=Men", "gender=Unisex", "usage=Casual"]`` -> {family: [values]}."""
+    where: dict[str, list[str]] = {}
+    for item in items or []:
+        family, sep, value = item.partition("=")
+        if not sep or not family.strip() or not value.strip():
+            raise ValueError(f"filter {item!r} is not of the form family=value")
+        where.setdefault(family.strip(), []).append(value.strip())
+    return where
+
+
+class NeighbourSearch:
+    def __init__(
+        self,
+        workspace: Workspace,
+        catalogue: Catalogue | None = None,
+        index: VectorIndex | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.catalogue = catalogue or Catalogue(workspace.db_path)
+        self.index = index or VectorIndex.load(workspace.index_dir)
+        spec = self.index.manifest.get("model_spec", self.index.model)
+        self._embedder = embedder
+        self._spec = spec
+
+    @property
+    def embedder(self) -> Embedder:
+        # Loaded lazily: product-id queries read stored vectors and need no model.
+        if self._embedder is None:
+            self._embedder = load_embedder(self._spec)
+        if self._embedder.name != self.index.model:
+            raise RuntimeError(
+                f"index was built with {self.index.model}, embedder is {self._embedder.name}"
+            )
+        return self._embedder
+
+    # -- queries ------------------------------------------------------------------------
+    def query_for_image(self, image: DecodedImage, exclude_same_image: bool = True) -> Query:
+        vector = embed_images(self.embedder, [image.image])[0]
+        # A photo that is already in the catalogue must not vote for itself.
+        exclude = self.catalogue.keys_with_sha(image.sha256) if exclude_same_image else []
+        return Query(vector, exclude)
+
+    def query_for_product(self, product_id: str) -> Query:
+        product = self.catalogue.get(product_id)
+        if product is None:
+            raise UnknownProduct(product_id)
+        try:
+            vector = self.index.index.reconstruct(product.key)
+        except RuntimeError:  # ingested after the last index build: embed it now
+            if product.image_path is None:
+                raise
+            vector = embed_images(self.embedder, [decode_file(Path(product.image_path)).image])[0]
+        return Query(np.asarray(vector, dtype=np.float32), [product.key], product)
+
+    def query_for(self, target: str) -> Query:
+        """A product id if the catalogue has one, else an image path."""
+        if self.catalogue.get(target) is not None:
+            return self.query_for_product(target)
+        path = Path(target)
+        if path.exists():
+            return self.query_for_image(decode_file(path))
+        raise UnknownProduct(target)
+
+    # -- search -------------------------------------------------------------------------
+    def neighbours(
+        self, query: Query, k: int, where: dict[str, list[str]] | None = None
+    ) -> list[Neighbour]:
+        allowed = self.catalogue.keys_matching(where) if where else None
+        hits = self.index.search(query.vector, k, allowed=allowed, exclude=np.array(query.exclude))
+        keys = [int(key) for key in hits.keys[0] if key >= 0]
+        products = self.catalogue.by_keys(keys)
+        out = []
+        for key, dist in zip(hits.keys[0], hits.distances[0], strict=True):
+            p = products.get(int(key))
+            if p is None:  # deleted from the catalogue since the index was built
+                continue
+            out.append(Neighbour(p.id, p.title, float(dist), p.tags, key=p.key))
+        return out
+
+    def tag(
+        self,
+        query: Query,
+        k: int = 10,
+        power: float = DEFAULT_POWER,
+        min_score: float = 0.0,
+        alternatives: int = 3,
+    ) -> TagResult:
+        neighbours = self.neighbours(query, k)
+        scores = vote(neighbours, self.catalogue.tag_families(), power=power)
+        tags = best_tags(scores, alternatives=alternatives, min_score=min_score)
+        info: dict[str, Any] = {"k": k, "model": self.index.model}
+        if query.product is not None:
+            info["product_id"] = query.product.id
+        return TagResult(tags, neighbours, info)

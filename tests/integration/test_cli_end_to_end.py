@@ -1,0 +1,101 @@
+"""Ingest, index, tag and find similar on a 300-image slice of the shared fashion data."""
+
+import csv
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from tagging.evaluate import evaluate_tagging
+
+pytestmark = pytest.mark.integration
+
+
+def run(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, fashion_slice, fashion_dir):
+    home = tmp_path_factory.mktemp("ws")
+    # Plant broken rows beside the real ones: they must be skipped, not stop the batch.
+    images = tmp_path_factory.mktemp("imgs")
+    with open(fashion_slice, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        shutil.copy(fashion_dir / "images" / f"{r['id']}.jpg", images / f"{r['id']}.jpg")
+    (images / "900001.jpg").write_bytes(b"")
+    data = (fashion_dir / "images" / f"{rows[0]['id']}.jpg").read_bytes()
+    (images / "900002.jpg").write_bytes(data[: len(data) // 3])
+    bad = [{**rows[1], "id": "900001"}, {**rows[1], "id": "900002"}, {**rows[1], "id": "900003"}]
+    catalogue = home / "catalogue.csv"
+    with open(catalogue, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows + bad + [rows[5]])
+    out = json.loads(run("ingest", catalogue, "--images", images, "--home", home / "ws", "--json"))
+    return home / "ws", images, rows, out
+
+
+def test_ingest_reports_each_bad_row(workspace):
+    _, _, _rows, report = workspace
+    assert report["added"] == 300
+    assert report["skip_reasons"] == {
+        "empty image file": 1,
+        "truncated image": 1,
+        "missing image": 1,
+        "duplicate id": 1,
+    }
+    assert "year" not in report["tag_columns"] and "articleType" in report["tag_columns"]
+
+
+def test_index_tag_and_similar(workspace):
+    home, images, rows, _ = workspace
+    out = json.loads(run("index", "--home", home, "--json"))
+    assert out["indexed"] == 300 and out["embedded"] == 300
+    again = json.loads(run("index", "--home", home, "--json"))
+    assert again["embedded"] == 0 and again["already_embedded"] == 300
+
+    target = rows[10]
+    tagged = json.loads(
+        run("tag", images / f"{target['id']}.jpg", "--home", home, "-k", 5, "--json")
+    )
+    ids = [n["id"] for n in tagged["neighbours"]]
+    assert len(ids) == 5 and target["id"] not in ids  # the product never votes for itself
+    assert set(tagged["tags"]) >= {"articleType", "gender", "baseColour"}
+    assert all(0 < t["score"] <= 1 for t in tagged["tags"].values())
+
+    by_id = json.loads(run("tag", target["id"], "--home", home, "--json"))
+    assert target["id"] not in [n["id"] for n in by_id["neighbours"]]
+
+    sim = json.loads(
+        run("similar", target["id"], "--home", home, "-k", 8, "--where", "gender=Women", "--json")
+    )
+    assert sim["results"] and all(r["tags"]["gender"] == "Women" for r in sim["results"])
+    dists = [r["distance"] for r in sim["results"]]
+    assert dists == sorted(dists)
+
+
+def test_bad_inputs_give_clear_errors(workspace, tmp_path):
+    home, *_ = workspace
+    res = CliRunner().invoke(app, ["similar", "no-such-id", "--home", str(home)])
+    assert res.exit_code == 2 and "neither a product id nor an image" in res.output
+    res = CliRunner().invoke(app, ["similar", "x", "--home", str(home), "--where", "oops"])
+    assert res.exit_code == 2 and "family=value" in res.output
+    (tmp_path / "c.csv").write_text("sku,title\n1,a\n")
+    res = CliRunner().invoke(app, ["ingest", str(tmp_path / "c.csv"), "--home", str(tmp_path)])
+    assert res.exit_code == 2 and "missing column 'id'" in res.output
+
+
+def test_knn_tagging_beats_the_majority_class(fashion_slice, fashion_dir):
+    (res,) = evaluate_tagging(
+        fashion_slice, fashion_dir / "images", holdout_fraction=0.2, seed=0, ks=[5], progress=False
+    )
+    assert res["n_queries"] == 60 and res["n_catalog"] == 240
+    art = res["attributes"]["articleType"]
+    assert art["accuracy"] >= art["majority_accuracy"] + 0.3, art
+    assert res["attributes"]["masterCategory"]["accuracy"] >= 0.85
