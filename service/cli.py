@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from service import logs
-from tagging.knn import DEFAULT_POWER
+from tagging.defaults import DEFAULT_ALPHA, DEFAULT_PIXEL_WEIGHT, DEFAULT_POWER
 
 app = typer.Typer(
     help="Tag, find and describe e-commerce products from their photos.",
@@ -28,6 +28,22 @@ HomeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PixelWeightOpt = Annotated[
+    float,
+    typer.Option(
+        "--pixel-weight", min=0.0, max=1.0, help="Weight of the pixel palette in the colour tag."
+    ),
+]
+ColourColOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--colour-column", help="Colour tag family (default: baseColour or colour if present)."
+    ),
+]
+AlphaOpt = Annotated[
+    float,
+    typer.Option("--alpha", min=0.0, max=1.0, help="Weight of the hybrid's heads vs the KNN vote."),
+]
 PowerOpt = Annotated[float, typer.Option("--power", help="IDW exponent p in w=1/(d+eps)^p.")]
 KOpt = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Number of neighbours.")]
 
@@ -153,17 +169,13 @@ def index(
     """Embed every product not embedded yet and rebuild the FAISS index (atomic swap)."""
     from indexer.build import run_index
     from indexer.catalogue import Catalogue
-    from indexer.embedders import load_embedder
     from indexer.workspace import Workspace
 
     ws = Workspace.open(home, create=False)
     catalogue = Catalogue(ws.db_path)
     if catalogue.count() == 0:
         raise _fail("the catalogue is empty; run `shelfsight ingest` first")
-    try:
-        embedder = load_embedder(model)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    embedder = _load_model(model, ws.home)
     report = run_index(ws, catalogue, embedder, batch_size=batch_size, progress=sys.stderr.isatty())
     if as_json:
         _print_json(report.as_dict())
@@ -177,15 +189,64 @@ def index(
         typer.echo(f"    not embedded: {s['path']}: {s['reason']}")
 
 
+def _load_model(spec: str, home: Path):
+    from indexer.embedders import ModelNotTrained, load_embedder
+    from indexer.embedders.hybrid import ModelFileError
+
+    try:
+        return load_embedder(spec, home)
+    except (ValueError, ModelNotTrained, ModelFileError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def train(
+    epochs: Annotated[int, typer.Option("--epochs", min=1, max=500)] = 30,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the hybrid CNN-ViT to the catalogue's tags, then re-embed and re-index with it."""
+    from indexer.catalogue import Catalogue
+    from indexer.train import TrainOptions, train_workspace
+    from indexer.workspace import Workspace
+
+    ws = Workspace.open(home, create=False)
+    catalogue = Catalogue(ws.db_path)
+    try:
+        report = train_workspace(
+            ws,
+            catalogue,
+            opts=TrainOptions(epochs=epochs, seed=seed),
+            progress=sys.stderr.isatty(),
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    typer.echo(
+        f"model {report.model_name} ({report.model_bytes / 1e6:.1f} MB) -> {report.model_path}\n"
+        f"trained on {report.n_train}, validated on {report.n_val}: best epoch "
+        f"{report.best_epoch}/{report.epochs_run}; features {report.feature_seconds}s, "
+        f"training {report.train_seconds}s, re-index {report.index_seconds}s "
+        f"({report.indexed} products)"
+    )
+    for fam, acc in report.val_accuracy.items():
+        before = report.untrained_val_accuracy.get(fam, 0.0)
+        typer.echo(f"  {fam:<16} head accuracy {acc:.3f} (untrained {before:.3f})")
+
+
 def _open_search(home: Path | None):
     from indexer.vector_index import IndexMissing
     from indexer.workspace import Workspace
     from tagging.neighbours import NeighbourSearch
 
     try:
-        return NeighbourSearch(Workspace.open(home, create=False))
+        search = NeighbourSearch(Workspace.open(home, create=False))
     except (IndexMissing, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
+    return search
 
 
 def _query(search, target: str):
@@ -208,18 +269,59 @@ def tag(
     min_score: Annotated[
         float, typer.Option("--min-score", help="Drop tags scoring below this.")
     ] = 0.0,
+    alpha: AlphaOpt = DEFAULT_ALPHA,
+    attributes: Annotated[
+        str,
+        typer.Option(
+            "--attributes", help="Pixel attributes to add: any of colour,shape,ocr; '' for none."
+        ),
+    ] = "colour,shape",
+    pixel_weight: PixelWeightOpt = DEFAULT_PIXEL_WEIGHT,
+    colour_column: ColourColOpt = None,
+    ocr_timeout: Annotated[
+        float, typer.Option("--ocr-timeout", help="Seconds OCR may take.")
+    ] = 20.0,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Tag a product by inverse-distance-weighted KNN tag transfer."""
+    """Tag a product: IDW-KNN tag transfer (+ hybrid heads) with colour, shape and OCR."""
+    from indexer.embedders.hybrid import ModelFileError
+    from tagging.pipeline import Pipeline, PipelineOptions
+
     search = _open_search(home)
-    result = search.tag(_query(search, target), k=k, power=power, min_score=min_score)
+    opts = PipelineOptions(
+        k=k,
+        power=power,
+        alpha=alpha,
+        pixel_weight=pixel_weight,
+        attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
+        colour_column=colour_column,
+        ocr_timeout=ocr_timeout,
+        min_score=min_score,
+    )
+    try:
+        query = _query(search, target)
+        result = Pipeline(search).run(query, query.image, opts)
+    except (ModelFileError, FileNotFoundError) as exc:  # the index's model file is damaged
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     if as_json:
         _print_json(result.as_dict())
         return
-    for family, t in result.tags.items():
+    for family, t in {**result.tags, **result.attribute_tags}.items():
         alts = ", ".join(f"{v} {s:.2f}" for v, s in t.alternatives)
-        typer.echo(f"{family:<16} {t.value:<24} {t.score:.2f}" + (f"   ({alts})" if alts else ""))
+        typer.echo(
+            f"{family:<16} {t.value:<24} {t.score:.2f}  [{t.source}]"
+            + (f"   ({alts})" if alts else "")
+        )
+    if result.palette:
+        sw = ", ".join(f"{s.name} {s.hex} {s.share:.0%}" for s in result.palette.swatches)
+        typer.echo(f"palette: {sw}  (foreground: {result.palette.foreground})")
+    if result.ocr:
+        text = " | ".join(ln.text for ln in result.ocr.lines) or "(none)"
+        late = ", timed out" if result.ocr.timed_out else ""
+        typer.echo(f"text: {text}  ({result.ocr.seconds:.1f}s{late})")
     typer.echo("neighbours:")
     for n in result.neighbours:
         typer.echo(f"  {n.id:<12} d={n.distance:.3f} w={n.weight:.2f}  {n.title}")
@@ -274,8 +376,21 @@ def eval_tagging(
     image_pattern: ImgPattern = "{id}.jpg",
     image_column: ImgCol = None,
     k: KOpt = 10,
-    model: Annotated[str, typer.Option("--model")] = "cnn",
+    model: Annotated[
+        str,
+        typer.Option("--model", help="cnn, hybrid (trained on the catalogue rows), openclip:..."),
+    ] = "cnn",
     power: PowerOpt = DEFAULT_POWER,
+    alpha: AlphaOpt = DEFAULT_ALPHA,
+    pixel_weight: PixelWeightOpt = DEFAULT_PIXEL_WEIGHT,
+    no_pixel_colour: Annotated[
+        bool, typer.Option("--no-pixel-colour", help="Colour from the neighbours (and heads) only.")
+    ] = False,
+    colour_column: ColourColOpt = None,
+    feature_cache: Annotated[
+        Path | None,
+        typer.Option("--feature-cache", help="Reuse CNN feature maps across runs (SQLite file)."),
+    ] = None,
     min_score: Annotated[float, typer.Option("--min-score")] = 0.0,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result JSON here.")
@@ -298,6 +413,11 @@ def eval_tagging(
             ks=[k],
             model=model,
             powers=[power],
+            alphas=[alpha],
+            pixel_colour=not no_pixel_colour,
+            pixel_weights=[pixel_weight],
+            colour_column=colour_column,
+            feature_cache=feature_cache,
             min_score=min_score,
             progress=sys.stderr.isatty(),
         )

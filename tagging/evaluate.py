@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from indexer.build import iter_embedded, run_index
 from indexer.catalogue import Catalogue
 from indexer.embedders import Embedder, load_embedder
+from indexer.images import decode_file
 from indexer.ingest import (
     ColumnOptions,
     ResolvedColumns,
@@ -31,8 +32,11 @@ from indexer.ingest import (
     read_table,
     resolve_columns,
 )
+from indexer.train import TrainOptions, train_workspace
 from indexer.workspace import Workspace
-from tagging.knn import DEFAULT_POWER, best_tags, vote
+from tagging.colour import colour_family, fuse_pixel_colour, palette
+from tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags, blend_scores, vote
 from tagging.neighbours import NeighbourSearch, Query
 
 log = logging.getLogger(__name__)
@@ -162,24 +166,57 @@ def evaluate_tagging(
     ks: Sequence[int] = (10,),
     model: str = "cnn",
     powers: Sequence[float] = (DEFAULT_POWER,),
+    alphas: Sequence[float] | None = None,
     min_score: float = 0.0,
     workdir: Path | None = None,
     progress: bool = True,
     embedder: Embedder | None = None,
+    feature_cache: Path | None = None,
+    train_options: TrainOptions | None = None,
+    pixel_colour: bool = True,
+    pixel_weights: Sequence[float] | None = None,
+    colour_column: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One result dict per (k, power), all from the same workspace and query embeddings."""
+    """One result dict per (k, power, alpha), all from one workspace and one query pass.
+
+    ``model="hybrid"`` trains the ViT stage on the catalogue rows (never the queries) first;
+    ``alpha`` weighs its head predictions against the KNN vote (ignored for models
+    without heads). With ``pixel_colour`` the colour family is fused with each query's own
+    palette, as the default pipeline does; ``pixel_weights`` lists the fusion weights to
+    score (0 is the neighbour vote alone, 1 the pixels alone).
+    """
     t0 = time.perf_counter()
     setup = prepare_setup(
         catalog, images, queries, query_images, holdout_fraction, seed, opts or ColumnOptions()
     )
+    train_info: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="shelfsight-eval-", dir=workdir) as tmp:
         ws = Workspace.open(tmp)
         catalogue = Catalogue(ws.db_path)
         report = ingest_rows(catalogue, setup.catalog_rows, setup.cols, images, progress=progress)
-        emb = embedder or load_embedder(model)
-        run_index(ws, catalogue, emb, progress=progress)
+        if model.partition(":")[0] == "hybrid" and embedder is None:
+            tr = train_workspace(
+                ws, catalogue, opts=train_options, feature_cache=feature_cache, progress=progress
+            )
+            train_info = {
+                k: tr.as_dict()[k]
+                for k in (
+                    "train_seconds",
+                    "feature_seconds",
+                    "best_epoch",
+                    "epochs_run",
+                    "model_bytes",
+                    "val_accuracy",
+                )
+            }
+            emb = load_embedder("hybrid", ws.home)
+        else:
+            emb = embedder or load_embedder(model, ws.home)
+            run_index(ws, catalogue, emb, progress=progress)
         search = NeighbourSearch(ws, catalogue=catalogue, embedder=emb)
         families = list(setup.cols.tag_columns)
+        colour_fam = colour_family(families, colour_column) if pixel_colour else None
+        colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
 
         q_report_cat = Catalogue(Path(tmp) / "queries.db")
         q_report = ingest_rows(
@@ -189,6 +226,8 @@ def evaluate_tagging(
         kmax = max(ks)
         truth: list[dict[str, str]] = []
         neighbour_lists = []
+        head_lists: list[dict[str, list[tuple[str, float]]] | None] = []
+        pixel_lists: list[list[tuple[str, float]] | None] = []
         for keys, vectors, _failed in iter_embedded(
             emb,
             [(p.key, p.image_path or "") for p in q_products.values()],
@@ -198,15 +237,29 @@ def evaluate_tagging(
             for key, vec in zip(keys, vectors, strict=True):
                 truth.append(q_products[key].tags)
                 neighbour_lists.append(search.neighbours(Query(vec), kmax))
+                head_lists.append(search.head_probs(vec))
+                pixel_lists.append(
+                    palette(decode_file(Path(q_products[key].image_path or "")).image).name_scores()
+                    if colour_fam
+                    else None
+                )
         catalogue.close()
         q_report_cat.close()
 
+    has_heads = any(h is not None for h in head_lists)
+    if alphas is None or not has_heads:
+        alphas = [DEFAULT_ALPHA if has_heads else 0.0]
+    if not colour_fam:
+        pixel_weights = [0.0]
+    elif pixel_weights is None:
+        pixel_weights = [DEFAULT_PIXEL_WEIGHT]
     seconds = time.perf_counter() - t0
     results = []
-    for k, power in itertools.product(ks, powers):
+    for k, power, alpha, beta in itertools.product(ks, powers, alphas, pixel_weights):
         preds = []
-        for nbrs in neighbour_lists:
-            scores = vote(nbrs[:k], families, power=power)
+        for nbrs, heads, pixel in zip(neighbour_lists, head_lists, pixel_lists, strict=True):
+            scores = blend_scores(vote(nbrs[:k], families, power=power), heads, alpha)
+            scores = fuse_pixel_colour(scores, colour_fam, pixel, beta, colour_vocab)
             preds.append(
                 {f: (t.value, t.score) for f, t in best_tags(scores, min_score=min_score).items()}
             )
@@ -218,10 +271,14 @@ def evaluate_tagging(
                 "model": emb.name,
                 "k": k,
                 "power": power,
+                "alpha": alpha,
+                "pixel_weight": beta,
+                "colour_family": colour_fam,
                 "seconds": round(seconds, 1),
                 "stratified_by": setup.stratified_by,
                 "skipped_catalog_rows": len(report.skipped),
                 "skipped_query_rows": len(q_report.skipped),
+                **({"train": train_info} if train_info else {}),
                 **scored,
             }
         )
@@ -230,7 +287,9 @@ def evaluate_tagging(
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [
-        f"model={result['model']} k={result['k']} catalogue={result['n_catalog']} "
+        f"model={result['model']} k={result['k']} p={result['power']} "
+        f"alpha={result.get('alpha', 0)} pixel={result.get('pixel_weight', 0)} "
+        f"catalogue={result['n_catalog']} "
         f"queries={result['n_queries']} seconds={result['seconds']}",
         f"{'family':<16} {'accuracy':>9} {'macro_f1':>9} {'majority':>9} {'support':>8}",
     ]

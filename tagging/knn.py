@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_POWER = 4.0
-DEFAULT_EPS = 1e-6
+from tagging.defaults import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_POWER
+
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_EPS", "DEFAULT_POWER"]
 
 
 @dataclass
@@ -106,3 +107,26 @@ def best_tags(
             continue
         result[family] = TagScore(family, value, score, "knn", ranked[1 : 1 + alternatives])
     return result
+
+
+def blend_scores(
+    knn: dict[str, list[tuple[str, float]]],
+    heads: dict[str, list[tuple[str, float]]] | None,
+    alpha: float,
+) -> dict[str, list[tuple[str, float]]]:
+    """alpha * head probability + (1 - alpha) * KNN score, per family and value.
+
+    Families or values only one side knows get zero from the other side, so a rare value
+    that the heads never learned can still win through its neighbours.
+    """
+    if not heads or alpha <= 0:
+        return knn
+    out: dict[str, list[tuple[str, float]]] = {}
+    for family in dict.fromkeys([*knn, *heads]):
+        acc: dict[str, float] = defaultdict(float)
+        for value, s in knn.get(family, []):
+            acc[value] += (1 - alpha) * s
+        for value, p in heads.get(family, []):
+            acc[value] += alpha * p
+        out[family] = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))
+    return out

@@ -14,10 +14,18 @@ import numpy as np
 
 from indexer.catalogue import Catalogue, Product
 from indexer.embedders import Embedder, embed_images, load_embedder
-from indexer.images import DecodedImage, decode_file
+from indexer.images import DecodedImage, ImageError, decode_file
 from indexer.vector_index import VectorIndex
 from indexer.workspace import Workspace
-from tagging.knn import DEFAULT_POWER, Neighbour, TagScore, best_tags, vote
+from tagging.knn import (
+    DEFAULT_ALPHA,
+    DEFAULT_POWER,
+    Neighbour,
+    TagScore,
+    best_tags,
+    blend_scores,
+    vote,
+)
 
 
 class UnknownProduct(KeyError):
@@ -32,6 +40,7 @@ class Query:
     vector: np.ndarray
     exclude: list[int] = field(default_factory=list)
     product: Product | None = None
+    image: DecodedImage | None = None
 
 
 @dataclass
@@ -78,7 +87,7 @@ class NeighbourSearch:
     def embedder(self) -> Embedder:
         # Loaded lazily: product-id queries read stored vectors and need no model.
         if self._embedder is None:
-            self._embedder = load_embedder(self._spec)
+            self._embedder = load_embedder(self._spec, self.workspace.home)
         if self._embedder.name != self.index.model:
             raise RuntimeError(
                 f"index was built with {self.index.model}, embedder is {self._embedder.name}"
@@ -90,19 +99,25 @@ class NeighbourSearch:
         vector = embed_images(self.embedder, [image.image])[0]
         # A photo that is already in the catalogue must not vote for itself.
         exclude = self.catalogue.keys_with_sha(image.sha256) if exclude_same_image else []
-        return Query(vector, exclude)
+        return Query(vector, exclude, image=image)
 
     def query_for_product(self, product_id: str) -> Query:
         product = self.catalogue.get(product_id)
         if product is None:
             raise UnknownProduct(product_id)
+        image = None
+        if product.image_path:
+            try:
+                image = decode_file(Path(product.image_path))
+            except ImageError:  # the stored vector still answers; only pixel attributes go
+                image = None
         try:
             vector = self.index.index.reconstruct(product.key)
         except RuntimeError:  # ingested after the last index build: embed it now
-            if product.image_path is None:
+            if image is None:
                 raise
-            vector = embed_images(self.embedder, [decode_file(Path(product.image_path)).image])[0]
-        return Query(np.asarray(vector, dtype=np.float32), [product.key], product)
+            vector = embed_images(self.embedder, [image.image])[0]
+        return Query(np.asarray(vector, dtype=np.float32), [product.key], product, image)
 
     def query_for(self, target: str) -> Query:
         """A product id if the catalogue has one, else an image path."""
@@ -112,6 +127,13 @@ class NeighbourSearch:
         if path.exists():
             return self.query_for_image(decode_file(path))
         raise UnknownProduct(target)
+
+    def head_probs(self, vector: np.ndarray) -> dict[str, list[tuple[str, float]]] | None:
+        """The hybrid model's own head predictions for a stored unit vector, if it has heads."""
+        if not self._spec.startswith("hybrid"):  # only the hybrid has heads; skip loading
+            return None
+        head_probs = getattr(self.embedder, "head_probs", None)
+        return head_probs(vector) if head_probs else None
 
     # -- search -------------------------------------------------------------------------
     def neighbours(
@@ -136,11 +158,17 @@ class NeighbourSearch:
         power: float = DEFAULT_POWER,
         min_score: float = 0.0,
         alternatives: int = 3,
+        alpha: float = DEFAULT_ALPHA,
     ) -> TagResult:
         neighbours = self.neighbours(query, k)
         scores = vote(neighbours, self.catalogue.tag_families(), power=power)
+        heads = self.head_probs(query.vector) if alpha > 0 else None
+        scores = blend_scores(scores, heads, alpha)
         tags = best_tags(scores, alternatives=alternatives, min_score=min_score)
-        info: dict[str, Any] = {"k": k, "model": self.index.model}
+        if heads:
+            for t in tags.values():
+                t.source = "knn+head" if t.family in heads else "knn"
+        info: dict[str, Any] = {"k": k, "model": self.index.model, "alpha": alpha if heads else 0}
         if query.product is not None:
             info["product_id"] = query.product.id
         return TagResult(tags, neighbours, info)

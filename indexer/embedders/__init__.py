@@ -2,17 +2,62 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from indexer.embedders.base import Embedder, embed_images, l2_normalise
 
+SPECS = "auto, cnn[:ARCH], hybrid[:MODEL_FILE], openclip:ARCH[:CHECKPOINT]"
 
-def load_embedder(spec: str = "cnn") -> Embedder:
-    """``cnn`` or ``cnn:ARCH`` (EfficientNet-Lite0/1/2)."""
+
+class ModelNotTrained(RuntimeError):
+    pass
+
+
+def current_hybrid(home: Path | None) -> Path | None:
+    if home is None:
+        return None
+    pointer = home / "models" / "CURRENT"
+    return home / "models" / pointer.read_text().strip() if pointer.is_file() else None
+
+
+def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
+    """Build the embedder a spec names.
+
+    ``auto`` is the trained hybrid when the workspace has one, else the plain CNN;
+    ``hybrid`` is the workspace's current trained model, ``hybrid:FILE`` a model file
+    (relative to the workspace); ``openclip:ARCH[:CHECKPOINT]`` an open_clip image tower.
+    """
     kind, _, rest = spec.partition(":")
+    if kind == "auto":
+        kind, rest = ("hybrid", "") if current_hybrid(home) else ("cnn", "")
     if kind == "cnn":
         from indexer.embedders.cnn import CnnEmbedder
 
         return CnnEmbedder(rest or "efficientnet_lite0")
-    raise ValueError(f"unknown model {spec!r}; expected 'cnn' or 'cnn:ARCH'")
+    if kind == "hybrid":
+        from indexer.embedders.hybrid import HybridEmbedder
+
+        if rest:
+            path = Path(rest)
+            if not path.is_absolute() and home is not None:
+                path = home / path
+            rel = f"hybrid:{rest}"
+        else:
+            path = current_hybrid(home)
+            if path is None:
+                raise ModelNotTrained("no trained hybrid model; run `shelfsight train` first")
+            rel = f"hybrid:models/{path.name}"
+        if not path.is_file():
+            raise FileNotFoundError(f"hybrid model file not found: {path}")
+        return HybridEmbedder(path, spec=rel)
+    if kind == "openclip":
+        from indexer.embedders.openclip import OpenClipEmbedder
+
+        arch, _, checkpoint = rest.partition(":")
+        if not arch:
+            raise ValueError("openclip needs an architecture: openclip:ARCH[:CHECKPOINT]")
+        return OpenClipEmbedder(arch, checkpoint or None)
+    raise ValueError(f"unknown model {spec!r}; expected one of: {SPECS}")
 
 
-__all__ = ["Embedder", "embed_images", "l2_normalise", "load_embedder"]
+__all__ = ["Embedder", "ModelNotTrained", "embed_images", "l2_normalise", "load_embedder"]

@@ -1,0 +1,246 @@
+"""The hybrid CNN-ViT: a small transformer over a frozen CNN's spatial feature map.
+
+The CNN map (C x 7 x 7) becomes 49 tokens (one per cell), each linearly projected, given a
+learned position embedding, and run with a class token through a transformer encoder.
+Cosine-similarity heads on the class token predict each tag family. The L2-normalised
+class token is the embedding in FAISS; because the heads are cosine heads, they can be
+evaluated from that stored unit vector alone, so a product's head predictions never need
+its image again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from indexer.embedders.base import pick_device
+
+FORMAT = "shelfsight-hybrid"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file that is corrupt, of another format, or does not fit this code."""
+
+
+@dataclass
+class HybridConfig:
+    arch: str = "efficientnet_lite0"
+    # Channel groups of the cached map (see indexer.features): deep, mid, colour.
+    groups: tuple[int, ...] = (320, 152, 3)
+    # Layer-normalise a group's channels before projecting; not for the 3 colour channels,
+    # whose absolute values are the information.
+    group_norm: tuple[bool, ...] = (True, True, False)
+    grid: int = 7
+    # Re-apply the CNN's own pretrained 1x1 conv_head (320 -> 1280) to the deep group.
+    use_cnn_head: bool = True
+    dim: int = 192
+    depth: int = 2
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.1
+    token_drop: float = 0.25
+    head_scale: float = 16.0
+
+
+@dataclass
+class Vocabulary:
+    """Per family, the values the heads predict (rare values are left to KNN)."""
+
+    families: list[str]
+    values: dict[str, list[str]] = field(default_factory=dict)
+
+    def index(self, family: str) -> dict[str, int]:
+        return {v: i for i, v in enumerate(self.values[family])}
+
+
+class CosineHead(nn.Module):
+    def __init__(self, dim: int, n: int, scale: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n, dim) * 0.02)
+        self.scale = scale
+
+    def forward(self, unit: torch.Tensor) -> torch.Tensor:
+        return self.scale * unit @ F.normalize(self.weight, dim=1).T
+
+
+class HybridViT(nn.Module):
+    def __init__(self, cfg: HybridConfig, vocab: Vocabulary, cnn_head: nn.Module | None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.vocab = vocab
+        # Frozen and shared with the backbone; not part of the saved state.
+        self._cnn_head = [cnn_head] if cfg.use_cnn_head else []
+        widths = list(cfg.groups)
+        if cfg.use_cnn_head:
+            widths[0] = int(cnn_head[0].out_channels) if cnn_head is not None else 1280
+        # One projection per group, summed: each scale gets its own say in the token.
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(w) if norm else nn.Identity()
+            for w, norm in zip(widths, cfg.group_norm, strict=True)
+        )
+        self.projs = nn.ModuleList(nn.Linear(w, cfg.dim) for w in widths)
+        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.dim))
+        self.pos = nn.Parameter(torch.randn(1, 1 + cfg.grid * cfg.grid, cfg.dim) * 0.02)
+        layer = nn.TransformerEncoderLayer(
+            cfg.dim,
+            cfg.heads,
+            int(cfg.dim * cfg.mlp_ratio),
+            cfg.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, cfg.depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.heads = nn.ModuleList(
+            CosineHead(cfg.dim, len(vocab.values[f]), cfg.head_scale) for f in vocab.families
+        )
+
+    def embed_tokens(self, maps: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) cached maps -> (N, H*W, dim) projected cell tokens."""
+        parts = torch.split(maps.float(), list(self.cfg.groups), dim=1)
+        out = 0
+        for i, (part, norm, proj) in enumerate(zip(parts, self.norms, self.projs, strict=True)):
+            if i == 0 and self._cnn_head:
+                with torch.no_grad():
+                    part = self._cnn_head[0](part)
+            out = out + proj(norm(part.flatten(2).transpose(1, 2)))
+        return out
+
+    def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(unit embeddings, logits per family)."""
+        t = self.embed_tokens(maps) + self.pos[:, 1:]
+        if self.training and self.cfg.token_drop > 0:
+            # Dropping a random subset of cells is cheap augmentation on cached maps.
+            keep = max(1, round(t.shape[1] * (1 - self.cfg.token_drop)))
+            idx = torch.rand(t.shape[0], t.shape[1], device=t.device).argsort(1)[:, :keep]
+            t = torch.gather(t, 1, idx.unsqueeze(-1).expand(-1, -1, t.shape[2]))
+        cls = self.cls.expand(t.shape[0], -1, -1) + self.pos[:, :1]
+        x = self.encoder(torch.cat([cls, t], dim=1))
+        unit = F.normalize(self.norm(x[:, 0]), dim=1)
+        return unit, [h(unit) for h in self.heads]
+
+    @torch.no_grad()
+    def head_probs(self, unit: np.ndarray) -> dict[str, list[tuple[str, float]]]:
+        """Per family, (value, probability) best first, from stored unit embeddings (1 row)."""
+        u = torch.from_numpy(np.ascontiguousarray(unit, dtype=np.float32)).reshape(1, -1)
+        out = {}
+        for family, head in zip(self.vocab.families, self.heads, strict=True):
+            p = head(u).softmax(-1)[0].numpy()
+            order = np.argsort(-p)
+            out[family] = [(self.vocab.values[family][i], float(p[i])) for i in order]
+        return out
+
+
+# -- model files ----------------------------------------------------------------------------
+def save_model_bytes(model: HybridViT, metrics: dict[str, Any]) -> bytes:
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("_cnn_head")}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(asdict(model.cfg)),
+        "vocab": json.dumps({"families": model.vocab.families, "values": model.vocab.values}),
+        "metrics": json.dumps(metrics),
+        "state_dict": state,
+    }
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return buf.getvalue()
+
+
+def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, dict[str, Any]]:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises many types for a damaged zip/pickle
+        raise ModelFileError(f"{path}: not a readable model file ({exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a Shelfsight hybrid model file")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: format version {payload.get('format_version')}, this code reads "
+            f"{FORMAT_VERSION}; re-run `shelfsight train`"
+        )
+    try:
+        cfg = _config_from(payload)
+        v = json.loads(payload["vocab"])
+        vocab = Vocabulary(v["families"], v["values"])
+        model = HybridViT(cfg, vocab, cnn_head)
+        model.load_state_dict(payload["state_dict"])
+        metrics = json.loads(payload.get("metrics") or "{}")
+    except (KeyError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: model file does not match this code ({exc})") from exc
+    model.eval()
+    return model, metrics
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+class HybridEmbedder:
+    """Frozen CNN trunk + trained ViT stage: images -> class-token embeddings."""
+
+    def __init__(self, model_path: Path, spec: str | None = None) -> None:
+        from indexer.features import CnnTrunk  # features imports embedders: keep lazy
+
+        self.path = model_path
+        probe_cfg = _peek_config(model_path)
+        self.trunk = CnnTrunk(probe_cfg.arch)
+        cnn_head = cnn_head_of(self.trunk.model)
+        self.model, self.metrics = load_model_file(model_path, cnn_head)
+        self.model.to(pick_device())
+        self.dim = self.model.cfg.dim
+        self.name = f"hybrid-{file_digest(model_path)}"
+        self.spec = spec or f"hybrid:{model_path}"
+
+    def preprocess(self, image) -> np.ndarray:
+        return self.trunk.preprocess(image)
+
+    @torch.inference_mode()
+    def embed_maps(self, maps: np.ndarray | torch.Tensor) -> np.ndarray:
+        x = torch.as_tensor(maps).to(pick_device())
+        unit, _ = self.model(x)
+        return unit.float().cpu().numpy()
+
+    def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
+        return self.embed_maps(self.trunk(batch))
+
+    def head_probs(self, unit: np.ndarray) -> dict[str, list[tuple[str, float]]]:
+        return self.model.head_probs(unit)
+
+
+def cnn_head_of(backbone: nn.Module) -> nn.Module:
+    """The backbone's pretrained conv_head + bn2 (with its activation), frozen."""
+    head = nn.Sequential(backbone.conv_head, backbone.bn2)
+    head.eval()
+    return head
+
+
+def _peek_config(path: Path) -> HybridConfig:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return _config_from(payload)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{path}: not a readable model file ({exc})") from exc
+
+
+def _config_from(payload: dict[str, Any]) -> HybridConfig:
+    raw = json.loads(payload["config"])
+    for key in ("groups", "group_norm"):
+        if key in raw:
+            raw[key] = tuple(raw[key])
+    return HybridConfig(**raw)

@@ -1,0 +1,185 @@
+"""Frozen-CNN feature maps, computed once per image and cached by content hash.
+
+Each image becomes a 7 x 7 grid of cells; per cell the map stacks three groups:
+
+- deep: the CNN's last block (320 channels for Lite0), before the 1x1 ``conv_head`` that
+  widens it to 1280; the head is cheap to re-apply, so caching before it is 4x smaller
+  and loses nothing;
+- mid: blocks 2 and 4 (40 + 112 channels), average-pooled to 7 x 7: texture and pattern
+  that the deep layers have abstracted away;
+- colour: the mean CIELAB colour of the cell's pixels. ImageNet features are nearly
+  colour-blind (the plain-CNN baseline gets 0.43 on baseColour), so the ViT gets colour
+  straight from the pixels.
+
+Entries are keyed by the image's SHA-256, so a re-ingested or renamed image reuses its map
+and a changed image gets a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, pick_device, to_normalised_array
+from indexer.embedders.cnn import LITE_INPUT, load_backbone
+
+LAYOUT = "ms1"  # bump when the map layout changes: the cache file name carries it
+MID_BLOCKS = (2, 4)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], (N, 3, H, W) -> CIELAB (D65), L in [0, 100]."""
+    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = rgb.new_tensor(
+        [
+            [0.412453, 0.357580, 0.180423],
+            [0.212671, 0.715160, 0.072169],
+            [0.019334, 0.119193, 0.950227],
+        ]
+    )
+    xyz = torch.einsum("ij,njhw->nihw", m, linear)
+    xyz = xyz / rgb.new_tensor([0.950456, 1.0, 1.088754]).view(1, 3, 1, 1)
+    f = torch.where(xyz > 0.008856, xyz.clamp(min=1e-12) ** (1 / 3), 7.787 * xyz + 16 / 116)
+    L = 116 * f[:, 1] - 16
+    a = 500 * (f[:, 0] - f[:, 1])
+    b = 200 * (f[:, 1] - f[:, 2])
+    return torch.stack([L, a, b], dim=1)
+
+
+class CnnTrunk:
+    """Frozen EfficientNet-Lite: images -> (N, deep + mid + 3, 7, 7) multi-scale maps."""
+
+    def __init__(self, arch: str = "efficientnet_lite0", device: torch.device | None = None):
+        self.arch = arch
+        self.device = device or pick_device()
+        self.model = load_backbone(arch).to(self.device, memory_format=torch.channels_last)
+        self.input_size = LITE_INPUT[arch]
+        blocks = self.model.blocks
+        deep = int(blocks[-1][-1].conv_pwl.out_channels)
+        mid = sum(int(blocks[i][-1].conv_pwl.out_channels) for i in MID_BLOCKS)
+        self.groups = (deep, mid, 3)
+        self.channels = sum(self.groups)
+        self.layout = f"{arch}-{LAYOUT}"
+
+    def preprocess(self, image) -> np.ndarray:
+        return to_normalised_array(image, self.input_size)
+
+    @torch.inference_mode()
+    def __call__(self, batch: np.ndarray) -> torch.Tensor:
+        m = self.model
+        x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
+        h = m.bn1(m.conv_stem(x))
+        mids = []
+        for i, block in enumerate(m.blocks):
+            h = block(h)
+            if i in MID_BLOCKS:
+                mids.append(h)
+        grid = h.shape[-2:]
+        pooled = [F.adaptive_avg_pool2d(t, grid) for t in mids]
+        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        lab = rgb_to_lab((x * std + mean).clamp(0, 1))
+        # Scaled to about unit range so no group dominates before its own projection.
+        colour = F.adaptive_avg_pool2d(lab, grid) / 50.0
+        return torch.cat([h, *pooled, colour], dim=1)
+
+
+class FeatureCache:
+    """SQLite blob store: sha256 -> float16 feature map of one image."""
+
+    def __init__(self, path: Path, trunk: CnnTrunk) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.trunk = trunk
+        self.conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self.conn.execute("pragma journal_mode=wal")
+        self.conn.execute(
+            "create table if not exists maps (sha256 text primary key, shape text, data blob)"
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _missing(self, shas: Sequence[str]) -> set[str]:
+        have: set[str] = set()
+        uniq = list(dict.fromkeys(shas))
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(f"select sha256 from maps where sha256 in ({marks})", chunk)
+            have.update(r[0] for r in rows)
+        return set(uniq) - have
+
+    def ensure(
+        self, items: Sequence[tuple[str, str]], batch_size: int = 8, progress: bool = True
+    ) -> list[tuple[str, str, str]]:
+        """Compute and store maps for (sha256, path) items not cached yet.
+
+        Returns (sha256, path, reason) for images that could not be read.
+        """
+        from indexer.build import iter_embedded  # the same overlapped decode/compute loop
+
+        missing = self._missing([s for s, _ in items])
+        todo = [(s, p) for s, p in dict(items).items() if s in missing]
+        failed: list[tuple[str, str, str]] = []
+        if not todo:
+            return failed
+        index_of = {i: sha for i, (sha, _) in enumerate(todo)}
+        adapter = _TrunkAsEmbedder(self.trunk)
+        for keys, maps, bad in iter_embedded(
+            adapter,
+            [(i, p) for i, (_, p) in enumerate(todo)],
+            batch_size=batch_size,
+            progress=progress,
+            desc="cnn features",
+        ):
+            rows = [
+                (index_of[k], ",".join(map(str, m.shape)), m.astype(np.float16).tobytes())
+                for k, m in zip(keys, maps, strict=True)
+            ]
+            with self.conn:
+                self.conn.executemany("insert or replace into maps values (?, ?, ?)", rows)
+            failed.extend((index_of[int(b["key"])], b["path"], b["reason"]) for b in bad)
+        return failed
+
+    def load(self, shas: Sequence[str]) -> np.ndarray:
+        """float16 array (N, C, H, W) in the order of ``shas``; every sha must be cached."""
+        out: list[np.ndarray | None] = [None] * len(shas)
+        pos: dict[str, list[int]] = {}
+        for i, s in enumerate(shas):
+            pos.setdefault(s, []).append(i)
+        uniq = list(pos)
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            q = f"select sha256, shape, data from maps where sha256 in ({marks})"
+            for sha, shape, data in self.conn.execute(q, chunk):
+                arr = np.frombuffer(data, dtype=np.float16).reshape(
+                    tuple(int(x) for x in shape.split(","))
+                )
+                for j in pos[sha]:
+                    out[j] = arr
+        missing = [shas[i] for i, a in enumerate(out) if a is None]
+        if missing:
+            raise KeyError(f"{len(missing)} feature maps not cached (first: {missing[0]})")
+        return np.stack(out)  # type: ignore[arg-type]
+
+
+class _TrunkAsEmbedder:
+    """Lets ``iter_embedded`` drive the trunk: same decode overlap, maps instead of vectors."""
+
+    def __init__(self, trunk: CnnTrunk) -> None:
+        self.trunk = trunk
+        self.name = f"trunk-{trunk.arch}"
+        self.spec = self.name
+        self.dim = trunk.channels
+
+    def preprocess(self, image) -> np.ndarray:
+        return self.trunk.preprocess(image)
+
+    def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
+        return self.trunk(batch).float().cpu().numpy()

@@ -1,0 +1,154 @@
+"""Dominant colours of the product (not the backdrop): K-Means in CIELAB.
+
+The palette is a list of ``{name, hex, share}`` over the foreground, shares summing to 1,
+named in the catalogue's own colour vocabulary by CIEDE2000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
+from sklearn.cluster import KMeans
+
+from tagging.colour_names import nearest_names, rgb_to_hex
+from tagging.foreground import Foreground, resized_rgb, segment
+
+MAX_CLUSTERS = 5
+MIN_SHARE = 0.05  # clusters covering less of the product are shading or noise
+MERGE_DELTA = 8.0  # CIEDE2000 under which two clusters are the same colour to a shopper
+SAMPLE = 4000
+
+
+@dataclass
+class Swatch:
+    name: str
+    hex: str
+    share: float
+    lab: tuple[float, float, float]
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "hex": self.hex, "share": round(self.share, 4)}
+
+
+@dataclass
+class Palette:
+    swatches: list[Swatch]
+    foreground: str  # how the product was separated
+    foreground_share: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "palette": [s.as_dict() for s in self.swatches],
+            "foreground": self.foreground,
+            "foreground_share": round(self.foreground_share, 4),
+        }
+
+    def name_scores(self) -> list[tuple[str, float]]:
+        """Share of the product per colour name, best first (the pixel colour vote)."""
+        acc: dict[str, float] = {}
+        for s in self.swatches:
+            acc[s.name] = acc.get(s.name, 0.0) + s.share
+        return sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _merge(centres: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Greedily merge clusters closer than MERGE_DELTA (count-weighted centres)."""
+    centres, counts = list(centres), list(counts.astype(float))
+    merged = True
+    while merged and len(centres) > 1:
+        merged = False
+        best = None
+        for i in range(len(centres)):
+            for j in range(i + 1, len(centres)):
+                d = float(deltaE_ciede2000(centres[i], centres[j]))
+                if d < MERGE_DELTA and (best is None or d < best[0]):
+                    best = (d, i, j)
+        if best:
+            _, i, j = best
+            n = counts[i] + counts[j]
+            centres[i] = (centres[i] * counts[i] + centres[j] * counts[j]) / n
+            counts[i] = n
+            del centres[j], counts[j]
+            merged = True
+    return np.array(centres), np.array(counts)
+
+
+def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> Palette:
+    fg = fg or segment(image)
+    rgb = resized_rgb(image, fg.mask)
+    pixels = rgb[fg.mask].reshape(-1, 3)
+    if len(pixels) == 0:
+        pixels = rgb.reshape(-1, 3)
+    rng = np.random.default_rng(seed)
+    if len(pixels) > SAMPLE:
+        pixels = pixels[rng.choice(len(pixels), SAMPLE, replace=False)]
+    lab = rgb2lab(pixels[None].astype(np.float64) / 255.0)[0]
+    k = int(min(MAX_CLUSTERS, len(np.unique(pixels, axis=0))))
+    km = KMeans(n_clusters=k, n_init=2, random_state=seed).fit(lab)
+    counts = np.bincount(km.labels_, minlength=k)
+    # The number of colours comes from the image: K clusters, merged where a shopper
+    # would see one colour, then minor ones dropped.
+    centres, counts = _merge(km.cluster_centers_, counts)
+    shares = counts / counts.sum()
+    keep = shares >= MIN_SHARE
+    if not keep.any():
+        keep = shares == shares.max()
+    centres, shares = centres[keep], shares[keep] / shares[keep].sum()
+    # Two shades with one name (light and dark grey) are one swatch to a shopper.
+    by_name: dict[str, list[int]] = {}
+    cands_of = nearest_names(centres, top=3)
+    for i, cands in enumerate(cands_of):
+        by_name.setdefault(cands[0][0], []).append(i)
+    swatches = []
+    for name, idxs in by_name.items():
+        share = float(shares[idxs].sum())
+        c = (centres[idxs] * shares[idxs, None]).sum(0) / share
+        main = idxs[int(np.argmax(shares[idxs]))]
+        hexv = rgb_to_hex(lab2rgb(c[None, None])[0, 0] * 255)
+        swatches.append(Swatch(name, hexv, share, tuple(float(v) for v in c), cands_of[main][1:]))
+    swatches.sort(key=lambda s: -s.share)
+    return Palette(swatches, fg.method, fg.share)
+
+
+COLOUR_FAMILY_CANDIDATES = ("baseColour", "colour", "color", "Primary_Color")
+
+
+def colour_family(families: list[str], explicit: str | None = None) -> str | None:
+    """The catalogue's colour tag family: --colour-column, else a conventional name."""
+    if explicit:
+        return explicit if explicit in families else None
+    return next((f for f in COLOUR_FAMILY_CANDIDATES if f in families), None)
+
+
+def fuse_pixel_colour(
+    scores: dict[str, list[tuple[str, float]]],
+    family: str | None,
+    pixel: list[tuple[str, float]] | None,
+    weight: float,
+    vocabulary: set[str] | None = None,
+) -> dict[str, list[tuple[str, float]]]:
+    """weight * palette share + (1 - weight) * neighbour vote, for the colour family only.
+
+    Pixel names outside the catalogue's colour vocabulary are dropped (they could never be
+    right), so the fused tag always speaks the merchant's language.
+    """
+    if family is None or not pixel or weight <= 0:
+        return scores
+    if vocabulary:
+        pixel = [(n, s) for n, s in pixel if n in vocabulary]
+        total = sum(s for _, s in pixel)
+        pixel = [(n, s / total) for n, s in pixel] if total else []
+    acc: dict[str, float] = {}
+    for value, s in scores.get(family, []):
+        acc[value] = acc.get(value, 0.0) + (1 - weight) * s
+    for name, share in pixel:
+        acc[name] = acc.get(name, 0.0) + weight * share
+    out = dict(scores)
+    if acc:
+        out[family] = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))
+    return out

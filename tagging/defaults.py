@@ -1,0 +1,9 @@
+"""Measured defaults (see BENCHMARKS.md); kept import-light so the CLI starts fast."""
+
+# IDW exponent p in w = 1 / (d + eps)^p: sharper weighting won at every k.
+DEFAULT_POWER = 4.0
+DEFAULT_EPS = 1e-6
+# Weight of the hybrid model's head probabilities against the KNN vote.
+DEFAULT_ALPHA = 0.5
+# Weight of the pixel palette against the neighbour/head vote in the colour family.
+DEFAULT_PIXEL_WEIGHT = 0.3

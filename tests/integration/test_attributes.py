@@ -1,0 +1,88 @@
+"""Colour, shape and OCR on real images with the real EasyOCR weights."""
+
+import csv
+import json
+import time
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from typer.testing import CliRunner
+
+from service.cli import app
+from tagging.ocr import BrandMatcher, brand_lexicon, read_text
+
+pytestmark = pytest.mark.integration
+
+
+def font(size):
+    for path in (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+        "/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf",
+    ):
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)  # Pillow's bundled scalable font
+
+
+def rendered(text, size=(420, 120)):
+    img = Image.new("RGB", size, "white")
+    ImageDraw.Draw(img).text((20, 30), text, fill=(20, 20, 20), font=font(48))
+    return img
+
+
+def test_rendered_text_is_read_back():
+    result = read_text(rendered("SHELFSIGHT"), timeout=120)
+    assert not result.timed_out
+    text = " ".join(ln.text for ln in result.lines).upper().replace(" ", "")
+    assert "SHELFSIGHT" in text
+    assert all(0 < ln.confidence <= 1 and len(ln.box) == 4 for ln in result.lines)
+
+
+def test_brand_in_rendered_text_is_matched(fashion_dir):
+    with open(fashion_dir / "styles.csv", newline="") as fh:
+        titles = [r["productDisplayName"] for r in csv.DictReader(fh)]
+    result = read_text(rendered("WRANGLER"), timeout=120)
+    match = BrandMatcher(brand_lexicon(titles)).match([ln.text for ln in result.lines])
+    assert match is not None and match.brand == "Wrangler"
+
+
+def test_ocr_time_budget_is_honoured():
+    read_text(rendered("warm"), timeout=120)  # the reader is loaded once, lazily
+    t0 = time.perf_counter()
+    result = read_text(Image.new("RGB", (1600, 1600), "white"), timeout=0.01)
+    assert result.timed_out and result.lines == []
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_tag_with_all_attributes(tmp_path, fashion_slice, fashion_dir):
+    with open(fashion_slice, newline="") as fh:
+        rows = list(csv.DictReader(fh))[:60]
+    with open(tmp_path / "c.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    home = tmp_path / "ws"
+    runner = CliRunner()
+    for args in (
+        ["ingest", tmp_path / "c.csv", "--images", fashion_dir / "images", "--home", home],
+        ["index", "--home", home, "--model", "cnn"],
+    ):
+        res = runner.invoke(app, [str(a) for a in args])
+        assert res.exit_code == 0, res.output
+    img = fashion_dir / "images" / "15970.jpg"  # navy blue shirt, not in this slice
+    res = runner.invoke(
+        app, ["tag", str(img), "--home", str(home), "--attributes", "colour,shape,ocr", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    shares = [s["share"] for s in out["colour"]["palette"]]
+    assert sum(shares) == pytest.approx(1.0, abs=1e-3)
+    assert out["tags"]["baseColour"]["source"] == "knn+colour"
+    assert out["tags"]["colour"]["source"] == "colour"
+    assert {out["tags"][t]["source"] for t in ("outline", "proportion", "symmetry")} == {"shape"}
+    assert out["shape"]["measures"]["solidity"] > 0
+    assert out["ocr"] is not None and "seconds" in out["ocr"]
+    bad = runner.invoke(app, ["tag", str(img), "--home", str(home), "--attributes", "smell"])
+    assert bad.exit_code == 2 and "unknown attributes" in bad.output

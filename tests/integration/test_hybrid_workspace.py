@@ -1,0 +1,124 @@
+"""Train the hybrid on a real slice, serve with it, grow the catalogue, survive bad files."""
+
+import csv
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from indexer.catalogue import Catalogue
+from indexer.embedders.hybrid import ModelFileError
+from indexer.ingest import ColumnOptions, ingest_file
+from indexer.train import TrainOptions, train_workspace
+from indexer.vector_index import VectorIndex
+from indexer.workspace import Workspace
+from service.cli import app
+
+pytestmark = pytest.mark.integration
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def cli(*args, code=0):
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == code, res.output
+    return res.output
+
+
+def write_rows(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, fashion_slice, fashion_dir):
+    base = tmp_path_factory.mktemp("hyb")
+    with open(fashion_slice, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    write_rows(base / "first.csv", rows[:220])
+    write_rows(base / "later.csv", rows[220:])
+    ws = Workspace.open(base / "ws")
+    cat = Catalogue(ws.db_path)
+    ingest_file(cat, base / "first.csv", fashion_dir / "images", ColumnOptions(), progress=False)
+    report = train_workspace(
+        ws,
+        cat,
+        opts=TrainOptions(epochs=10, batch_size=32, patience=10, val_fraction=0.2),
+        progress=False,
+    )
+    return ws, cat, report, base, rows
+
+
+def test_training_learns_and_installs_the_model(trained):
+    ws, _, report, _, _ = trained
+    assert report.loss_history[-1] < report.loss_history[0]
+    mean = lambda d: sum(d.values()) / len(d)  # noqa: E731
+    assert mean(report.val_accuracy) > mean(report.untrained_val_accuracy) + 0.2
+    assert 0 < report.model_bytes <= 20_000_000
+    assert (ws.models_dir / "CURRENT").read_text().strip() in report.model_path
+    index = VectorIndex.load(ws.index_dir)
+    assert index.model == report.model_name and len(index) == 220
+    assert index.manifest["model_spec"].startswith("hybrid:models/")
+
+
+def test_tagging_uses_the_hybrid_heads_and_neighbours(trained, fashion_dir):
+    ws, _, _, _, rows = trained
+    out = json.loads(
+        cli("tag", fashion_dir / "images" / f"{rows[250]['id']}.jpg", "--home", ws.home, "--json")
+    )
+    assert out["query"]["model"].startswith("hybrid-")
+    assert {t["source"] for t in out["tags"].values()} <= {"knn+head", "knn"}
+    assert "knn+head" in {t["source"] for t in out["tags"].values()}
+    assert len(out["neighbours"]) == 10
+
+
+def test_products_added_after_training_use_the_current_model(trained, fashion_dir):
+    ws, _, report, base, _ = trained
+    cli("ingest", base / "later.csv", "--images", fashion_dir / "images", "--home", ws.home)
+    out = json.loads(cli("index", "--home", ws.home, "--json"))
+    assert out["model"] == report.model_name
+    assert out["embedded"] == 80 and out["indexed"] == 300
+
+
+def test_a_failed_retrain_leaves_the_previous_model_serving(trained, monkeypatch):
+    ws, cat, _, _, rows = trained
+    before_model = (ws.models_dir / "CURRENT").read_text()
+    before_index = VectorIndex.current_version(ws.index_dir)
+    monkeypatch.setattr("indexer.train.save_model_bytes", lambda *a, **k: b"garbage" * 50)
+    with pytest.raises(ModelFileError):
+        train_workspace(ws, cat, opts=TrainOptions(epochs=1), progress=False)
+    assert (ws.models_dir / "CURRENT").read_text() == before_model
+    assert VectorIndex.current_version(ws.index_dir) == before_index
+    assert not list(ws.models_dir.glob(".*tmp"))
+    out = json.loads(cli("similar", rows[3]["id"], "--home", ws.home, "--json", "-k", 3))
+    assert len(out["results"]) == 3
+
+
+def test_a_damaged_model_file_gives_a_clear_error(trained, fashion_dir, tmp_path):
+    ws, _, _, _, rows = trained
+    copy = tmp_path / "ws"
+    shutil.copytree(ws.home, copy)
+    model = copy / "models" / (copy / "models" / "CURRENT").read_text().strip()
+    model.write_bytes(model.read_bytes()[:1000])
+    img = fashion_dir / "images" / f"{rows[0]['id']}.jpg"
+    out = cli("tag", img, "--home", copy, code=2)
+    assert "not a readable model file" in out
+
+
+def test_openclip_backend_builds_embeds_and_indexes(tmp_path, fashion_slice, fashion_dir):
+    with open(fashion_slice, newline="") as fh:
+        rows = list(csv.DictReader(fh))[:24]
+    write_rows(tmp_path / "c.csv", rows)
+    home = tmp_path / "ws"
+    cli("ingest", tmp_path / "c.csv", "--images", fashion_dir / "images", "--home", home)
+    config = ROOT / "tests" / "data" / "openclip-tiny.json"
+    out = json.loads(cli("index", "--home", home, "--model", f"openclip:{config}", "--json"))
+    assert out["indexed"] == 24 and out["model"].startswith("openclip-openclip-tiny")
+    sim = json.loads(cli("similar", rows[0]["id"], "--home", home, "-k", 5, "--json"))
+    assert len(sim["results"]) == 5 and rows[0]["id"] not in [r["id"] for r in sim["results"]]
+    tagged = json.loads(
+        cli("tag", fashion_dir / "images" / f"{rows[1]['id']}.jpg", "--home", home, "--json")
+    )
+    assert tagged["query"]["model"] == out["model"]

@@ -1,0 +1,66 @@
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from tagging.colour import palette
+from tagging.colour_names import NAMED_COLOURS, colour_name, nearest_names
+
+
+def product(colour, second=None, bg=(255, 255, 255)):
+    img = np.full((160, 160, 3), bg, np.uint8)
+    cv2.rectangle(img, (30, 30), (130, 130), colour, -1)
+    if second is not None:
+        cv2.rectangle(img, (30, 100), (130, 130), second, -1)
+    return Image.fromarray(img)
+
+
+def test_table_speaks_the_catalogue_vocabulary():
+    for name in ("Navy Blue", "Off White", "Charcoal", "Mustard", "Teal", "Maroon", "Olive"):
+        assert name in NAMED_COLOURS
+
+
+@pytest.mark.parametrize(
+    ("rgb", "name"),
+    [
+        ((200, 30, 40), "Red"),
+        ((25, 35, 65), "Navy Blue"),
+        ((110, 25, 40), "Maroon"),
+        ((20, 20, 20), "Black"),
+        ((210, 163, 32), "Mustard"),
+        ((31, 122, 122), "Teal"),
+    ],
+)
+def test_named_by_ciede2000(rgb, name):
+    from skimage.color import rgb2lab
+
+    lab = rgb2lab(np.array([[rgb]], dtype=float) / 255)[0, 0]
+    assert colour_name(lab) == name
+    assert nearest_names(lab, top=3)[0][0][0] == name
+
+
+def test_palette_ignores_the_white_backdrop():
+    p = palette(product((200, 30, 40)))
+    assert [s.name for s in p.swatches] == ["Red"]
+    assert p.swatches[0].share == pytest.approx(1.0)
+    assert p.foreground == "border"
+
+
+def test_two_colour_product_shares_sum_to_one():
+    p = palette(product((25, 35, 65), second=(240, 210, 40)))
+    names = {s.name: s.share for s in p.swatches}
+    assert set(names) == {"Navy Blue", "Yellow"}
+    assert names["Navy Blue"] == pytest.approx(0.7, abs=0.05)
+    assert sum(names.values()) == pytest.approx(1.0)
+    assert all(s.hex.startswith("#") and len(s.hex) == 7 for s in p.swatches)
+
+
+def test_white_product_on_grey_backdrop():
+    p = palette(product((250, 250, 250), bg=(190, 190, 190)))
+    assert p.swatches[0].name == "White"
+
+
+def test_name_scores_are_the_pixel_vote():
+    p = palette(product((25, 35, 65), second=(240, 210, 40)))
+    scores = dict(p.name_scores())
+    assert max(scores, key=scores.get) == "Navy Blue"
