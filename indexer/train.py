@@ -44,13 +44,13 @@ IGNORE = -100
 
 @dataclass
 class TrainOptions:
-    epochs: int = 30
+    epochs: int = 18
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     val_fraction: float = 0.1
-    patience: int = 4
+    patience: int = 5
     min_count: int = 3  # values seen fewer times are left to KNN, not the heads
     seed: int = 0
     threads: int | None = None

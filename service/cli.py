@@ -201,7 +201,7 @@ def _load_model(spec: str, home: Path):
 
 @app.command()
 def train(
-    epochs: Annotated[int, typer.Option("--epochs", min=1, max=500)] = 30,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, max=500)] = 18,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     home: HomeOpt = None,
     as_json: JsonOpt = False,

@@ -31,6 +31,7 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
 
 GENDER_WORDS = {"men", "women", "boys", "girls", "unisex", "kids", "men's", "women's"}
 MIN_BRAND_SCORE = 85.0
+OCR_TARGET_SIDE = 640
 
 
 class OcrUnavailable(RuntimeError):
@@ -115,7 +116,12 @@ def read_text(
     """
     t0 = time.perf_counter()
     arr = np.asarray(image.convert("RGB"))
-    future = _pool.submit(lambda: get_reader().readtext(arr, detail=1, paragraph=False))
+    # Catalogue thumbnails print a logo a few pixels high: let the detector see them larger
+    # (on 224-px photos a 'PUMA' chest print is only found from about 2.5x).
+    mag = min(3.0, max(1.0, OCR_TARGET_SIDE / max(arr.shape[:2])))
+    future = _pool.submit(
+        lambda: get_reader().readtext(arr, detail=1, paragraph=False, mag_ratio=mag)
+    )
     try:
         raw = future.result(timeout=timeout)
     except FutureTimeout:

@@ -42,13 +42,17 @@ class HybridConfig:
     group_norm: tuple[bool, ...] = (True, True, False)
     grid: int = 7
     # Re-apply the CNN's own pretrained 1x1 conv_head (320 -> 1280) to the deep group.
-    use_cnn_head: bool = True
+    # Measured: no better (micro-F1 0.876 vs 0.880 without) and twice as slow to train.
+    use_cnn_head: bool = False
     dim: int = 192
     depth: int = 2
     heads: int = 4
     mlp_ratio: float = 2.0
     dropout: float = 0.1
     token_drop: float = 0.25
+    # Mirror the cell grid of half the training maps: a left-right flipped product is the
+    # same product, and the CNN's features are close to flip-equivariant.
+    flip: bool = True
     head_scale: float = 16.0
 
 
@@ -119,6 +123,9 @@ class HybridViT(nn.Module):
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(unit embeddings, logits per family)."""
+        if self.training and self.cfg.flip:
+            flip = torch.rand(maps.shape[0], device=maps.device) < 0.5
+            maps = torch.where(flip.view(-1, 1, 1, 1), maps.flip(-1), maps)
         t = self.embed_tokens(maps) + self.pos[:, 1:]
         if self.training and self.cfg.token_drop > 0:
             # Dropping a random subset of cells is cheap augmentation on cached maps.

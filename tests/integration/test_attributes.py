@@ -86,3 +86,12 @@ def test_tag_with_all_attributes(tmp_path, fashion_slice, fashion_dir):
     assert out["ocr"] is not None and "seconds" in out["ocr"]
     bad = runner.invoke(app, ["tag", str(img), "--home", str(home), "--attributes", "smell"])
     assert bad.exit_code == 2 and "unknown attributes" in bad.output
+
+
+def test_brand_printed_on_a_real_catalogue_photo_is_found(fashion_dir):
+    """10563 is a Puma ringer tee with 'PUMA' across the chest (224 px, so the print is small)."""
+    with open(fashion_dir / "styles.csv", newline="") as fh:
+        titles = [r["productDisplayName"] for r in csv.DictReader(fh)]
+    result = read_text(Image.open(fashion_dir / "images" / "10563.jpg"), timeout=120)
+    match = BrandMatcher(brand_lexicon(titles)).match([ln.text for ln in result.lines])
+    assert match is not None and match.brand == "Puma", result.as_dict()
