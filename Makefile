@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install, ingest + index the sample catalogue, show it working
+#   make run    install, ingest + train + index the sample catalogue, show it working
 #   make test   install, lint, run the whole test suite
 PY ?= python3
 VENV ?= .venv
@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/shelfsight ingest $(SHARED_DATA)/fashion/styles.csv --images $(SHARED_DATA)/fashion/images --home $(HOME_DIR)
+	$(BIN)/shelfsight train --home $(HOME_DIR)
 	$(BIN)/shelfsight index --home $(HOME_DIR)
 	$(BIN)/shelfsight tag $(SHARED_DATA)/fashion/images/15970.jpg --home $(HOME_DIR) -k 10
 	$(BIN)/shelfsight similar 15970 --home $(HOME_DIR) -k 5

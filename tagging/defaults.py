@@ -6,4 +6,4 @@ DEFAULT_EPS = 1e-6
 # Weight of the hybrid model's head probabilities against the KNN vote.
 DEFAULT_ALPHA = 0.5
 # Weight of the pixel palette against the neighbour/head vote in the colour family.
-DEFAULT_PIXEL_WEIGHT = 0.3
+DEFAULT_PIXEL_WEIGHT = 0.2

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -17,15 +16,7 @@ from indexer.embedders import Embedder, embed_images, load_embedder
 from indexer.images import DecodedImage, ImageError, decode_file
 from indexer.vector_index import VectorIndex
 from indexer.workspace import Workspace
-from tagging.knn import (
-    DEFAULT_ALPHA,
-    DEFAULT_POWER,
-    Neighbour,
-    TagScore,
-    best_tags,
-    blend_scores,
-    vote,
-)
+from tagging.knn import Neighbour
 
 
 class UnknownProduct(KeyError):
@@ -41,20 +32,6 @@ class Query:
     exclude: list[int] = field(default_factory=list)
     product: Product | None = None
     image: DecodedImage | None = None
-
-
-@dataclass
-class TagResult:
-    tags: dict[str, TagScore]
-    neighbours: list[Neighbour]
-    query: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "tags": {f: t.as_dict() for f, t in self.tags.items()},
-            "neighbours": [n.as_dict() for n in self.neighbours],
-        }
 
 
 def parse_where(items: list[str] | None) -> dict[str, list[str]]:
@@ -150,25 +127,3 @@ class NeighbourSearch:
                 continue
             out.append(Neighbour(p.id, p.title, float(dist), p.tags, key=p.key))
         return out
-
-    def tag(
-        self,
-        query: Query,
-        k: int = 10,
-        power: float = DEFAULT_POWER,
-        min_score: float = 0.0,
-        alternatives: int = 3,
-        alpha: float = DEFAULT_ALPHA,
-    ) -> TagResult:
-        neighbours = self.neighbours(query, k)
-        scores = vote(neighbours, self.catalogue.tag_families(), power=power)
-        heads = self.head_probs(query.vector) if alpha > 0 else None
-        scores = blend_scores(scores, heads, alpha)
-        tags = best_tags(scores, alternatives=alternatives, min_score=min_score)
-        if heads:
-            for t in tags.values():
-                t.source = "knn+head" if t.family in heads else "knn"
-        info: dict[str, Any] = {"k": k, "model": self.index.model, "alpha": alpha if heads else 0}
-        if query.product is not None:
-            info["product_id"] = query.product.id
-        return TagResult(tags, neighbours, info)
