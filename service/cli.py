@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from indexer.model_specs import SPECS
 from service import logs
 from tagging.defaults import DEFAULT_ALPHA, DEFAULT_PIXEL_WEIGHT, DEFAULT_POWER
 
@@ -159,9 +160,7 @@ def ingest(
 
 @app.command()
 def index(
-    model: Annotated[
-        str, typer.Option("--model", help="Embedding model: cnn or cnn:ARCH.")
-    ] = "cnn",
+    model: Annotated[str, typer.Option("--model", help=f"Embedding model: {SPECS}.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1024)] = 8,
     home: HomeOpt = None,
     as_json: JsonOpt = False,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from indexer.embedders.base import Embedder, embed_images, l2_normalise
-
-SPECS = "auto, cnn[:ARCH], hybrid[:MODEL_FILE], openclip:ARCH[:CHECKPOINT]"
+from indexer.model_specs import SPECS
 
 
 class ModelNotTrained(RuntimeError):

@@ -76,7 +76,7 @@ def test_tag_with_all_attributes(tmp_path, fashion_slice, fashion_dir):
         app, ["tag", str(img), "--home", str(home), "--attributes", "colour,shape,ocr", "--json"]
     )
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     shares = [s["share"] for s in out["colour"]["palette"]]
     assert sum(shares) == pytest.approx(1.0, abs=1e-3)
     assert out["tags"]["baseColour"]["source"] == "knn+colour"

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def run(*args):
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout
 
 
 @pytest.fixture(scope="module")

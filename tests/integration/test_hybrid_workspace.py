@@ -22,7 +22,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 def cli(*args, code=0):
     res = CliRunner().invoke(app, [str(a) for a in args])
     assert res.exit_code == code, res.output
-    return res.output
+    return res.stdout if code == 0 else res.output
 
 
 def write_rows(path, rows):
