@@ -86,6 +86,12 @@ def test_bad_inputs_give_clear_errors(workspace, tmp_path):
     assert res.exit_code == 2 and "neither a product id nor an image" in res.output
     res = CliRunner().invoke(app, ["similar", "x", "--home", str(home), "--where", "oops"])
     assert res.exit_code == 2 and "family=value" in res.output
+    for name, data in (("empty.jpg", b""), ("notes.jpg", b"id,title\n")):
+        (tmp_path / name).write_bytes(data)
+    res = CliRunner().invoke(app, ["tag", str(tmp_path / "empty.jpg"), "--home", str(home)])
+    assert res.exit_code == 2 and "empty image file" in res.output
+    res = CliRunner().invoke(app, ["tag", str(tmp_path / "notes.jpg"), "--home", str(home)])
+    assert res.exit_code == 2 and "not an image" in res.output
     (tmp_path / "c.csv").write_text("sku,title\n1,a\n")
     res = CliRunner().invoke(app, ["ingest", str(tmp_path / "c.csv"), "--home", str(tmp_path)])
     assert res.exit_code == 2 and "missing column 'id'" in res.output
