@@ -41,6 +41,12 @@ def workspace(tmp_path_factory, fashion_slice, fashion_dir):
     return home / "ws", images, rows, out
 
 
+@pytest.fixture(scope="module")
+def indexed(workspace):
+    home = workspace[0]
+    return json.loads(run("index", "--home", home, "--json"))
+
+
 def test_ingest_reports_each_bad_row(workspace):
     _, _, _rows, report = workspace
     assert report["added"] == 300
@@ -53,9 +59,9 @@ def test_ingest_reports_each_bad_row(workspace):
     assert "year" not in report["tag_columns"] and "articleType" in report["tag_columns"]
 
 
-def test_index_tag_and_similar(workspace):
+def test_index_tag_and_similar(workspace, indexed):
     home, images, rows, _ = workspace
-    out = json.loads(run("index", "--home", home, "--json"))
+    out = indexed
     assert out["indexed"] == 300 and out["embedded"] == 300
     again = json.loads(run("index", "--home", home, "--json"))
     assert again["embedded"] == 0 and again["already_embedded"] == 300
@@ -80,7 +86,7 @@ def test_index_tag_and_similar(workspace):
     assert dists == sorted(dists)
 
 
-def test_bad_inputs_give_clear_errors(workspace, tmp_path):
+def test_bad_inputs_give_clear_errors(workspace, indexed, tmp_path):
     home, *_ = workspace
     res = CliRunner().invoke(app, ["similar", "no-such-id", "--home", str(home)])
     assert res.exit_code == 2 and "neither a product id nor an image" in res.output
