@@ -216,13 +216,6 @@ def fit(
     return model, report
 
 
-def current_model_path(workspace: Workspace) -> Path | None:
-    pointer = workspace.models_dir / "CURRENT"
-    if not pointer.is_file():
-        return None
-    return workspace.models_dir / pointer.read_text().strip()
-
-
 def train_workspace(
     workspace: Workspace,
     catalogue: Catalogue,

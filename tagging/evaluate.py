@@ -34,10 +34,11 @@ from indexer.ingest import (
 )
 from indexer.train import TrainOptions, train_workspace
 from indexer.workspace import Workspace
-from tagging.colour import colour_family, fuse_pixel_colour, palette
+from tagging.colour import colour_family, palette
 from tagging.defaults import DEFAULT_PIXEL_WEIGHT
-from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags, blend_scores, vote
+from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from tagging.neighbours import NeighbourSearch, Query
+from tagging.pipeline import combined_scores
 
 log = logging.getLogger(__name__)
 
@@ -258,8 +259,9 @@ def evaluate_tagging(
     for k, power, alpha, beta in itertools.product(ks, powers, alphas, pixel_weights):
         preds = []
         for nbrs, heads, pixel in zip(neighbour_lists, head_lists, pixel_lists, strict=True):
-            scores = blend_scores(vote(nbrs[:k], families, power=power), heads, alpha)
-            scores = fuse_pixel_colour(scores, colour_fam, pixel, beta, colour_vocab)
+            scores = combined_scores(
+                nbrs[:k], families, heads, pixel, colour_fam, colour_vocab, power, alpha, beta
+            )
             preds.append(
                 {f: (t.value, t.score) for f, t in best_tags(scores, min_score=min_score).items()}
             )

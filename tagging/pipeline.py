@@ -70,6 +70,25 @@ class PipelineResult:
         }
 
 
+def combined_scores(
+    neighbours: list[Neighbour],
+    families: list[str],
+    heads: dict[str, list[tuple[str, float]]] | None,
+    pixel: list[tuple[str, float]] | None,
+    colour_fam: str | None,
+    colour_vocab: set[str] | None,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+    pixel_weight: float = DEFAULT_PIXEL_WEIGHT,
+) -> dict[str, list[tuple[str, float]]]:
+    """The tag scores the pipeline reports: IDW vote, blended with heads, colour fused.
+
+    The evaluation calls this too, so what is measured is what is served.
+    """
+    scores = blend_scores(vote(neighbours, families, power=power), heads, alpha)
+    return fuse_pixel_colour(scores, colour_fam, pixel, pixel_weight, colour_vocab)
+
+
 class Pipeline:
     def __init__(self, search: NeighbourSearch) -> None:
         self.search = search
@@ -95,10 +114,7 @@ class Pipeline:
             raise ValueError(f"unknown attributes {sorted(unknown)}; choose from {ATTRIBUTES}")
         families = self.search.catalogue.tag_families()
         neighbours = self.search.neighbours(query, opts.k)
-        scores = vote(neighbours, families, power=opts.power)
         heads = self.search.head_probs(query.vector) if opts.alpha > 0 else None
-        scores = blend_scores(scores, heads, opts.alpha)
-        sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
 
         result = PipelineResult({}, neighbours, {"k": opts.k, "model": self.search.index.model})
         if query.product is not None:
@@ -106,17 +122,28 @@ class Pipeline:
         fg = None
         if image is not None and {"colour", "shape"} & set(opts.attributes):
             fg = segment(image.image)
+        fam = vocab = pixel = None
         if fg is not None and "colour" in opts.attributes:
             result.palette = palette(image.image, fg)
             fam = colour_family(families, opts.colour_column)
             vocab = set(self.search.catalogue.value_counts(fam)) if fam else None
-            scores = fuse_pixel_colour(
-                scores, fam, result.palette.name_scores(), opts.pixel_weight, vocab
-            )
-            if fam and fam in scores:
-                sources[fam] = sources.get(fam, "knn") + "+colour"
+            pixel = result.palette.name_scores()
             top = result.palette.swatches[0]
             result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
+        scores = combined_scores(
+            neighbours,
+            families,
+            heads,
+            pixel,
+            fam,
+            vocab,
+            opts.power,
+            opts.alpha,
+            opts.pixel_weight,
+        )
+        sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
+        if fam and pixel and opts.pixel_weight > 0 and fam in scores:
+            sources[fam] += "+colour"
         if fg is not None and "shape" in opts.attributes:
             result.shape = describe_shape(fg.mask)
             conf = SHAPE_CONFIDENCE[fg.method]
@@ -135,7 +162,7 @@ class Pipeline:
                     "brand", match.brand, match.score / 100 * conf, "ocr"
                 )
         tags = best_tags(scores, min_score=opts.min_score)
-        for fam, t in tags.items():
-            t.source = sources.get(fam, "knn")
+        for family, t in tags.items():
+            t.source = sources.get(family, "knn")
         result.tags = tags
         return result
