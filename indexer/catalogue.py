@@ -137,17 +137,6 @@ class Catalogue:
                     pk=("product_key", "family"),
                 )
 
-    def delete_product(self, product_id: str) -> bool:
-        keys = self.keys_by_id([product_id])
-        if not keys:
-            return False
-        key = keys[product_id]
-        with self.db.conn:
-            for table in ("tags", "embeddings"):
-                self.db.execute(f"delete from {table} where product_key = ?", [key])
-            self.db.execute("delete from products where key = ?", [key])
-        return True
-
     def _row_to_product(self, r: dict[str, Any]) -> Product:
         return Product(
             key=r["key"],
@@ -265,6 +254,3 @@ class Catalogue:
         keys = np.array([r["product_key"] for r in rows], dtype=np.int64)
         vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
         return keys, vectors
-
-    def embedding_models(self) -> list[str]:
-        return [r["model"] for r in self.db.query("select distinct model from embeddings")]

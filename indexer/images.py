@@ -101,7 +101,3 @@ def decode_file(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     except OSError as exc:
         raise ImageError("unreadable image", f"{path}: {exc.strerror or exc}") from exc
     return decode_bytes(data, max_pixels=max_pixels)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
