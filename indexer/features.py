@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, pick_device, to_normalised_array
-from indexer.embedders.cnn import LITE_INPUT, load_backbone
+from indexer.embedders.cnn import LITE_INPUT, inference_backbone
 
 LAYOUT = "ms1"  # bump when the map layout changes: the cache file name carries it
 MID_BLOCKS = (2, 4)
@@ -57,7 +57,7 @@ class CnnTrunk:
     def __init__(self, arch: str = "efficientnet_lite0", device: torch.device | None = None):
         self.arch = arch
         self.device = device or pick_device()
-        self.model = load_backbone(arch).to(self.device, memory_format=torch.channels_last)
+        self.model = inference_backbone(arch, self.device)
         self.input_size = LITE_INPUT[arch]
         blocks = self.model.blocks
         deep = int(blocks[-1][-1].conv_pwl.out_channels)

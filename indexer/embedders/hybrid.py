@@ -165,11 +165,11 @@ def save_model_bytes(model: HybridViT, metrics: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, dict[str, Any]]:
+def read_model_file(path: Path) -> tuple[dict[str, Any], str]:
+    """The validated payload of a model file and the digest of its bytes (one read)."""
+    data = path.read_bytes()  # FileNotFoundError passes through unchanged
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged zip/pickle
         raise ModelFileError(f"{path}: not a readable model file ({exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -179,8 +179,25 @@ def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, 
             f"{path}: format version {payload.get('format_version')}, this code reads "
             f"{FORMAT_VERSION}; re-run `shelfsight train`"
         )
+    return payload, hashlib.sha256(data).hexdigest()[:12]
+
+
+def model_config(payload: dict[str, Any], path: Path) -> HybridConfig:
     try:
-        cfg = _config_from(payload)
+        raw = json.loads(payload["config"])
+        for key in ("groups", "group_norm"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
+        return HybridConfig(**raw)
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: model file does not match this code ({exc})") from exc
+
+
+def build_model(
+    payload: dict[str, Any], path: Path, cnn_head: nn.Module | None
+) -> tuple[HybridViT, dict[str, Any]]:
+    cfg = model_config(payload, path)
+    try:
         v = json.loads(payload["vocab"])
         vocab = Vocabulary(v["families"], v["values"])
         model = HybridViT(cfg, vocab, cnn_head)
@@ -192,8 +209,8 @@ def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, 
     return model, metrics
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, dict[str, Any]]:
+    return build_model(read_model_file(path)[0], path, cnn_head)
 
 
 class HybridEmbedder:
@@ -203,13 +220,12 @@ class HybridEmbedder:
         from indexer.features import CnnTrunk  # features imports embedders: keep lazy
 
         self.path = model_path
-        probe_cfg = _peek_config(model_path)
-        self.trunk = CnnTrunk(probe_cfg.arch)
-        cnn_head = cnn_head_of(self.trunk.model)
-        self.model, self.metrics = load_model_file(model_path, cnn_head)
+        payload, digest = read_model_file(model_path)
+        self.trunk = CnnTrunk(model_config(payload, model_path).arch)
+        self.model, self.metrics = build_model(payload, model_path, cnn_head_of(self.trunk.model))
         self.model.to(pick_device())
         self.dim = self.model.cfg.dim
-        self.name = f"hybrid-{file_digest(model_path)}"
+        self.name = f"hybrid-{digest}"
         self.spec = spec or f"hybrid:{model_path}"
 
     def preprocess(self, image) -> np.ndarray:
@@ -233,21 +249,3 @@ def cnn_head_of(backbone: nn.Module) -> nn.Module:
     head = nn.Sequential(backbone.conv_head, backbone.bn2)
     head.eval()
     return head
-
-
-def _peek_config(path: Path) -> HybridConfig:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        return _config_from(payload)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise ModelFileError(f"{path}: not a readable model file ({exc})") from exc
-
-
-def _config_from(payload: dict[str, Any]) -> HybridConfig:
-    raw = json.loads(payload["config"])
-    for key in ("groups", "group_norm"):
-        if key in raw:
-            raw[key] = tuple(raw[key])
-    return HybridConfig(**raw)
