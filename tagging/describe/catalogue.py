@@ -1,0 +1,106 @@
+"""Describe a product of (or new to) a workspace's catalogue: an image or a product id
+gets its facts from the tagging pipeline and its neighbours from the FAISS index; a
+text-only product (a title, no photo) gets neighbours by title.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexer.workspace import atomic_path
+from tagging.describe.facts import (
+    Facts,
+    Listing,
+    facts_from_tagging,
+    listing_from_product,
+    listings_from_neighbours,
+)
+from tagging.describe.lexicon import Lexicon
+from tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
+from tagging.describe.writer import DescribeOptions, Describer, Description
+from tagging.neighbours import NeighbourSearch
+from tagging.pipeline import Pipeline, PipelineOptions
+
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+@dataclass
+class DescribeRequest:
+    target: str | None = None  # a product id or an image path
+    fields: Mapping[str, Any] | None = None  # what the caller knows: title, brand, price...
+    k: int = 5
+    attributes: tuple[str, ...] = ("colour", "shape")
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    description_column: str | None = None
+
+
+class CatalogueDescriber:
+    def __init__(self, search: NeighbourSearch, describer: Describer) -> None:
+        self.search = search
+        self.pipeline = Pipeline(search)
+        self.describer = describer
+        self._titles: TitleIndex | None = None
+        self._title_keys: list[int] = []
+        brands = list(self.pipeline.brands.brands.values())
+        describer.lexicon = Lexicon(brands)
+
+    # -- neighbours by title ------------------------------------------------------------
+    def _title_index(self) -> TitleIndex:
+        if self._titles is None:
+            products = [p for p in self.search.catalogue.iter_products() if p.title]
+            titles = [p.title for p in products]
+            digest = hashlib.sha256("\n".join(titles).encode()).hexdigest()[:16]
+            cache = self.search.workspace.cache_dir / f"titles-{TEXT_MODEL}-{digest}.npy"
+            vectors = np.load(cache) if cache.is_file() else None
+            index = TitleIndex(titles, TitleEncoder(), vectors)
+            if vectors is None:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
+                    np.save(fh, index.vectors)
+            self._titles, self._title_keys = index, [p.key for p in products]
+        return self._titles
+
+    def _by_title(self, title: str, k: int, column: str | None) -> list[Listing]:
+        index = self._title_index()
+        sims, rows = index.search([title], k)
+        keys = [self._title_keys[int(r)] for r in rows[0] if r >= 0]
+        products = self.search.catalogue.by_keys(keys)
+        return [
+            listing_from_product(products[key], 1.0 - float(s), column)
+            for key, s in zip(keys, sims[0], strict=False)
+            if key in products
+        ]
+
+    # -- one product --------------------------------------------------------------------
+    def describe(self, req: DescribeRequest, opts: DescribeOptions | None = None) -> Description:
+        given = Facts.from_fields(req.fields or {})
+        if req.target is None:
+            if not given.title:
+                raise ValueError("give an image, a product id, or at least a title")
+            neighbours = self._by_title(given.title, req.k, req.description_column)
+            return self.describer.describe(given, neighbours, opts)
+
+        query = self.search.query_for(req.target)
+        result = self.pipeline.run(
+            query, query.image, PipelineOptions(k=req.k, attributes=req.attributes)
+        )
+        swatches = [(s.name, s.share) for s in result.palette.swatches] if result.palette else []
+        facts = facts_from_tagging(
+            result.tags,
+            swatches,
+            result.shape.tags if result.shape else None,
+            result.ocr.brand.brand if result.ocr and result.ocr.brand else None,
+            req.min_confidence,
+        )
+        if query.product is not None:  # the catalogue's own record is truth, not inference
+            p = query.product
+            facts = facts.merge(Facts.from_fields({**p.fields, **p.tags, "title": p.title}))
+        facts = facts.merge(given)
+        products = self.search.catalogue.by_keys(n.key for n in result.neighbours if n.key)
+        neighbours = listings_from_neighbours(result.neighbours, products, req.description_column)
+        return self.describer.describe(facts, neighbours, opts)

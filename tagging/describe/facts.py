@@ -1,0 +1,203 @@
+"""What a description may say about a product (its facts) and the neighbours' listings it
+learns its style from.
+
+Facts come from the caller (title, brand, price...), from confident tags, from the pixel
+palette, shape and OCR. A neighbour is a catalogue listing: its title, its description
+when the catalogue has one, else its tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexer.catalogue import Product
+from tagging.knn import Neighbour
+
+# Field names a caller or a catalogue may use for the same fact.
+TITLE_KEYS = ("title", "name", "productDisplayName", "Product_Name")
+BRAND_KEYS = ("brand", "Brand", "Product_Brand")
+GENDER_KEYS = ("gender", "Gender")
+COLOUR_KEYS = ("colour", "color", "baseColour", "Primary_Color", "Colour", "Color")
+DESCRIPTION_KEYS = ("description", "Description", "productDescription", "Product_Description")
+# Fields that are bookkeeping, not product facts.
+_NOT_FACTS = {"id", "Product_ID", "Num_Images", "image", "image_path", "year"}
+# A palette swatch this large is visible enough to name in a description.
+MIN_SWATCH_SHARE = 0.25
+
+
+def _first(fields: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    for k in keys:
+        v = fields.get(k)
+        if v not in (None, ""):
+            return " ".join(str(v).split())
+    return ""
+
+
+@dataclass
+class Facts:
+    title: str = ""
+    brand: str = ""
+    gender: str = ""
+    colours: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # family -> value (confident only)
+    palette: list[str] = field(default_factory=list)
+    shape: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)  # caller-supplied: price, material...
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Facts:
+        """Facts from listing fields (a CSV row, a JSON body): title, brand, gender, colour."""
+        known = set(TITLE_KEYS + BRAND_KEYS + GENDER_KEYS + COLOUR_KEYS + DESCRIPTION_KEYS)
+        colour = _first(fields, COLOUR_KEYS)
+        return cls(
+            title=_first(fields, TITLE_KEYS),
+            brand=_first(fields, BRAND_KEYS),
+            gender=_first(fields, GENDER_KEYS),
+            colours=[colour] if colour else [],
+            extra={
+                str(k): " ".join(str(v).split())
+                for k, v in fields.items()
+                if k not in known and k not in _NOT_FACTS and v not in (None, "")
+            },
+        )
+
+    def merge(self, other: Facts) -> Facts:
+        """``other`` (what the caller said) wins over what was inferred here."""
+        return Facts(
+            title=other.title or self.title,
+            brand=other.brand or self.brand,
+            gender=other.gender or self.gender,
+            colours=list(dict.fromkeys(other.colours or self.colours)),
+            tags={**self.tags, **other.tags},
+            palette=other.palette or self.palette,
+            shape={**self.shape, **other.shape},
+            extra={**self.extra, **other.extra},
+        )
+
+    def lines(self) -> list[str]:
+        """The facts as the prompt states them, most specific first."""
+        out = []
+        if self.title:
+            out.append(f"Product: {self.title}")
+        if self.brand:
+            out.append(f"Brand: {self.brand}")
+        if self.gender:
+            out.append(f"Gender: {self.gender}")
+        if self.colours:
+            out.append(f"Colour: {', '.join(self.colours)}")
+        for family, value in self.tags.items():
+            out.append(f"{family}: {value}")
+        if self.palette:
+            out.append(f"Visible colours: {', '.join(self.palette)}")
+        for name, value in self.shape.items():
+            out.append(f"{name}: {value}")
+        for name, value in self.extra.items():
+            out.append(f"{name}: {value}")
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "brand": self.brand,
+            "gender": self.gender,
+            "colours": self.colours,
+            "tags": self.tags,
+            "palette": self.palette,
+            "shape": self.shape,
+            "extra": self.extra,
+        }
+
+
+@dataclass
+class Listing:
+    """A neighbour as the describer sees it."""
+
+    id: str
+    title: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    brand: str = ""
+    distance: float | None = None
+
+    def facts_text(self) -> str:
+        lines = [f"Product: {self.title}"] if self.title else []
+        if self.brand:
+            lines.append(f"Brand: {self.brand}")
+        lines.extend(f"{k}: {v}" for k, v in self.tags.items())
+        return "\n".join(lines)
+
+    def text(self) -> str:
+        """Everything the listing says, for counting what most neighbours agree on."""
+        return "\n".join(t for t in (self.facts_text(), self.description) if t)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "tags": self.tags,
+            "distance": self.distance,
+        }
+
+
+def listing_from_product(
+    product: Product, distance: float | None = None, description_column: str | None = None
+) -> Listing:
+    keys = (description_column,) if description_column else DESCRIPTION_KEYS
+    return Listing(
+        id=product.id,
+        title=product.title,
+        description=_first(product.fields, keys),
+        tags=dict(product.tags),
+        brand=_first(product.fields, BRAND_KEYS),
+        distance=distance,
+    )
+
+
+def listings_from_neighbours(
+    neighbours: list[Neighbour],
+    products: Mapping[int, Product],
+    description_column: str | None = None,
+) -> list[Listing]:
+    out = []
+    for n in neighbours:
+        p = products.get(n.key) if n.key is not None else None
+        if p is not None:
+            out.append(listing_from_product(p, n.distance, description_column))
+        else:
+            out.append(Listing(n.id, n.title, tags=dict(n.tags), distance=n.distance))
+    return out
+
+
+def facts_from_tagging(
+    tags: Mapping[str, Any],
+    palette_swatches: list[tuple[str, float]] | None = None,
+    shape_tags: Mapping[str, str] | None = None,
+    ocr_brand: str | None = None,
+    min_confidence: float = 0.5,
+) -> Facts:
+    """Facts from a tagging result: only tags the model is confident about are stated.
+
+    ``tags`` maps family -> an object with ``value`` and ``score`` (a ``TagScore``).
+    """
+    confident = {
+        fam: str(t.value)
+        for fam, t in tags.items()
+        if t.score >= min_confidence and getattr(t, "source", "") not in ("shape", "colour", "ocr")
+    }
+    facts = Facts(tags={k: v for k, v in confident.items() if k.lower() not in ("gender",)})
+    for fam in list(facts.tags):
+        if fam in COLOUR_KEYS:
+            facts.colours.append(facts.tags.pop(fam))
+    gender = next((v for k, v in confident.items() if k.lower() == "gender"), "")
+    facts.gender = gender
+    facts.palette = [name for name, share in palette_swatches or [] if share >= MIN_SWATCH_SHARE]
+    facts.shape = dict(shape_tags or {})
+    if ocr_brand:
+        facts.brand = ocr_brand
+    return facts

@@ -1,0 +1,240 @@
+"""The words in a description that make a checkable claim: colour, material, gender,
+article (what the product is) and brand.
+
+Claim words are found case-insensitively and reduced to a canonical form (``gray`` ->
+``grey``, ``tees`` -> ``t-shirt``), so a fact and a claim match however either was
+spelled. Words with an everyday second meaning (``cream``, ``top``, ``belt`` as in belt
+loops, ``heels`` on a sandal) are deliberately left out: a false alarm would delete a
+true sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CATEGORIES = ("colour", "material", "gender", "article", "brand")
+
+_COLOURS = """
+black white grey gray silver charcoal blue navy turquoise teal aqua green olive khaki
+yellow mustard gold golden orange red maroon burgundy pink magenta fuchsia purple violet
+lavender lilac mauve brown beige camel copper bronze rust coral indigo multicolour
+multicoloured multicolor multicolored off-white
+"""
+# A shade supports its family: a "navy" product may be called "blue", not the reverse.
+COLOUR_FAMILY = {
+    "navy": "blue",
+    "turquoise": "blue",
+    "teal": "blue",
+    "aqua": "blue",
+    "indigo": "blue",
+    "olive": "green",
+    "maroon": "red",
+    "burgundy": "red",
+    "rust": "orange",
+    "magenta": "pink",
+    "fuchsia": "pink",
+    "coral": "pink",
+    "lavender": "purple",
+    "violet": "purple",
+    "mauve": "purple",
+    "charcoal": "grey",
+    "silver": "grey",
+    "mustard": "yellow",
+    "off-white": "white",
+    "camel": "brown",
+}
+_COLOUR_SYNONYMS = {
+    "gray": "grey",
+    "golden": "gold",
+    "multicolor": "multicolour",
+    "multicoloured": "multicolour",
+    "multicolored": "multicolour",
+    "lilac": "lavender",
+}
+
+_MATERIALS = """
+cotton polyester leather denim silk wool woollen woolen linen nylon rayon viscose suede
+canvas rubber velvet satin chiffon georgette crepe fleece cashmere acrylic spandex elastane
+lycra modal jute khadi chambray corduroy tweed steel brass wooden plastic glass ceramic
+synthetic textile mesh nubuck polycotton
+"""
+_MATERIAL_SYNONYMS = {"woolen": "wool", "woollen": "wool", "wooden": "wood"}
+
+# word -> the gender groups it asserts
+GENDER_WORDS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        ["men", "man", "mens", "men's", "male", "gents", "gentlemen", "his", "him", "he"],
+        frozenset({"male"}),
+    ),
+    **dict.fromkeys(
+        ["women", "woman", "womens", "women's", "ladies", "lady", "female", "she", "her", "hers"],
+        frozenset({"female"}),
+    ),
+    **dict.fromkeys(["boy", "boys", "boys'"], frozenset({"boys"})),
+    **dict.fromkeys(["girl", "girls", "girls'"], frozenset({"girls"})),
+    **dict.fromkeys(["kid", "kids", "children", "child", "toddler"], frozenset({"kids"})),
+    "unisex": frozenset({"unisex"}),
+}
+# A fact value of the gender family -> the groups it supports.
+GENDER_FACTS: dict[str, frozenset[str]] = {
+    "men": frozenset({"male"}),
+    "women": frozenset({"female"}),
+    "boys": frozenset({"boys", "kids", "male"}),
+    "girls": frozenset({"girls", "kids", "female"}),
+    "unisex": frozenset({"unisex", "male", "female"}),
+    "unisex kids": frozenset({"unisex", "kids", "boys", "girls", "male", "female"}),
+    "kids": frozenset({"kids", "boys", "girls", "male", "female"}),
+}
+
+# Product nouns; plural forms are derived. Each maps to a canonical article.
+_ARTICLES = """
+shirt t-shirt jeans trousers shorts skirt dress kurta kurti saree sari jacket blazer coat
+sweater sweatshirt hoodie cardigan shoe sneaker sandal loafer slipper flip-flop sock handbag
+backpack wallet sunglasses scarf stole dupatta leggings jeggings joggers bra briefs boxers
+jumpsuit tunic lehenga earring necklace bracelet bangle pendant perfume deodorant lipstick
+kajal curtain bedsheet cushion towel watch trackpants capris dungarees romper kurta-set
+duffel clutch tote sling
+"""
+_ARTICLE_SYNONYMS = {
+    "tshirt": "t-shirt",
+    "tee": "t-shirt",
+    "sari": "saree",
+    "trackpant": "trackpants",
+    "track-pants": "trackpants",
+}
+_NOT_PLURAL = {"jeans", "shorts", "trousers", "leggings", "jeggings", "joggers", "sunglasses"}
+
+
+def _word_set(block: str) -> set[str]:
+    return set(block.split())
+
+
+def _with_plurals(words: Iterable[str], synonyms: dict[str, str]) -> dict[str, str]:
+    forms: dict[str, str] = {}
+    for w in words:
+        canon = synonyms.get(w, w)
+        forms[w] = canon
+        if w in _NOT_PLURAL or w.endswith("s"):
+            continue
+        forms[w + ("es" if w.endswith(("ch", "sh", "x")) else "s")] = canon
+    for w, canon in synonyms.items():
+        forms.setdefault(w, canon)
+        forms.setdefault(w + "s", canon)
+    return forms
+
+
+COLOUR_FORMS = _with_plurals(_word_set(_COLOURS), _COLOUR_SYNONYMS)
+MATERIAL_FORMS = _with_plurals(_word_set(_MATERIALS), _MATERIAL_SYNONYMS)
+ARTICLE_FORMS = _with_plurals(_word_set(_ARTICLES), _ARTICLE_SYNONYMS)
+# Colour words are plurals only by accident ("blues" is fine); no "golds" needed, but harmless.
+
+_COMPOUND_PARTS = ("colour", "material")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class Claim:
+    category: str
+    canonical: str
+    text: str  # as written
+    start: int
+    end: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"category": self.category, "value": self.canonical, "text": self.text}
+
+
+def words(text: str) -> list[tuple[str, int, int]]:
+    """(lower-cased word, start, end); hyphens and apostrophes stay inside words."""
+    return [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def _split_hyphenated(word: str, start: int) -> list[tuple[str, int, int]]:
+    # "black-and-white", "navy-blue": a claim inside a compound still counts.
+    parts, pos = [], start
+    for piece in word.split("-"):
+        if piece:
+            parts.append((piece, pos, pos + len(piece)))
+        pos += len(piece) + 1
+    return parts
+
+
+def _canonical(word: str) -> tuple[str, str] | None:
+    for category, forms in (
+        ("colour", COLOUR_FORMS),
+        ("material", MATERIAL_FORMS),
+        ("article", ARTICLE_FORMS),
+    ):
+        if word in forms:
+            return category, forms[word]
+    if word in GENDER_WORDS:
+        return "gender", word
+    return None
+
+
+class Lexicon:
+    """Finds claims; ``brands`` are matched as whole phrases in their written case."""
+
+    def __init__(self, brands: Iterable[str] = ()) -> None:
+        self.brands: dict[str, str] = {}
+        for b in brands:
+            b = " ".join(str(b).split())
+            low = b.lower()
+            # A brand that is also a claim word or too short would fire on ordinary text.
+            if len(low) < 3 or _canonical(low) is not None:
+                continue
+            self.brands[low] = b
+        self._brand_re = (
+            re.compile(
+                r"(?<![\w&])("
+                + "|".join(re.escape(b) for b in sorted(self.brands.values(), key=len)[::-1])
+                + r")(?![\w&])"
+            )
+            if self.brands
+            else None
+        )
+
+    def claims(self, text: str) -> list[Claim]:
+        out: list[Claim] = []
+        if self._brand_re is not None:
+            for m in self._brand_re.finditer(text):
+                out.append(Claim("brand", m.group().lower(), m.group(), m.start(), m.end()))
+        taken = [(c.start, c.end) for c in out]
+        for word, start, end in words(text):
+            if any(s <= start < e for s, e in taken):
+                continue
+            pieces = [(word, start, end)]
+            if "-" in word and _canonical(word) is None:
+                pieces = _split_hyphenated(word, start)
+            for piece, s, e in pieces:
+                found = _canonical(piece)
+                # Inside a compound only colours and materials claim anything:
+                # "man-made" says nothing about gender.
+                if found is not None and (len(pieces) == 1 or found[0] in _COMPOUND_PARTS):
+                    out.append(Claim(found[0], found[1], text[s:e], s, e))
+        return sorted(out, key=lambda c: c.start)
+
+    def canonical_values(self, text: str) -> dict[str, set[str]]:
+        """Every claim value a text (facts, a neighbour's listing) mentions, per category."""
+        values: dict[str, set[str]] = {c: set() for c in CATEGORIES}
+        for c in self.claims(text):
+            values[c.category].add(c.canonical)
+        return values
+
+
+def gender_groups(words_or_values: Iterable[str]) -> set[str]:
+    """Gender groups supported by fact values (``Men``, ``Unisex``) or claim words."""
+    groups: set[str] = set()
+    for w in words_or_values:
+        low = w.lower().strip()
+        if low in GENDER_FACTS:
+            groups |= GENDER_FACTS[low]
+        elif low in GENDER_WORDS:
+            groups |= GENDER_WORDS[low]
+    return groups
+
+
+def claim_groups(claim: Claim) -> frozenset[str]:
+    return GENDER_WORDS.get(claim.canonical, frozenset())

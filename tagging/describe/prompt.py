@@ -1,0 +1,78 @@
+"""The prompt: the retailer's controls, the neighbours as in-context examples (ModICT),
+and this product's facts.
+
+Neighbours with a description become worked examples (their facts -> their text), the
+closest last so it sits nearest the answer; neighbours without one are listed as
+context for vocabulary only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tagging.describe.facts import Facts, Listing
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Length:
+    instruction: str
+    max_new_tokens: int
+
+
+LENGTHS = {
+    "short": Length("one sentence of 12 to 20 words", 48),
+    "medium": Length("two sentences, about 30 to 45 words in all", 96),
+    "long": Length("three or four sentences, about 60 to 90 words in all", 176),
+}
+TONES = {
+    "neutral": "Write in a plain, factual catalogue style.",
+    "premium": "Write in a refined, understated luxury style: calm, precise, no exclamation marks.",
+    "playful": "Write in an upbeat, friendly, playful style.",
+}
+MAX_EXAMPLES = 4
+
+
+def system_prompt(length: str, tone: str, language: str | None) -> str:
+    if length not in LENGTHS:
+        raise ValueError(f"unknown length {length!r}; choose from {', '.join(LENGTHS)}")
+    if tone not in TONES:
+        raise ValueError(f"unknown tone {tone!r}; choose from {', '.join(TONES)}")
+    parts = [
+        "You write product descriptions for an online shop.",
+        f"Length: {LENGTHS[length].instruction}.",
+        TONES[tone],
+        "State only what the facts say about colour, material, brand, gender and product "
+        "type; never invent them. Describe this product, not the examples, and do not "
+        "copy sentences from the examples.",
+    ]
+    if language:
+        parts.append(f"Write in {language}.")
+    return " ".join(parts)
+
+
+def build_messages(
+    facts: Facts,
+    neighbours: Sequence[Listing],
+    length: str = "medium",
+    tone: str = "neutral",
+    language: str | None = None,
+    avoid: Sequence[str] = (),
+) -> list[Message]:
+    messages: list[Message] = [{"role": "system", "content": system_prompt(length, tone, language)}]
+    examples = [n for n in neighbours if n.description][:MAX_EXAMPLES]
+    for n in reversed(examples):
+        messages.append({"role": "user", "content": "Facts:\n" + n.facts_text()})
+        messages.append({"role": "assistant", "content": n.description})
+    request = "Facts:\n" + facts.text()
+    context = [n for n in neighbours if not n.description][:MAX_EXAMPLES]
+    if context:
+        request += "\n\nSimilar products in the catalogue (for vocabulary only):\n" + "\n".join(
+            f"- {n.title}" + (f" ({', '.join(n.tags.values())})" if n.tags else "") for n in context
+        )
+    if avoid:
+        request += "\n\nDo not mention: " + ", ".join(avoid) + "."
+    messages.append({"role": "user", "content": request})
+    return messages

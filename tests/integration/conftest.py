@@ -1,0 +1,21 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+
+
+def run_cli(*args):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def cnn_home(tmp_path_factory, fashion_slice, fashion_dir):
+    """The 300-row fashion slice ingested and indexed with the CNN (no training)."""
+    home = tmp_path_factory.mktemp("cnn-ws")
+    run_cli("ingest", fashion_slice, "--images", fashion_dir / "images", "--home", home, "--json")
+    json.loads(run_cli("index", "--home", home, "--json"))
+    return home

@@ -1,0 +1,87 @@
+"""The openai backend against a real HTTP server on loopback: text, guard, failures."""
+
+import socket
+import time
+
+import pytest
+
+from tagging.describe.backends import BackendError, GenerationRequest, OpenAIBackend
+from tagging.describe.facts import Facts, Listing
+from tagging.describe.writer import DescribeOptions, Describer
+
+from .llm_server import ChatServer
+
+FACTS = Facts(title="Roadster Men Blue Slim Fit Shirt", brand="Roadster", gender="Men")
+NEIGHBOURS = [
+    Listing("1", "Roadster Men Red Shirt", "Red slim fit shirt, has a spread collar."),
+    Listing("2", "Roadster Men Grey Shirt", "Grey slim fit shirt, has a button placket."),
+]
+
+
+def backend(server, **kw):
+    return OpenAIBackend(server.base_url, "test-model", "k", **kw)
+
+
+def test_generates_and_sends_facts_and_examples():
+    with ChatServer(["A blue slim fit shirt from Roadster, with a spread collar."]) as srv:
+        out = Describer(backend(srv)).describe(FACTS, NEIGHBOURS, DescribeOptions(length="short"))
+    assert out.text == "A blue slim fit shirt from Roadster, with a spread collar."
+    assert out.unsupported_claims == [] and not out.regenerated
+    body = srv.requests[0]["body"]
+    assert srv.requests[0]["path"] == "/v1/chat/completions" and body["model"] == "test-model"
+    assert body["temperature"] == 0.0  # deterministic by default
+    contents = [m["content"] for m in body["messages"]]
+    assert "Red slim fit shirt, has a spread collar." in contents  # an in-context example
+    assert "Roadster Men Blue Slim Fit Shirt" in contents[-1]
+
+
+def test_planted_false_colour_triggers_a_retry_then_removal():
+    planted = "A blue and red slim fit shirt for women, with white buttons."
+    with ChatServer([planted, planted]) as srv:
+        out = Describer(backend(srv)).describe(FACTS, NEIGHBOURS)
+    assert len(srv.requests) == 2  # regenerated once, with the offenders named
+    assert "Do not mention: red, white, women" in srv.requests[1]["body"]["messages"][-1]["content"]
+    assert {c["text"] for c in out.unsupported_claims} == {"red", "white", "women"}
+    assert "blue" in out.text and "red" not in out.text and "women" not in out.text
+
+
+def test_a_copied_neighbour_sentence_is_cut():
+    copied = "A blue shirt. Grey slim fit shirt, has a button placket."
+    with ChatServer([copied, copied]) as srv:
+        out = Describer(backend(srv)).describe(
+            FACTS, NEIGHBOURS, DescribeOptions(max_shared_ngram=4)
+        )
+    assert out.max_shared_ngram <= 4 and out.copied_removed
+
+
+def test_timeout_is_a_clear_error_not_a_hang():
+    with ChatServer(["late"], delay=3.0) as srv:
+        started = time.perf_counter()
+        with pytest.raises(BackendError, match="did not answer within"):
+            backend(srv, timeout=0.5, max_retries=1).generate(
+                GenerationRequest([{"role": "user", "content": "hi"}], timeout=0.5)
+            )
+        assert time.perf_counter() - started < 2.9
+
+
+def test_dead_endpoint_is_a_clear_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    dead = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "m", "k", timeout=2, max_retries=1)
+    with pytest.raises(BackendError, match="cannot reach"):
+        dead.generate(GenerationRequest([{"role": "user", "content": "hi"}]))
+
+
+def test_server_error_is_reported_with_its_status():
+    with ChatServer([], status=500) as srv, pytest.raises(BackendError, match="HTTP 500"):
+        backend(srv, max_retries=0).generate(GenerationRequest([{"role": "user", "content": "hi"}]))
+
+
+def test_missing_configuration_is_explained(monkeypatch):
+    for var in ("SHELFSIGHT_OPENAI_BASE_URL", "OPENAI_BASE_URL", "SHELFSIGHT_OPENAI_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(BackendError, match="base URL"):
+        OpenAIBackend(model="m")
+    with pytest.raises(BackendError, match="model name"):
+        OpenAIBackend(base_url="http://127.0.0.1:9/v1")
