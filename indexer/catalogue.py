@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,15 +46,27 @@ def _now() -> str:
 class Catalogue:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread=False: the HTTP service reads from worker threads; writes are
-        # serialised by SQLite itself.
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self.db = sqlite_utils.Database(conn)
+        self.path = path
+        # One connection per thread: the HTTP service reads from worker threads, and a
+        # shared connection would mix their transactions (and a reader would see another
+        # thread's uncommitted write). WAL lets the readers run beside one writer.
+        self._local = threading.local()
         self.db.enable_wal()
         self._ensure_schema()
 
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
+            db = self._local.db = sqlite_utils.Database(conn)
+        return db
+
     def close(self) -> None:
-        self.db.conn.close()
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
 
     def _ensure_schema(self) -> None:
         db = self.db
@@ -89,6 +102,10 @@ class Catalogue:
             )
         if "meta" not in db.table_names():
             db["meta"].create({"name": str, "value": str}, pk="name")
+        if "products_fts" not in db.table_names():
+            # Full-text search over titles and tag values; triggers keep it in step with
+            # every insert, update and delete.
+            db["products"].enable_fts(["title", "tags"], create_triggers=True, tokenize="porter")
 
     # -- meta -------------------------------------------------------------------------
     def get_meta(self, name: str, default: Any = None) -> Any:
@@ -169,6 +186,32 @@ class Catalogue:
     def keys_with_sha(self, sha256: str) -> list[int]:
         rows = self.db.query("select key from products where image_sha256 = ?", [sha256])
         return [r["key"] for r in rows]
+
+    def delete_product(self, product_id: str) -> Product | None:
+        """Remove a product, its tags and its embeddings in one transaction."""
+        product = self.get(product_id)
+        if product is None:
+            return None
+        with self.db.conn:
+            self.db.execute("delete from tags where product_key = ?", [product.key])
+            self.db.execute("delete from embeddings where product_key = ?", [product.key])
+            self.db.execute("delete from products where key = ?", [product.key])
+        return product
+
+    def search_text(
+        self, query: str, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[Product, float]]:
+        """Products whose title or tags match ``query`` (FTS5, BM25-ranked, best first)."""
+        where, args = None, None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            where = f"key in ({','.join(str(int(k)) for k in allowed)})"
+            args = []
+        rows = self.db["products"].search(
+            query, limit=limit, where=where, where_args=args, quote=True, include_rank=True
+        )
+        return [(self._row_to_product(r), float(r["rank"])) for r in rows]
 
     # -- tags -------------------------------------------------------------------------
     def tag_families(self) -> list[str]:

@@ -131,12 +131,21 @@ class VectorIndex:
     @classmethod
     def load(cls, index_dir: Path) -> VectorIndex:
         pointer = index_dir / "CURRENT"
-        if not pointer.is_file():
-            raise IndexMissing(f"no index in {index_dir}; run `shelfsight index` first")
-        folder = index_dir / pointer.read_text().strip()
-        manifest = json.loads((folder / "manifest.json").read_text())
-        index = faiss.read_index(str(folder / "index.faiss"))
-        return cls(index, manifest)
+        for attempt in range(5):
+            if not pointer.is_file():
+                raise IndexMissing(f"no index in {index_dir}; run `shelfsight index` first")
+            folder = index_dir / pointer.read_text().strip()
+            try:
+                manifest = json.loads((folder / "manifest.json").read_text())
+                index = faiss.read_index(str(folder / "index.faiss"))
+                return cls(index, manifest)
+            except (FileNotFoundError, RuntimeError):
+                # Another process published a newer version and pruned this one between
+                # reading CURRENT and opening it: read CURRENT again.
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def current_version(index_dir: Path) -> str | None:

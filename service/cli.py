@@ -429,7 +429,7 @@ def eval_tagging(
 
 
 # The describe commands live in their own module; importing it registers them.
-from service import cli_describe  # noqa: E402, F401
+from service import cli_describe, cli_serve  # noqa: E402, F401
 
 
 def main() -> None:

@@ -19,6 +19,9 @@ from indexer.workspace import Workspace
 from tagging.knn import Neighbour
 
 
+SPARE_HITS = 8
+
+
 class UnknownProduct(KeyError):
     def __str__(self) -> str:
         return f"no product with id {self.args[0]!r} in the catalogue"
@@ -117,7 +120,11 @@ class NeighbourSearch:
         self, query: Query, k: int, where: dict[str, list[str]] | None = None
     ) -> list[Neighbour]:
         allowed = self.catalogue.keys_matching(where) if where else None
-        hits = self.index.search(query.vector, k, allowed=allowed, exclude=np.array(query.exclude))
+        # A few spare hits: a product deleted after this index version was loaded (another
+        # worker's write) is skipped without leaving the answer short.
+        hits = self.index.search(
+            query.vector, k + SPARE_HITS, allowed=allowed, exclude=np.array(query.exclude)
+        )
         keys = [int(key) for key in hits.keys[0] if key >= 0]
         products = self.catalogue.by_keys(keys)
         out = []
@@ -126,4 +133,4 @@ class NeighbourSearch:
             if p is None:  # deleted from the catalogue since the index was built
                 continue
             out.append(Neighbour(p.id, p.title, float(dist), p.tags, key=p.key))
-        return out
+        return out[:k]

@@ -23,7 +23,7 @@ from tagging.describe.facts import (
 from tagging.describe.lexicon import Lexicon
 from tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
 from tagging.describe.writer import DescribeOptions, Describer, Description
-from tagging.neighbours import NeighbourSearch
+from tagging.neighbours import NeighbourSearch, Query
 from tagging.pipeline import Pipeline, PipelineOptions
 
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -85,7 +85,13 @@ class CatalogueDescriber:
             neighbours = self._by_title(given.title, req.k, req.description_column)
             return self.describer.describe(given, neighbours, opts)
 
-        query = self.search.query_for(req.target)
+        return self.describe_query(self.search.query_for(req.target), req, opts)
+
+    def describe_query(
+        self, query: Query, req: DescribeRequest, opts: DescribeOptions | None = None
+    ) -> Description:
+        """Describe what a prepared query (an uploaded image, a stored product) shows."""
+        given = Facts.from_fields(req.fields or {})
         result = self.pipeline.run(
             query, query.image, PipelineOptions(k=req.k, attributes=req.attributes)
         )

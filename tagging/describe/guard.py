@@ -29,7 +29,7 @@ from tagging.describe.lexicon import (
     words,
 )
 
-DEFAULT_MAJORITY = 0.6
+DEFAULT_MAJORITY = 0.8
 MIN_NEIGHBOURS_FOR_MAJORITY = 3
 DEFAULT_MAX_SHARED_NGRAM = 12
 

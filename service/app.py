@@ -1,0 +1,458 @@
+"""The Shelfsight HTTP API (Litestar) and the web page it serves at ``/``.
+
+Reads run concurrently in worker threads; writes are serialised by the workspace's
+writer lock and publish a new index version atomically. Every client mistake is a 4xx
+JSON body ``{"status_code", "detail", "extra": {"error"}}``; OpenAPI is at ``/schema``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from litestar import Litestar, MediaType, Request, Response, delete, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.params import Body, Parameter
+from litestar.static_files import create_static_files_router
+from PIL import Image
+
+from indexer.images import ImageError, decode_file
+from service.state import ServiceConfig, ServiceState
+from service.uploads import ApiError, image_error, read_image
+from tagging.neighbours import UnknownProduct, parse_where
+from tagging.pipeline import ATTRIBUTES, PipelineOptions
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+THUMB_SIZES = {"thumb": 256, "medium": 640}
+# Product ids are the merchant's own, but never a path or control characters.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+MAX_K = 100
+T = TypeVar("T")
+
+KParam = Annotated[int, Parameter(ge=1, le=MAX_K, description="Number of results.")]
+WhereParam = Annotated[
+    list[str] | None,
+    Parameter(description="Tag filter family=value; repeat (OR within a family, AND across)."),
+]
+
+
+def state_of(request: Request) -> ServiceState:
+    st: ServiceState = request.app.state.shelfsight
+    st.refresh()
+    return st
+
+
+def _where(where: list[str] | None) -> dict[str, list[str]]:
+    try:
+        return parse_where(where)
+    except ValueError as exc:
+        raise ApiError(400, "bad filter", str(exc)) from None
+
+
+async def _in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
+    """Run blocking work off the event loop; past ``timeout`` the client gets a 504."""
+    if timeout is None:
+        return await anyio.to_thread.run_sync(fn)
+    try:
+        return await asyncio.wait_for(anyio.to_thread.run_sync(fn), timeout)
+    except TimeoutError:
+        raise ApiError(504, "timed out", f"the work took longer than {timeout:.0f} s") from None
+
+
+def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    expected = connection.app.state.shelfsight.config.api_key
+    if not expected:
+        raise PermissionDeniedException("write endpoints are disabled: set SHELFSIGHT_API_KEY")
+    given = connection.headers.get("x-api-key", "")
+    auth = connection.headers.get("authorization", "")
+    if not given and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthorizedException("missing or wrong API key (X-API-Key header)")
+
+
+def _product_or_404(st: ServiceState, product_id: str) -> Any:
+    product = st.catalogue.get(product_id)
+    if product is None:
+        raise ApiError(404, "unknown product", f"no product with id {product_id!r}")
+    return product
+
+
+def _product_json(p: Any) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "title": p.title,
+        "tags": p.tags,
+        "fields": p.fields,
+        "image": f"/images/{p.id}",
+        "thumbnail": f"/images/{p.id}?size=thumb",
+    }
+
+
+def _neighbours_json(st: ServiceState, neighbours: list[Any]) -> list[dict[str, Any]]:
+    return [{**n.as_dict(), "thumbnail": f"/images/{n.id}?size=thumb"} for n in neighbours]
+
+
+# -- reads ------------------------------------------------------------------------------
+@get("/health", sync_to_thread=False)
+def health(request: Request) -> dict[str, Any]:
+    st = state_of(request)
+    return {
+        "status": "ok",
+        "products": st.catalogue.count(),
+        "indexed": len(st.search.index),
+        "model": st.search.index.model,
+        "index_version": st.version,
+        "writes_enabled": bool(st.config.api_key),
+    }
+
+
+@get("/products/{product_id:str}", sync_to_thread=False)
+def get_product(request: Request, product_id: str) -> dict[str, Any]:
+    return _product_json(_product_or_404(state_of(request), product_id))
+
+
+@get("/images/{product_id:str}", sync_to_thread=True)
+def get_image(
+    request: Request,
+    product_id: str,
+    size: Annotated[str, Parameter(description="thumb, medium or full")] = "full",
+) -> Response[bytes]:
+    st = state_of(request)
+    product = _product_or_404(st, product_id)
+    if size != "full" and size not in THUMB_SIZES:
+        raise ApiError(400, "bad size", f"size must be full or one of {sorted(THUMB_SIZES)}")
+    if not product.image_path or not Path(product.image_path).is_file():
+        raise ApiError(404, "image missing", f"the image of {product_id!r} is not on disk")
+    if size == "full":
+        data = Path(product.image_path).read_bytes()
+        fmt = Image.open(Path(product.image_path)).format or "JPEG"
+        return Response(data, media_type=f"image/{fmt.lower()}")
+    cache = st.workspace.cache_dir / "thumbs" / f"{product.image_sha256}-{size}.jpg"
+    if not cache.is_file():
+        try:
+            image = decode_file(Path(product.image_path)).image
+        except ImageError as exc:
+            raise image_error(exc) from None
+        image.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        from indexer.workspace import atomic_path
+
+        with atomic_path(cache) as tmp:
+            image.save(tmp, "JPEG", quality=85)
+    return Response(
+        cache.read_bytes(),
+        media_type="image/jpeg",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@get("/similar/{product_id:str}", sync_to_thread=True)
+def similar_to_product(
+    request: Request, product_id: str, k: KParam = 10, where: WhereParam = None
+) -> dict[str, Any]:
+    st = state_of(request)
+    filters = _where(where)
+    product = _product_or_404(st, product_id)
+    try:
+        query = st.search.query_for_product(product.id)
+    except (RuntimeError, UnknownProduct):
+        raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
+    neighbours = st.search.neighbours(query, k, where=filters)
+    return {"query": product_id, "where": filters, "results": _neighbours_json(st, neighbours)}
+
+
+@dataclass
+class ImageUpload:
+    image: UploadFile
+
+
+@post("/similar", status_code=200)
+async def similar_to_image(
+    request: Request,
+    data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    k: KParam = 10,
+    where: WhereParam = None,
+) -> dict[str, Any]:
+    st = state_of(request)
+    filters = _where(where)
+    image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
+
+    def work() -> list[Any]:
+        return st.search.neighbours(st.search.query_for_image(image), k, where=filters)
+
+    neighbours = await _in_thread(work)
+    return {"query": "upload", "where": filters, "results": _neighbours_json(st, neighbours)}
+
+
+@get("/search", sync_to_thread=True)
+def search(
+    request: Request,
+    q: Annotated[str, Parameter(min_length=1, max_length=200, description="Words to find.")],
+    k: KParam = 20,
+    where: WhereParam = None,
+) -> dict[str, Any]:
+    st = state_of(request)
+    filters = _where(where)
+    allowed = st.catalogue.keys_matching(filters) if filters else None
+    hits = st.catalogue.search_text(q, k, allowed)
+    return {
+        "query": q,
+        "where": filters,
+        "results": [{**_product_json(p), "rank": round(r, 4)} for p, r in hits],
+    }
+
+
+@post("/tag", status_code=200)
+async def tag(
+    request: Request,
+    data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    k: KParam = 10,
+    attributes: Annotated[
+        str, Parameter(description="Pixel attributes: any of colour,shape,ocr.")
+    ] = "colour,shape",
+) -> dict[str, Any]:
+    st = state_of(request)
+    attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
+    unknown = set(attrs) - set(ATTRIBUTES)
+    if unknown:
+        raise ApiError(
+            400, "bad attributes", f"unknown {sorted(unknown)}; choose from {ATTRIBUTES}"
+        )
+    image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
+    opts = PipelineOptions(k=k, attributes=attrs, ocr_timeout=st.config.slow_timeout)
+
+    def work() -> dict[str, Any]:
+        result = st.pipeline.run(st.search.query_for_image(image), image, opts)
+        out = result.as_dict()
+        out["neighbours"] = _neighbours_json(st, result.neighbours)
+        return out
+
+    return await _in_thread(work, st.config.slow_timeout + 5 if "ocr" in attrs else None)
+
+
+@dataclass
+class DescribeForm:
+    image: UploadFile | None = None
+    product_id: str | None = None
+    title: str | None = None
+    brand: str | None = None
+    gender: str | None = None
+    colour: str | None = None
+    length: str = "medium"
+    tone: str = "neutral"
+    k: int = 5
+
+
+@post("/describe", status_code=200)
+async def describe(
+    request: Request,
+    data: Annotated[DescribeForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> dict[str, Any]:
+    from tagging.describe.backends import BackendError
+    from tagging.describe.catalogue import DescribeRequest
+    from tagging.describe.writer import DescribeOptions
+
+    st = state_of(request)
+    try:
+        opts = DescribeOptions(length=data.length, tone=data.tone, timeout=st.config.slow_timeout)
+    except ValueError as exc:
+        raise ApiError(400, "bad control", str(exc)) from None
+    if not 1 <= int(data.k) <= 20:
+        raise ApiError(400, "bad k", "k must be between 1 and 20")
+    fields = {
+        n: v
+        for n, v in (
+            ("title", data.title),
+            ("brand", data.brand),
+            ("gender", data.gender),
+            ("colour", data.colour),
+        )
+        if v
+    }
+    upload = data.image if isinstance(data.image, UploadFile) else None
+    image = None
+    if upload is not None:
+        image, _ = await read_image(upload, st.config.max_upload_bytes, st.config.max_pixels)
+    elif data.product_id:
+        _product_or_404(st, data.product_id)
+    elif not data.title:
+        raise ApiError(400, "nothing to describe", "send an image, a product_id or a title")
+
+    def work() -> dict[str, Any]:
+        describer = st.describer()
+        if image is not None:
+            query = st.search.query_for_image(image)
+            return describer.describe_query(
+                query, DescribeRequest(fields=fields, k=data.k), opts
+            ).as_dict()
+        req = DescribeRequest(target=data.product_id, fields=fields, k=data.k)
+        return describer.describe(req, opts).as_dict()
+
+    try:
+        return await _in_thread(work, st.config.slow_timeout + 30)  # + model load
+    except BackendError as exc:
+        raise ApiError(502, "description model failed", str(exc)) from None
+
+
+# -- writes -----------------------------------------------------------------------------
+def _listing(raw: Any, n: int) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ApiError(400, "bad listing", f"listing {n} is not a JSON object")
+    pid = str(raw.get("id", "")).strip()
+    if not ID_PATTERN.match(pid):
+        raise ApiError(
+            400, "bad id", f"listing {n}: id must be 1-128 letters, digits or ._:- ({pid!r})"
+        )
+    tags = raw.get("tags") or {}
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) for k, v in tags.items()
+    ):
+        raise ApiError(400, "bad tags", f"listing {n}: tags must map family -> value")
+    fields = {k: v for k, v in raw.items() if k not in ("id", "title", "tags", "image")}
+    return {
+        "id": pid,
+        "title": str(raw.get("title") or ""),
+        "tags": {k: str(v) for k, v in tags.items() if str(v).strip()},
+        "fields": fields,
+        "image": str(raw.get("image") or "image"),
+    }
+
+
+@post("/products", guards=[require_api_key], status_code=201)
+async def add_products(
+    request: Request,
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> dict[str, Any]:
+    """Multipart: ``listings`` = a JSON object or array (each with ``id``, ``title``,
+    ``tags``, and ``image`` naming its file part, default ``image``) plus the file parts."""
+    st = state_of(request)
+    raw = data.get("listings")
+    if not isinstance(raw, str):
+        raise ApiError(400, "missing listings", "send a 'listings' form field with JSON")
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "bad JSON", f"listings: {exc.msg}") from None
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if not items or len(items) > 100:
+        raise ApiError(400, "bad listings", "send 1 to 100 listings per request")
+    listings = [_listing(x, i) for i, x in enumerate(items)]
+    ids = [x["id"] for x in listings]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ApiError(400, "duplicate id", f"ids repeated in this request: {dupes}")
+    accepted, images, skipped = [], [], []
+    for item in listings:
+        upload = data.get(item["image"])
+        try:
+            if not isinstance(upload, UploadFile):
+                raise ApiError(400, "missing image", f"no file part named {item['image']!r}")
+            images.append(
+                await read_image(
+                    upload, st.config.max_upload_bytes, st.config.max_pixels, item["image"]
+                )
+            )
+            accepted.append(item)
+        except ApiError as exc:
+            skipped.append({"id": item["id"], "reason": exc.extra["error"], "detail": exc.detail})
+    results = await _in_thread(lambda: st.add(accepted, images)) if accepted else []
+    return {"results": results, "skipped": skipped, "index_version": st.version}
+
+
+@delete("/products/{product_id:str}", guards=[require_api_key], status_code=200)
+async def delete_product(request: Request, product_id: str) -> dict[str, Any]:
+    st = state_of(request)
+    product = await _in_thread(lambda: st.delete(product_id))
+    if product is None:
+        raise ApiError(404, "unknown product", f"no product with id {product_id!r}")
+    return {"deleted": product_id, "index_version": st.version}
+
+
+# -- page -------------------------------------------------------------------------------
+@get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
+def page() -> str:
+    return (STATIC / "index.html").read_text(encoding="utf-8")
+
+
+_ERROR_NAMES = {
+    400: "bad request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    413: "request too large",
+    415: "unsupported media type",
+}
+
+
+def _http_error(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    extra = exc.extra if isinstance(exc.extra, dict) else {}
+    error = extra.get("error") or _ERROR_NAMES.get(exc.status_code, "error")
+    body: dict[str, Any] = {"status_code": exc.status_code, "error": error, "detail": exc.detail}
+    if isinstance(exc.extra, list) and exc.extra:  # validation: which parameter and why
+        body["errors"] = exc.extra
+    return Response(body, status_code=exc.status_code, headers=exc.headers)
+
+
+def _internal_error(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {"status_code": 500, "error": "internal error", "detail": type(exc).__name__}
+    return Response(body, status_code=500)
+
+
+def _image_error(_: Request, exc: ImageError) -> Response[dict[str, Any]]:
+    return _http_error(_, image_error(exc))
+
+
+def _unknown(_: Request, exc: UnknownProduct) -> Response[dict[str, Any]]:
+    return _http_error(_, ApiError(404, "unknown product", str(exc)))
+
+
+def create_app(config: ServiceConfig | None = None) -> Litestar:
+    config = config or ServiceConfig.from_env()
+    if not logging.getLogger().handlers:  # a uvicorn worker process: same quiet logfmt
+        from service import logs
+
+        logs.configure(0)
+    app = Litestar(
+        route_handlers=[
+            health,
+            get_product,
+            get_image,
+            similar_to_product,
+            similar_to_image,
+            search,
+            tag,
+            describe,
+            add_products,
+            delete_product,
+            page,
+            create_static_files_router(path="/static", directories=[STATIC]),
+        ],
+        openapi_config=OpenAPIConfig(title="Shelfsight", version="0.1.0", path="/schema"),
+        exception_handlers={
+            HTTPException: _http_error,
+            ImageError: _image_error,
+            UnknownProduct: _unknown,
+            Exception: _internal_error,
+        },
+        request_max_body_size=config.max_upload_bytes * 2 + 1024 * 1024,
+        multipart_form_part_limit=210,
+    )
+    app.state.shelfsight = ServiceState(config)
+    return app

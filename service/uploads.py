@@ -1,0 +1,39 @@
+"""Checking what clients upload before any of it is used: size, declared type, pixels."""
+
+from __future__ import annotations
+
+from litestar.datastructures import UploadFile
+from litestar.exceptions import HTTPException
+
+from indexer.images import DecodedImage, ImageError, decode_bytes
+
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
+
+
+class ApiError(HTTPException):
+    """A client error with a short stable ``error`` and a human ``detail``."""
+
+    def __init__(self, status_code: int, error: str, detail: str = "") -> None:
+        super().__init__(status_code=status_code, detail=detail or error, extra={"error": error})
+
+
+def image_error(exc: ImageError) -> ApiError:
+    status = {"image too large": 413, "empty image file": 400}.get(exc.reason, 422)
+    return ApiError(status, exc.reason, exc.detail or exc.reason)
+
+
+async def read_image(
+    upload: UploadFile | None, max_bytes: int, max_pixels: int, field: str = "image"
+) -> tuple[DecodedImage, bytes]:
+    if upload is None or not hasattr(upload, "read"):
+        raise ApiError(400, "missing image", f"send the photo as a multipart file field {field!r}")
+    ctype = (upload.content_type or "").split(";")[0].strip().lower()
+    if ctype and ctype not in IMAGE_TYPES and ctype != "application/octet-stream":
+        raise ApiError(415, "unsupported media type", f"{field}: {ctype} is not an image type")
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(413, "upload too large", f"{field}: more than {max_bytes} bytes")
+    try:
+        return decode_bytes(data, max_pixels=max_pixels), data
+    except ImageError as exc:
+        raise image_error(exc) from None
