@@ -18,7 +18,6 @@ from indexer.vector_index import VectorIndex
 from indexer.workspace import Workspace
 from tagging.knn import Neighbour
 
-
 SPARE_HITS = 8
 
 
