@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,16 +162,17 @@ def get_image(
     )
 
 
-@get("/similar/{product_id:str}", sync_to_thread=True)
+@get("/similar/{product_id:str}", sync_to_thread=False)
 def similar_to_product(
     request: Request, product_id: str, k: KParam = 10, where: WhereParam = None
 ) -> dict[str, Any]:
     st = state_of(request)
     filters = _where(where)
-    product = _product_or_404(st, product_id)
     try:
-        query = st.search.query_for_product(product.id)
-    except (RuntimeError, UnknownProduct):
+        query = st.search.query_for_product(product_id, with_image=False)
+    except UnknownProduct:
+        raise ApiError(404, "unknown product", f"no product with id {product_id!r}") from None
+    except (RuntimeError, ImageError):
         raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
     neighbours = st.search.neighbours(query, k, where=filters)
     return {"query": product_id, "where": filters, "results": _neighbours_json(st, neighbours)}
@@ -423,8 +425,21 @@ def _unknown(_: Request, exc: UnknownProduct) -> Response[dict[str, Any]]:
     return _http_error(_, ApiError(404, "unknown product", str(exc)))
 
 
+def _share_cores(workers: int) -> None:
+    """Each worker gets its share of the cores: oversubscribed OpenMP/torch threads spin
+    against each other and against the event loop, which shows up as tail latency."""
+    import faiss
+    import torch
+
+    share = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    torch.set_num_threads(share)
+    # A single query against a flat index gains nothing from OpenMP threads.
+    faiss.omp_set_num_threads(1)
+
+
 def create_app(config: ServiceConfig | None = None) -> Litestar:
     config = config or ServiceConfig.from_env()
+    _share_cores(int(os.environ.get("SHELFSIGHT_WORKERS", "1")))
     if not logging.getLogger().handlers:  # a uvicorn worker process: same quiet logfmt
         from service import logs
 

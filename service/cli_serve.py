@@ -33,6 +33,7 @@ def serve(
         raise _fail(f"no index in {ws.index_dir}; run `shelfsight index` first")
     # Worker processes build their own app from the environment.
     os.environ["SHELFSIGHT_HOME"] = str(ws.home)
+    os.environ["SHELFSIGHT_WORKERS"] = str(workers)
     if not os.environ.get("SHELFSIGHT_API_KEY"):
         typer.echo("note: SHELFSIGHT_API_KEY is not set, so write endpoints are off", err=True)
     typer.echo(f"serving {ws.home} on http://{host}:{port}/", err=True)

@@ -80,12 +80,13 @@ class NeighbourSearch:
         exclude = self.catalogue.keys_with_sha(image.sha256) if exclude_same_image else []
         return Query(vector, exclude, image=image)
 
-    def query_for_product(self, product_id: str) -> Query:
+    def query_for_product(self, product_id: str, with_image: bool = True) -> Query:
+        """The stored vector of a product; its photo too, unless only neighbours are needed."""
         product = self.catalogue.get(product_id)
         if product is None:
             raise UnknownProduct(product_id)
         image = None
-        if product.image_path:
+        if product.image_path and with_image:
             try:
                 image = decode_file(Path(product.image_path))
             except ImageError:  # the stored vector still answers; only pixel attributes go
@@ -93,6 +94,8 @@ class NeighbourSearch:
         try:
             vector = self.index.index.reconstruct(product.key)
         except RuntimeError:  # ingested after the last index build: embed it now
+            if image is None and product.image_path:
+                image = decode_file(Path(product.image_path))
             if image is None:
                 raise
             vector = embed_images(self.embedder, [image.image])[0]

@@ -88,12 +88,18 @@ def test_drop_a_photo_see_tags_and_similar_products_then_pivot(
     assert page.locator("#similar .product").count() >= 1
 
 
-def test_readable_on_a_phone_width_screen(server, browser, tmp_path):
+def test_readable_on_a_phone_width_screen(server, browser, fashion_slice, fashion_dir, tmp_path):
+    with open(fashion_slice, newline="") as fh:
+        pid = next(csv.DictReader(fh))["id"]
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(server.url + "/")
-    page.wait_for_selector("#drop")
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
     box = page.locator("#drop").bounding_box()
     assert box["width"] > 300  # the drop zone spans the screen
-    page.screenshot(path=str(tmp_path / "page-phone.png"))
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{pid}.jpg"))
+    page.wait_for_selector("#similar .product", timeout=60_000)
+    page.wait_for_selector("#tags li")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0  # nothing wider than the phone: no sideways scrolling
+    tile = page.locator("#similar .product").first.bounding_box()
+    assert 120 < tile["width"] < 200  # two products per row
+    page.screenshot(path=str(tmp_path / "page-phone.png"), full_page=True)
