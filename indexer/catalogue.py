@@ -116,6 +116,19 @@ class Catalogue:
         self.db["meta"].upsert({"name": name, "value": json.dumps(value)}, pk="name")
 
     # -- products ---------------------------------------------------------------------
+    def generation(self) -> int:
+        """A number that changes with every write to products, from any process: a
+        cheap freshness check for caches of what the catalogue says."""
+        row = self.db.execute("select value from meta where name = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_generation(self) -> None:
+        # Inside the caller's transaction, so readers see the new number with the new rows.
+        self.db.execute(
+            "insert into meta (name, value) values ('generation', '1') on conflict(name) "
+            "do update set value = cast(value as integer) + 1"
+        )
+
     def count(self) -> int:
         return self.db["products"].count
 
@@ -138,6 +151,7 @@ class Catalogue:
     def upsert_products(self, records: Sequence[dict[str, Any]]) -> None:
         """Insert or replace products (each with its ``key``) and their tag rows, atomically."""
         with self.db.conn:
+            self._bump_generation()
             for rec in records:
                 row = dict(rec)
                 tags = row.pop("tags")
@@ -179,6 +193,20 @@ class Catalogue:
                 out[r["key"]] = self._row_to_product(r)
         return out
 
+    def summaries(self, keys: Sequence[int]) -> dict[int, Product]:
+        """Id, title and tags only (no fields): what a search result shows, read cheaply."""
+        key_list = [int(k) for k in keys]
+        if not key_list:
+            return {}
+        marks = ",".join("?" * len(key_list))
+        rows = self.db.execute(
+            f"select key, id, title, tags from products where key in ({marks})", key_list
+        ).fetchall()
+        return {
+            r[0]: Product(r[0], r[1], r[2] or "", None, None, json.loads(r[3] or "{}"))
+            for r in rows
+        }
+
     def iter_products(self) -> Iterator[Product]:
         for r in self.db.query("select * from products order by key"):
             yield self._row_to_product(r)
@@ -193,6 +221,7 @@ class Catalogue:
         if product is None:
             return None
         with self.db.conn:
+            self._bump_generation()
             self.db.execute("delete from tags where product_key = ?", [product.key])
             self.db.execute("delete from embeddings where product_key = ?", [product.key])
             self.db.execute("delete from products where key = ?", [product.key])

@@ -2,7 +2,11 @@
 ``GET /similar/{id}`` and ``POST /tag`` (no OCR, no LLM) at several concurrencies.
 
     python scripts/bench_service.py --home shelfsight-data [--workers 2]
-        [--concurrency 1,8,32] [--duration 15] [--json OUT.json]
+        [--concurrency 1,8,32] [--duration 15] [--endpoints similar,tag] [--json OUT.json]
+
+The ids requested cycle through 500 random catalogue products, so with the answer cache
+on, /similar is mostly served from it after the first pass; the cache-off run shows the
+cost of answering each request from scratch.
 
 The server (``shelfsight serve``) and wrk share this machine's cores, as they would on
 a single small host; wrk's own CPU use is part of what is measured.
@@ -127,6 +131,7 @@ def main() -> None:
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--duration", type=int, default=15, help="Seconds per measurement.")
     ap.add_argument("--endpoints", default="similar,tag")
+    ap.add_argument("--no-uncached", action="store_true", help="Skip the cache-off run.")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -138,43 +143,51 @@ def main() -> None:
     ids = [p[0] for p in rng.sample(products, min(500, len(products)))]
     photos = [p[1] for p in rng.sample(products, min(20, len(products))) if p[1]]
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    exe = Path(sys.executable).parent / "shelfsight"
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "serve",
-            "--home",
-            str(args.home),
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    scripts = {
+        "similar": SIMILAR_LUA % ", ".join(json.dumps(i) for i in ids),
+        "tag": TAG_LUA % ", ".join(json.dumps(p) for p in photos),
+    }
+    # /similar is measured twice in one run: with the per-worker answer cache (the
+    # default) and without it (every request searches FAISS and reads SQLite).
+    plans = [("default", {}, args.endpoints.split(","))]
+    if "similar" in args.endpoints and not args.no_uncached:
+        plans.append(("no-cache", {"SHELFSIGHT_SIMILAR_CACHE": "0"}, ["similar"]))
     results = []
-    try:
-        wait_ready(url, proc)
-        scripts = {
-            "similar": SIMILAR_LUA % ", ".join(json.dumps(i) for i in ids),
-            "tag": TAG_LUA % ", ".join(json.dumps(p) for p in photos),
-        }
-        for endpoint in args.endpoints.split(","):
-            run_wrk(url, scripts[endpoint], 2, 3)  # warm-up: models, caches, threads
-            for c in [int(x) for x in args.concurrency.split(",")]:
-                m = run_wrk(url, scripts[endpoint], c, args.duration)
-                results.append({"endpoint": endpoint, "concurrency": c, **m})
-                print(
-                    f"{endpoint:<8} c={c:<3} p50={m['p50_ms']:>8.2f} ms  p99={m['p99_ms']:>8.2f} ms"
-                    f"  {m['requests_per_s']:>8.1f} req/s  non-2xx={m['non_2xx']}",
-                    flush=True,
-                )
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    for label, env, endpoints in plans:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        exe = Path(sys.executable).parent / "shelfsight"
+        proc = subprocess.Popen(
+            [
+                str(exe),
+                "serve",
+                "--home",
+                str(args.home),
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(url, proc)
+            for endpoint in endpoints:
+                run_wrk(url, scripts[endpoint], 2, 3)  # warm-up: models, caches, threads
+                for c in [int(x) for x in args.concurrency.split(",")]:
+                    m = run_wrk(url, scripts[endpoint], c, args.duration)
+                    results.append({"endpoint": endpoint, "server": label, "concurrency": c, **m})
+                    print(
+                        f"{endpoint:<8} {label:<9} c={c:<3} p50={m['p50_ms']:>8.2f} ms"
+                        f"  p99={m['p99_ms']:>8.2f} ms  {m['requests_per_s']:>8.1f} req/s"
+                        f"  non-2xx={m['non_2xx']}",
+                        flush=True,
+                    )
+        finally:
+            proc.terminate()
+            proc.wait(30)
     out = {
         "home": str(args.home),
         "products": len(products),

@@ -168,14 +168,19 @@ def similar_to_product(
 ) -> dict[str, Any]:
     st = state_of(request)
     filters = _where(where)
-    try:
-        query = st.search.query_for_product(product_id, with_image=False)
-    except UnknownProduct:
-        raise ApiError(404, "unknown product", f"no product with id {product_id!r}") from None
-    except (RuntimeError, ImageError):
-        raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
-    neighbours = st.search.neighbours(query, k, where=filters)
-    return {"query": product_id, "where": filters, "results": _neighbours_json(st, neighbours)}
+
+    def compute() -> dict[str, Any]:
+        try:
+            query = st.search.query_for_product(product_id, with_image=False)
+        except UnknownProduct:
+            raise ApiError(404, "unknown product", f"no product with id {product_id!r}") from None
+        except (RuntimeError, ImageError):
+            raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
+        neighbours = st.search.neighbours(query, k, where=filters)
+        return {"query": product_id, "where": filters, "results": _neighbours_json(st, neighbours)}
+
+    key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
+    return st.cached(key, compute)
 
 
 @dataclass

@@ -7,8 +7,10 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image
 
@@ -21,6 +23,7 @@ from tagging.neighbours import NeighbourSearch
 from tagging.pipeline import Pipeline
 
 MB = 1024 * 1024
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,6 +33,7 @@ class ServiceConfig:
     max_upload_bytes: int = 15 * MB
     max_pixels: int = 40_000_000
     slow_timeout: float = 30.0  # OCR and description generation
+    similar_cache: int = 8192  # answers kept per worker; 0 turns the cache off
     describe_backend: str = "transformers"
     describe_options: dict[str, Any] = field(default_factory=dict)
 
@@ -50,6 +54,7 @@ class ServiceConfig:
             max_upload_bytes=int(env.get("SHELFSIGHT_MAX_UPLOAD_BYTES", 15 * MB)),
             max_pixels=int(env.get("SHELFSIGHT_MAX_PIXELS", 40_000_000)),
             slow_timeout=float(env.get("SHELFSIGHT_SLOW_TIMEOUT", 30.0)),
+            similar_cache=int(env.get("SHELFSIGHT_SIMILAR_CACHE", 8192)),
             describe_backend=env.get("SHELFSIGHT_DESCRIBE_BACKEND", "transformers"),
             describe_options=opts,
         )
@@ -65,6 +70,8 @@ class ServiceState:
         self.version = VectorIndex.current_version(self.workspace.index_dir)
         self._write = threading.Lock()
         self._describer: Any = None
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self._describer_lock = threading.Lock()
 
     # -- reads --------------------------------------------------------------------------
@@ -76,6 +83,23 @@ class ServiceState:
                 if current != self.version:
                     self.search.index = VectorIndex.load(self.workspace.index_dir)
                     self.version = current
+
+    def cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """An answer that depends only on the index and the catalogue, reused until either
+        changes (a new index version or catalogue generation, whoever wrote it)."""
+        if self.config.similar_cache <= 0:
+            return compute()
+        full = (self.version, self.catalogue.generation(), *key)
+        with self._cache_lock:
+            if full in self._cache:
+                self._cache.move_to_end(full)
+                return self._cache[full]
+        value = compute()
+        with self._cache_lock:
+            self._cache[full] = value
+            while len(self._cache) > self.config.similar_cache:
+                self._cache.popitem(last=False)
+        return value
 
     def describer(self) -> Any:
         from tagging.describe.backends import load_backend

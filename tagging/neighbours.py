@@ -128,7 +128,9 @@ class NeighbourSearch:
             query.vector, k + SPARE_HITS, allowed=allowed, exclude=np.array(query.exclude)
         )
         keys = [int(key) for key in hits.keys[0] if key >= 0]
-        products = self.catalogue.by_keys(keys)
+        products = self.catalogue.summaries(keys[:k])
+        if len(products) < min(k, len(keys)):  # some were deleted: read the spares too
+            products.update(self.catalogue.summaries(keys[k:]))
         out = []
         for key, dist in zip(hits.keys[0], hits.distances[0], strict=True):
             p = products.get(int(key))

@@ -167,16 +167,24 @@ def test_add_update_delete_online_and_after_restart(home, ids, fashion_dir):
         r = add(c, {"id": "new-1", "title": "Renamed tee"}, upload(img))
         assert r.json()["results"][0]["status"] == "updated"
         assert c.get("/health").json()["indexed"] == after["indexed"]
+
+        def similar_ids():
+            return [r["id"] for r in c.get(f"/similar/{ids[3]}?k=100").json()["results"]]
+
+        nearest_to_3 = similar_ids()[0]
+        assert similar_ids()[0] == nearest_to_3  # answered again (from the cache)
+        assert c.delete(f"/products/{nearest_to_3}", headers=KEY).status_code == 200
+        assert nearest_to_3 not in similar_ids()  # the write invalidated the cached answer
         assert c.delete(f"/products/{ids[2]}", headers=KEY).status_code == 200
         assert c.delete(f"/products/{ids[2]}", headers=KEY).status_code == 404
     with client(home) as c:  # a restart reads what was written
         assert c.get("/products/new-1").json()["title"] == "Renamed tee"
         assert c.get(f"/products/{ids[2]}").status_code == 404
-        assert c.get("/health").json()["indexed"] == before["indexed"]
+        assert c.get("/health").json()["indexed"] == before["indexed"] - 1
         assert c.get("/similar/new-1?k=1").json()["results"][0]["id"] == ids[7]
         index = c.app.state.shelfsight.search.index.index
         stored = set(faiss.vector_to_array(index.id_map).tolist())
-        assert len(stored) == index.ntotal == before["indexed"]
+        assert len(stored) == index.ntotal == before["indexed"] - 1
 
 
 def test_a_batch_with_bad_rows_keeps_the_good_ones(home, ids, fashion_dir):
