@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -19,3 +20,11 @@ def cnn_home(tmp_path_factory, fashion_slice, fashion_dir):
     run_cli("ingest", fashion_slice, "--images", fashion_dir / "images", "--home", home, "--json")
     json.loads(run_cli("index", "--home", home, "--json"))
     return home
+
+
+@pytest.fixture()
+def home(cnn_home, tmp_path):
+    """A private copy of ``cnn_home`` for tests that write: nothing leaks between tests."""
+    dst = tmp_path / "ws"
+    shutil.copytree(cnn_home, dst)
+    return dst

@@ -10,13 +10,9 @@ from typer.testing import CliRunner
 from service.cli import app
 from tagging.evaluate import evaluate_tagging
 
+from .conftest import run_cli
+
 pytestmark = pytest.mark.integration
-
-
-def run(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +33,16 @@ def workspace(tmp_path_factory, fashion_slice, fashion_dir):
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows + bad + [rows[5]])
-    out = json.loads(run("ingest", catalogue, "--images", images, "--home", home / "ws", "--json"))
+    out = json.loads(
+        run_cli("ingest", catalogue, "--images", images, "--home", home / "ws", "--json")
+    )
     return home / "ws", images, rows, out
 
 
 @pytest.fixture(scope="module")
 def indexed(workspace):
     home = workspace[0]
-    return json.loads(run("index", "--home", home, "--json"))
+    return json.loads(run_cli("index", "--home", home, "--json"))
 
 
 def test_ingest_reports_each_bad_row(workspace):
@@ -63,23 +61,25 @@ def test_index_tag_and_similar(workspace, indexed):
     home, images, rows, _ = workspace
     out = indexed
     assert out["indexed"] == 300 and out["embedded"] == 300
-    again = json.loads(run("index", "--home", home, "--json"))
+    again = json.loads(run_cli("index", "--home", home, "--json"))
     assert again["embedded"] == 0 and again["already_embedded"] == 300
 
     target = rows[10]
     tagged = json.loads(
-        run("tag", images / f"{target['id']}.jpg", "--home", home, "-k", 5, "--json")
+        run_cli("tag", images / f"{target['id']}.jpg", "--home", home, "-k", 5, "--json")
     )
     ids = [n["id"] for n in tagged["neighbours"]]
     assert len(ids) == 5 and target["id"] not in ids  # the product never votes for itself
     assert set(tagged["tags"]) >= {"articleType", "gender", "baseColour"}
     assert all(0 < t["score"] <= 1 for t in tagged["tags"].values())
 
-    by_id = json.loads(run("tag", target["id"], "--home", home, "--json"))
+    by_id = json.loads(run_cli("tag", target["id"], "--home", home, "--json"))
     assert target["id"] not in [n["id"] for n in by_id["neighbours"]]
 
     sim = json.loads(
-        run("similar", target["id"], "--home", home, "-k", 8, "--where", "gender=Women", "--json")
+        run_cli(
+            "similar", target["id"], "--home", home, "-k", 8, "--where", "gender=Women", "--json"
+        )
     )
     assert sim["results"] and all(r["tags"]["gender"] == "Women" for r in sim["results"])
     dists = [r["distance"] for r in sim["results"]]

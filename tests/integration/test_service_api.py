@@ -1,7 +1,6 @@
 """The HTTP API through Litestar's test client, on a real indexed workspace."""
 
 import json
-import shutil
 
 import faiss
 import pytest
@@ -14,14 +13,6 @@ from .llm_server import ChatServer
 
 pytestmark = pytest.mark.integration
 KEY = {"X-API-Key": "s3cret"}
-
-
-@pytest.fixture()
-def home(cnn_home, tmp_path):
-    """A private copy: write tests must not leak into other tests."""
-    dst = tmp_path / "ws"
-    shutil.copytree(cnn_home, dst)
-    return dst
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 writes, and the state a restart finds."""
 
 import json
-import shutil
 import threading
 
 import httpx
@@ -12,13 +11,6 @@ from .server_process import Server
 
 pytestmark = pytest.mark.integration
 KEY = {"X-API-Key": "s3cret"}
-
-
-@pytest.fixture()
-def home(cnn_home, tmp_path):
-    dst = tmp_path / "ws"
-    shutil.copytree(cnn_home, dst)
-    return dst
 
 
 def test_reads_during_writes_see_old_or_new_state_across_workers(home, fashion_slice, fashion_dir):
