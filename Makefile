@@ -33,7 +33,9 @@ system-deps:
 
 run: install
 	$(BIN)/shelfsight ingest $(SHARED_DATA)/fashion/styles.csv --images $(SHARED_DATA)/fashion/images --home $(HOME_DIR)
-	$(BIN)/shelfsight train --home $(HOME_DIR)
+	@# Trained once; `shelfsight train` re-trains on demand (e.g. after the catalogue changed).
+	@if [ -f $(HOME_DIR)/models/CURRENT ]; then echo "hybrid model already trained: $$(cat $(HOME_DIR)/models/CURRENT)"; \
+	else $(BIN)/shelfsight train --home $(HOME_DIR); fi
 	$(BIN)/shelfsight index --home $(HOME_DIR)
 	$(BIN)/shelfsight tag $(SHARED_DATA)/fashion/images/15970.jpg --home $(HOME_DIR) -k 10
 	$(BIN)/shelfsight similar 15970 --home $(HOME_DIR) -k 5

@@ -73,7 +73,11 @@ class Facts:
             tags={**self.tags, **other.tags},
             palette=other.palette or self.palette,
             shape={**self.shape, **other.shape},
-            extra={**self.extra, **other.extra},
+            extra={
+                k: v
+                for k, v in {**self.extra, **other.extra}.items()
+                if k not in self.tags and k not in other.tags  # stated once, as a tag
+            },
         )
 
     def lines(self) -> list[str]:

@@ -95,7 +95,7 @@ sweater sweatshirt hoodie cardigan shoe sneaker sandal loafer slipper flip-flop 
 backpack wallet sunglasses scarf stole dupatta leggings jeggings joggers bra briefs boxers
 jumpsuit tunic lehenga earring necklace bracelet bangle pendant perfume deodorant lipstick
 kajal curtain bedsheet cushion towel watch trackpants capris dungarees romper kurta-set
-duffel clutch tote sling
+duffel clutch tote sling underwear innerwear lingerie nightwear pyjamas swimwear nightdress
 """
 _ARTICLE_SYNONYMS = {
     "tshirt": "t-shirt",
@@ -104,7 +104,20 @@ _ARTICLE_SYNONYMS = {
     "trackpant": "trackpants",
     "track-pants": "trackpants",
 }
-_NOT_PLURAL = {"jeans", "shorts", "trousers", "leggings", "jeggings", "joggers", "sunglasses"}
+_NOT_PLURAL = {
+    "jeans",
+    "shorts",
+    "trousers",
+    "leggings",
+    "jeggings",
+    "joggers",
+    "sunglasses",
+    "underwear",
+    "innerwear",
+    "nightwear",
+    "swimwear",
+    "pyjamas",
+}
 
 
 def _word_set(block: str) -> set[str]:

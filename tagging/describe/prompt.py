@@ -33,6 +33,13 @@ TONES = {
     "playful": "Write in an upbeat, friendly, playful style.",
 }
 MAX_EXAMPLES = 4
+GENERIC_EXAMPLE = Listing(
+    id="example",
+    title="Women Green Solid Cardigan",
+    # Says only what its facts say: a detail here would be copied into every answer.
+    description="A solid green cardigan for women, made for easy everyday layering.",
+    tags={"articleType": "Cardigan", "baseColour": "Green", "gender": "Women"},
+)
 
 
 def system_prompt(length: str, tone: str, language: str | None) -> str:
@@ -63,14 +70,20 @@ def build_messages(
 ) -> list[Message]:
     messages: list[Message] = [{"role": "system", "content": system_prompt(length, tone, language)}]
     examples = [n for n in neighbours if n.description][:MAX_EXAMPLES]
+    if not examples:
+        # A catalogue without descriptions gives no worked example; one fixed pair shows
+        # the model the task (facts in, a description of them out) without lending facts.
+        examples = [GENERIC_EXAMPLE]
     for n in reversed(examples):
         messages.append({"role": "user", "content": "Facts:\n" + n.facts_text()})
         messages.append({"role": "assistant", "content": n.description})
     request = "Facts:\n" + facts.text()
     context = [n for n in neighbours if not n.description][:MAX_EXAMPLES]
     if context:
-        request += "\n\nSimilar products in the catalogue (for vocabulary only):\n" + "\n".join(
-            f"- {n.title}" + (f" ({', '.join(n.tags.values())})" if n.tags else "") for n in context
+        # Vocabulary only, and in the system turn: placed next to the answer, a small model
+        # copies the list instead of describing the product.
+        messages[0]["content"] += (
+            " Similar products in this catalogue: " + "; ".join(n.title for n in context) + "."
         )
     if avoid:
         request += "\n\nDo not mention: " + ", ".join(avoid) + "."
