@@ -33,6 +33,7 @@ class DecodedImage:
     width: int
     height: int
     original_mode: str
+    format: str | None = None  # JPEG, PNG, ... as Pillow read it
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -67,6 +68,7 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
                     )
                 probe.load()
                 mode = probe.mode
+                fmt = probe.format
                 rgb = to_rgb(probe)
                 rgb.load()
     except ImageError:
@@ -88,6 +90,7 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         width=width,
         height=height,
         original_mode=mode,
+        format=fmt,
     )
 
 

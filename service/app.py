@@ -31,6 +31,7 @@ from litestar.static_files import create_static_files_router
 from PIL import Image
 
 from indexer.images import ImageError, decode_file
+from indexer.workspace import atomic_path
 from service.state import ServiceConfig, ServiceState
 from service.uploads import ApiError, image_error, read_image
 from tagging.neighbours import UnknownProduct, parse_where
@@ -104,7 +105,7 @@ def _product_json(p: Any) -> dict[str, Any]:
     }
 
 
-def _neighbours_json(st: ServiceState, neighbours: list[Any]) -> list[dict[str, Any]]:
+def _neighbours_json(neighbours: list[Any]) -> list[dict[str, Any]]:
     return [{**n.as_dict(), "thumbnail": f"/images/{n.id}?size=thumb"} for n in neighbours]
 
 
@@ -141,7 +142,8 @@ def get_image(
         raise ApiError(404, "image missing", f"the image of {product_id!r} is not on disk")
     if size == "full":
         data = Path(product.image_path).read_bytes()
-        fmt = Image.open(Path(product.image_path)).format or "JPEG"
+        with Image.open(Path(product.image_path)) as probe:  # header only
+            fmt = probe.format or "JPEG"
         return Response(data, media_type=f"image/{fmt.lower()}")
     cache = st.workspace.cache_dir / "thumbs" / f"{product.image_sha256}-{size}.jpg"
     if not cache.is_file():
@@ -151,8 +153,6 @@ def get_image(
             raise image_error(exc) from None
         image.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
         cache.parent.mkdir(parents=True, exist_ok=True)
-        from indexer.workspace import atomic_path
-
         with atomic_path(cache) as tmp:
             image.save(tmp, "JPEG", quality=85)
     return Response(
@@ -177,7 +177,7 @@ def similar_to_product(
         except (RuntimeError, ImageError):
             raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
         neighbours = st.search.neighbours(query, k, where=filters)
-        return {"query": product_id, "where": filters, "results": _neighbours_json(st, neighbours)}
+        return {"query": product_id, "where": filters, "results": _neighbours_json(neighbours)}
 
     key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
     return st.cached(key, compute)
@@ -203,7 +203,7 @@ async def similar_to_image(
         return st.search.neighbours(st.search.query_for_image(image), k, where=filters)
 
     neighbours = await _in_thread(work)
-    return {"query": "upload", "where": filters, "results": _neighbours_json(st, neighbours)}
+    return {"query": "upload", "where": filters, "results": _neighbours_json(neighbours)}
 
 
 @get("/search", sync_to_thread=True)
@@ -246,7 +246,7 @@ async def tag(
     def work() -> dict[str, Any]:
         result = st.pipeline.run(st.search.query_for_image(image), image, opts)
         out = result.as_dict()
-        out["neighbours"] = _neighbours_json(st, result.neighbours)
+        out["neighbours"] = _neighbours_json(result.neighbours)
         return out
 
     return await _in_thread(work, st.config.slow_timeout + 5 if "ocr" in attrs else None)

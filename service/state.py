@@ -4,15 +4,12 @@ applies writes (under the workspace's writer lock) and notices other processes' 
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-from PIL import Image
 
 from indexer.catalogue import Catalogue, Product
 from indexer.images import DecodedImage
@@ -113,7 +110,7 @@ class ServiceState:
                     timeout=self.config.slow_timeout,
                     **self.config.describe_options,
                 )
-                self._describer = CatalogueDescriber(self.search, Describer(backend))
+                self._describer = CatalogueDescriber(self.search, Describer(backend), self.pipeline)
         return self._describer
 
     # -- writes -------------------------------------------------------------------------
@@ -128,8 +125,7 @@ class ServiceState:
             existing = self.catalogue.keys_by_id(str(item["id"]) for item in listings)
             next_key = self.catalogue.next_key()
             for item, (image, data) in zip(listings, images, strict=True):
-                fmt = Image.open(io.BytesIO(data)).format
-                path = stored_image_path(self.workspace, image.sha256, fmt)
+                path = stored_image_path(self.workspace, image.sha256, image.format)
                 if not path.exists():
                     with atomic_path(path) as tmp:
                         tmp.write_bytes(data)

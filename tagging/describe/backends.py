@@ -74,8 +74,9 @@ def default_model_folder() -> Path:
 
 
 @dataclass
-class _NgramBlocker:
-    """Forbids the token that would complete an ``n``-token run seen in a neighbour's text."""
+class _DecodingConstraints:
+    """What the decoder may not emit next: a token completing an ``n``-token run from a
+    neighbour's text, a banned claim word, or a repeat of the answer's own n-gram."""
 
     continuations: dict[tuple[int, ...], set[int]] = field(default_factory=dict)
     n: int = 8
@@ -100,7 +101,7 @@ class _NgramBlocker:
                 self.longest_prefix = max(self.longest_prefix, len(seq) - 1)
 
     @classmethod
-    def build(cls, tokenizer: Any, texts: Sequence[str], n: int) -> _NgramBlocker:
+    def build(cls, tokenizer: Any, texts: Sequence[str], n: int) -> _DecodingConstraints:
         blocker = cls(n=n)
         for text in texts:
             for variant in (text, " " + text):
@@ -204,7 +205,9 @@ class TransformersBackend:
                 request.messages, add_generation_prompt=True, return_tensors="pt"
             )
             input_ids = enc["input_ids"] if hasattr(enc, "keys") else enc
-            blocker = _NgramBlocker.build(tok, request.avoid_texts, max(2, request.block_ngram))
+            blocker = _DecodingConstraints.build(
+                tok, request.avoid_texts, max(2, request.block_ngram)
+            )
             blocker.prompt_length = input_ids.shape[1]
             blocker.ban(self._bad_words_ids(request.banned_words))
             sample = request.temperature > 0

@@ -40,9 +40,11 @@ class DescribeRequest:
 
 
 class CatalogueDescriber:
-    def __init__(self, search: NeighbourSearch, describer: Describer) -> None:
+    def __init__(
+        self, search: NeighbourSearch, describer: Describer, pipeline: Pipeline | None = None
+    ) -> None:
         self.search = search
-        self.pipeline = Pipeline(search)
+        self.pipeline = pipeline or Pipeline(search)
         self.describer = describer
         self._titles: TitleIndex | None = None
         self._title_keys: list[int] = []
@@ -78,8 +80,8 @@ class CatalogueDescriber:
 
     # -- one product --------------------------------------------------------------------
     def describe(self, req: DescribeRequest, opts: DescribeOptions | None = None) -> Description:
-        given = Facts.from_fields(req.fields or {})
         if req.target is None:
+            given = Facts.from_fields(req.fields or {})
             if not given.title:
                 raise ValueError("give an image, a product id, or at least a title")
             neighbours = self._by_title(given.title, req.k, req.description_column)
