@@ -35,6 +35,7 @@ class IndexReport:
     seconds: float = 0.0
     skipped: list[dict[str, str]] = field(default_factory=list)
     version: str | None = None
+    index_type: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,13 +104,61 @@ def embed_pending(
     return done, skipped
 
 
-def rebuild_index(workspace: Workspace, catalogue: Catalogue, embedder: Embedder) -> VectorIndex:
+def rebuild_index(
+    workspace: Workspace, catalogue: Catalogue, embedder: Embedder, index_type: str | None = None
+) -> VectorIndex:
+    """Build and publish a new index version; ``None`` keeps the live index's type choice."""
     keys, vectors = catalogue.load_embeddings(embedder.name)
     if len(keys) == 0:
         raise RuntimeError("nothing to index: the catalogue has no embedded products")
-    index = VectorIndex.build(keys, vectors, embedder.name, embedder.spec)
+    if index_type is None:
+        index_type = VectorIndex.requested_type(workspace.index_dir)
+    index = VectorIndex.build(keys, vectors, embedder.name, embedder.spec, index_type)
     index.save(workspace.index_dir)
     return index
+
+
+def embed_pending_on_ray(
+    workspace: Workspace,
+    catalogue: Catalogue,
+    embedder: Embedder,
+    engine: EngineOptions,
+    batch_size: int = DEFAULT_BATCH,
+) -> tuple[int, list[dict[str, str]]]:
+    """The Ray engine's embed step: shards on the cluster, then into the catalogue here."""
+    from indexer.ray_engine import embed_to_shards, read_shards
+
+    todo = catalogue.keys_needing_embedding(embedder.name)
+    if not todo:
+        return 0, []
+    shards = engine.shards or str(workspace.cache_dir / "shards" / embedder.name)
+    run = embed_to_shards(
+        embedder.spec, workspace.home, todo, shards, engine.address, engine.actors, batch_size
+    )
+    log.info("ray embedded items=%d actors=%d shards=%s", len(todo), run.actors, shards)
+    keys, vectors, failed = read_shards(shards)
+    for start in range(0, len(keys), 1000):
+        catalogue.put_embeddings(
+            embedder.name, list(keys[start : start + 1000]), vectors[start : start + 1000]
+        )
+    return len(keys), failed
+
+
+@dataclass
+class EngineOptions:
+    """Where the embedding runs: ``local`` (this process) or ``ray`` (a Ray cluster)."""
+
+    name: str = "local"
+    address: str | None = None  # ray: cluster address; None starts a local one
+    shards: str | None = None  # ray: shard folder or object-store URL
+    actors: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ENGINES:
+            raise ValueError(f"unknown engine {self.name!r}; choose one of {', '.join(ENGINES)}")
+
+
+ENGINES = ("local", "ray")
 
 
 def run_index(
@@ -118,14 +167,23 @@ def run_index(
     embedder: Embedder,
     batch_size: int = DEFAULT_BATCH,
     progress: bool = True,
+    index_type: str | None = None,
+    engine: EngineOptions | None = None,
 ) -> IndexReport:
     t0 = time.perf_counter()
     report = IndexReport(model=embedder.name)
     total = catalogue.count()
-    report.embedded, report.skipped = embed_pending(catalogue, embedder, batch_size, progress)
+    engine = engine or EngineOptions()
+    if engine.name == "ray":
+        report.embedded, report.skipped = embed_pending_on_ray(
+            workspace, catalogue, embedder, engine, batch_size
+        )
+    else:
+        report.embedded, report.skipped = embed_pending(catalogue, embedder, batch_size, progress)
     report.already_embedded = total - report.embedded - len(report.skipped)
-    index = rebuild_index(workspace, catalogue, embedder)
+    index = rebuild_index(workspace, catalogue, embedder, index_type)
     report.indexed = len(index)
+    report.index_type = index.index_type
     report.version = VectorIndex.current_version(workspace.index_dir)
     report.seconds = round(time.perf_counter() - t0, 2)
     for s in report.skipped:

@@ -308,6 +308,19 @@ class Catalogue:
                 pk=("product_key", "model"),
             )
 
+    def embedding(self, model: str, key: int) -> np.ndarray | None:
+        """The stored vector of one product's current image, if embedded with ``model``."""
+        rows = list(
+            self.db.query(
+                """
+                select e.vector from embeddings e join products p on p.key = e.product_key
+                where e.model = ? and e.product_key = ? and e.image_sha256 is p.image_sha256
+                """,
+                [model, int(key)],
+            )
+        )
+        return np.frombuffer(rows[0]["vector"], dtype=np.float32) if rows else None
+
     def load_embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(keys, vectors) of every current product embedded with ``model``."""
         rows = list(

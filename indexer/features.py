@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, pick_device, to_normalised_array
-from indexer.embedders.cnn import LITE_INPUT, inference_backbone
+from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, letterbox_pixels
+from indexer.embedders.cnn import LITE_INPUT, load_backbone
+from indexer.embedders.runtime import compile_network
 
 LAYOUT = "ms1"  # bump when the map layout changes: the cache file name carries it
 MID_BLOCKS = (2, 4)
@@ -51,14 +53,42 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([L, a, b], dim=1)
 
 
-class CnnTrunk:
-    """Frozen EfficientNet-Lite: images -> (N, deep + mid + 3, 7, 7) multi-scale maps."""
+class TrunkMaps(nn.Module):
+    """Normalised float (N, 3, H, W) -> (N, deep + mid + 3, 7, 7) multi-scale maps."""
 
-    def __init__(self, arch: str = "efficientnet_lite0", device: torch.device | None = None):
+    def __init__(self, backbone: nn.Module, input_size: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        # Fixed, not read off the tensor, so the ONNX export has static pooling sizes.
+        self.grid = (input_size // 32, input_size // 32)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.backbone
+        h = m.bn1(m.conv_stem(x))
+        mids = []
+        for i, block in enumerate(m.blocks):
+            h = block(h)
+            if i in MID_BLOCKS:
+                mids.append(h)
+        grid = self.grid
+        pooled = [F.adaptive_avg_pool2d(t, grid) for t in mids]
+        lab = rgb_to_lab((x * self.std + self.mean).clamp(0, 1))
+        # Scaled to about unit range so no group dominates before its own projection.
+        colour = F.adaptive_avg_pool2d(lab, grid) / 50.0
+        return torch.cat([h, *pooled, colour], dim=1)
+
+
+class CnnTrunk:
+    """Frozen EfficientNet-Lite: uint8 pixels -> (N, deep + mid + 3, 7, 7) maps."""
+
+    def __init__(self, arch: str = "efficientnet_lite0", runtime: str = "auto"):
         self.arch = arch
-        self.device = device or pick_device()
-        self.model = inference_backbone(arch, self.device)
+        self.model = load_backbone(arch)
         self.input_size = LITE_INPUT[arch]
+        self.network = TrunkMaps(self.model, self.input_size).eval()
+        self.run = compile_network(self.network, self.input_size, runtime)
         blocks = self.model.blocks
         deep = int(blocks[-1][-1].conv_pwl.out_channels)
         mid = sum(int(blocks[i][-1].conv_pwl.out_channels) for i in MID_BLOCKS)
@@ -67,26 +97,10 @@ class CnnTrunk:
         self.layout = f"{arch}-{LAYOUT}"
 
     def preprocess(self, image) -> np.ndarray:
-        return to_normalised_array(image, self.input_size)
+        return letterbox_pixels(image, self.input_size)
 
-    @torch.inference_mode()
-    def __call__(self, batch: np.ndarray) -> torch.Tensor:
-        m = self.model
-        x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
-        h = m.bn1(m.conv_stem(x))
-        mids = []
-        for i, block in enumerate(m.blocks):
-            h = block(h)
-            if i in MID_BLOCKS:
-                mids.append(h)
-        grid = h.shape[-2:]
-        pooled = [F.adaptive_avg_pool2d(t, grid) for t in mids]
-        mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        lab = rgb_to_lab((x * std + mean).clamp(0, 1))
-        # Scaled to about unit range so no group dominates before its own projection.
-        colour = F.adaptive_avg_pool2d(lab, grid) / 50.0
-        return torch.cat([h, *pooled, colour], dim=1)
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return self.run(pixels)
 
 
 class FeatureCache:
@@ -182,4 +196,4 @@ class _TrunkAsEmbedder:
         return self.trunk.preprocess(image)
 
     def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
-        return self.trunk(batch).float().cpu().numpy()
+        return self.trunk(batch)

@@ -71,8 +71,7 @@ def add_products(
     catalogue.upsert_products(records)
     catalogue.put_embeddings(embedder.name, list(keys), vectors)
     new = _copy(index)
-    new.index.remove_ids(keys)  # an update replaces the old vector
-    new.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), keys)
+    new.add(keys, vectors)  # an update replaces the old vector
     return _save(workspace, new)
 
 
@@ -83,7 +82,7 @@ def delete_product(
     if product is None:
         return None, index
     new = _copy(index)
-    new.index.remove_ids(np.array([product.key], dtype=np.int64))
+    new.remove(np.array([product.key], dtype=np.int64))
     return product, _save(workspace, new)
 
 

@@ -17,6 +17,13 @@ from typing import Any
 import faiss
 import numpy as np
 
+from indexer.index_types import (
+    apply_search_params,
+    build_index,
+    gpu_count,
+    plan_index,
+    to_gpu,
+)
 from indexer.workspace import atomic_path, atomic_write_text
 
 KEEP_VERSIONS = 2
@@ -32,10 +39,21 @@ class SearchHits:
     distances: np.ndarray  # (nq, k) float32 Euclidean distance between unit vectors
 
 
+# A product removed from an index type that cannot delete (HNSW) keeps its graph node,
+# with its id set to this; searches skip it.
+TOMBSTONE = -2
+LIVE = faiss.IDSelectorRange(0, 2**62)
+
+
 class VectorIndex:
     def __init__(self, index: faiss.Index, manifest: dict[str, Any]) -> None:
         self.index = index
         self.manifest = manifest
+        self._gpu: faiss.Index | None = None
+
+    @property
+    def index_type(self) -> str:
+        return str(self.manifest.get("index_type", "flat"))
 
     @property
     def model(self) -> str:
@@ -46,30 +64,68 @@ class VectorIndex:
         return int(self.index.d)
 
     def __len__(self) -> int:
-        return int(self.index.ntotal)
+        return int(self.index.ntotal) - int(self.manifest.get("tombstones", 0))
 
     @classmethod
     def build(
-        cls, keys: np.ndarray, vectors: np.ndarray, model: str, model_spec: str | None = None
+        cls,
+        keys: np.ndarray,
+        vectors: np.ndarray,
+        model: str,
+        model_spec: str | None = None,
+        index_type: str = "auto",
     ) -> VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(keys) != len(vectors):
             raise ValueError("keys and vectors must align")
-        # Inner product on unit vectors is cosine similarity; exact search is right up to
-        # the low millions on one machine.
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-        if len(vectors):
-            index.add_with_ids(vectors, np.ascontiguousarray(keys, dtype=np.int64))
+        # Inner product on unit vectors is cosine similarity.
+        plan = plan_index(index_type, len(vectors), vectors.shape[1])
+        t0 = time.perf_counter()
+        index = build_index(plan, keys, vectors)
         manifest = {
             "model": model,
             "model_spec": model_spec or model,
             "dim": int(vectors.shape[1]),
             "count": len(vectors),
             "metric": "inner_product",
-            "index_type": "flat",
+            "index_type": plan.kind,
+            "requested_type": index_type,
+            "plan": plan.as_dict(),
+            "build_s": round(time.perf_counter() - t0, 2),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         return cls(index, manifest)
+
+    # -- writes (online) ------------------------------------------------------------------
+    def remove(self, keys: np.ndarray) -> None:
+        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        self._gpu = None
+        if self.index_type != "hnsw":
+            self.index.remove_ids(faiss.IDSelectorBatch(keys))
+            return
+        ids = faiss.vector_to_array(self.index.id_map)
+        dead = np.isin(ids, keys)
+        if dead.any():
+            ids[dead] = TOMBSTONE
+            faiss.copy_array_to_vector(ids, self.index.id_map)
+            self.manifest["tombstones"] = int((ids == TOMBSTONE).sum())
+
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Add (or replace) vectors under ``keys``."""
+        self.remove(keys)
+        self.index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(keys, np.int64)
+        )
+        self.manifest["count"] = len(self)
+
+    def _searcher(self, params: faiss.SearchParameters | None) -> faiss.Index:
+        """The GPU copy for plain searches where faiss-gpu sees a GPU; else the index."""
+        if params is not None or self.index_type == "hnsw" or gpu_count() == 0:
+            return self.index
+        if self._gpu is None:
+            self._gpu = to_gpu(self.index)
+            apply_search_params(self._gpu, self.manifest.get("plan", {}).get("search", {}))
+        return self._gpu
 
     def search(
         self,
@@ -81,18 +137,19 @@ class VectorIndex:
         """k nearest per query; ``allowed`` restricts to those keys, ``exclude`` drops keys."""
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         exclude = np.asarray([] if exclude is None else exclude, dtype=np.int64)
-        params = None
+        selector = LIVE if self.manifest.get("tombstones") else None
         fetch = k
         if allowed is not None:
             allowed = np.setdiff1d(np.asarray(allowed, dtype=np.int64), exclude)
             if len(allowed) == 0:
                 empty = np.full((len(q), k), -1, dtype=np.int64)
                 return SearchHits(empty, np.full((len(q), k), np.inf, dtype=np.float32))
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            selector = faiss.IDSelectorBatch(allowed)
         elif len(exclude):
             fetch = k + len(exclude)
         fetch = max(1, min(fetch, max(len(self), 1)))
-        sims, keys = self.index.search(q, fetch, params=params)
+        params = self._search_params(selector)
+        sims, keys = self._searcher(params).search(q, fetch, params=params)
         if allowed is None and len(exclude):
             keep = ~np.isin(keys, exclude)
             sims = np.where(keep, sims, -np.inf)
@@ -109,6 +166,17 @@ class VectorIndex:
         dist = np.sqrt(np.clip(2.0 - 2.0 * sims, 0.0, None)).astype(np.float32)
         dist[~found] = np.inf
         return SearchHits(keys, dist)
+
+    def _search_params(self, selector: faiss.IDSelector | None) -> faiss.SearchParameters | None:
+        """Parameters carrying a selector; the index's own nprobe/efSearch stay in force."""
+        if selector is None:
+            return None
+        search = self.manifest.get("plan", {}).get("search", {})
+        if self.index_type in ("ivf", "ivfpq"):
+            return faiss.SearchParametersIVF(sel=selector, nprobe=int(search["nprobe"]))
+        if self.index_type == "hnsw":
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=int(search["efSearch"]))
+        return faiss.SearchParameters(sel=selector)
 
     # -- persistence -----------------------------------------------------------------------
     def save(self, index_dir: Path) -> Path:
@@ -138,6 +206,7 @@ class VectorIndex:
             try:
                 manifest = json.loads((folder / "manifest.json").read_text())
                 index = faiss.read_index(str(folder / "index.faiss"))
+                apply_search_params(index, manifest.get("plan", {}).get("search", {}))
                 return cls(index, manifest)
             except (FileNotFoundError, RuntimeError):
                 # Another process published a newer version and pruned this one between
@@ -146,6 +215,15 @@ class VectorIndex:
                     raise
                 time.sleep(0.05)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def requested_type(index_dir: Path) -> str:
+        """The --index-type the live index was built with (``auto`` when none)."""
+        version = VectorIndex.current_version(index_dir)
+        manifest = index_dir / (version or "-") / "manifest.json"
+        if version is None or not manifest.is_file():
+            return "auto"
+        return str(json.loads(manifest.read_text()).get("requested_type", "auto"))
 
     @staticmethod
     def current_version(index_dir: Path) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -164,15 +165,43 @@ def ingest(
 def index(
     model: Annotated[str, typer.Option("--model", help=f"Embedding model: {SPECS}.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1024)] = 8,
+    index_type: Annotated[
+        str | None,
+        typer.Option(
+            "--index-type",
+            help="auto (by size), flat (exact), hnsw, ivf or ivfpq; see README 'Scaling'. "
+            "Default: the live index's choice, auto for a first index.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local, or ray (embed on a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster address (ray engine); default: start one."),
+    ] = None,
+    shards: Annotated[
+        str | None,
+        typer.Option("--shards", help="Ray engine: shard folder or s3:// URL every node reaches."),
+    ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every product not embedded yet and rebuild the FAISS index (atomic swap)."""
-    from indexer.build import run_index
+    from indexer.build import EngineOptions, run_index
     from indexer.catalogue import Catalogue
+    from indexer.index_types import INDEX_TYPES
     from indexer.online import writer_lock
     from indexer.workspace import Workspace
 
+    if index_type is not None and index_type not in INDEX_TYPES:
+        raise _fail(f"unknown --index-type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}")
+    try:
+        engine_options = EngineOptions(engine, address=address, shards=shards)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise _fail("--engine ray needs Ray: pip install 'ray[data]'")
     ws = Workspace.open(home, create=False)
     catalogue = Catalogue(ws.db_path)
     if catalogue.count() == 0:
@@ -180,13 +209,20 @@ def index(
     embedder = _load_model(model, ws.home)
     with writer_lock(ws):
         report = run_index(
-            ws, catalogue, embedder, batch_size=batch_size, progress=sys.stderr.isatty()
+            ws,
+            catalogue,
+            embedder,
+            batch_size=batch_size,
+            progress=sys.stderr.isatty(),
+            index_type=index_type,
+            engine=engine_options,
         )
     if as_json:
         _print_json(report.as_dict())
         return
     typer.echo(
-        f"index {report.version}: {report.indexed} products ({report.model}); "
+        f"index {report.version}: {report.indexed} products ({report.model}, "
+        f"{report.index_type}); "
         f"embedded {report.embedded} new, {report.already_embedded} reused, "
         f"{len(report.skipped)} unreadable, {report.seconds}s"
     )

@@ -91,13 +91,13 @@ class NeighbourSearch:
                 image = decode_file(Path(product.image_path))
             except ImageError:  # the stored vector still answers; only pixel attributes go
                 image = None
-        try:
-            vector = self.index.index.reconstruct(product.key)
-        except RuntimeError:  # ingested after the last index build: embed it now
+        # The exact stored vector (an IVF-PQ index only holds a compressed one).
+        vector = self.catalogue.embedding(self.index.model, product.key)
+        if vector is None:  # not embedded yet (ingested after the last index run)
             if image is None and product.image_path:
                 image = decode_file(Path(product.image_path))
             if image is None:
-                raise
+                raise RuntimeError(f"product {product_id!r} has no vector and no image to embed")
             vector = embed_images(self.embedder, [image.image])[0]
         return Query(np.asarray(vector, dtype=np.float32), [product.key], product, image)
 

@@ -53,13 +53,19 @@ def letterbox(
     return image.resize((size, size), Image.Resampling.BICUBIC)
 
 
+def letterbox_pixels(image: Image.Image, size: int) -> np.ndarray:
+    """HWC uint8 pixels, letterboxed to ``size``: what the compiled networks take."""
+    return np.asarray(letterbox(image, size), dtype=np.uint8)
+
+
 def to_normalised_array(
     image: Image.Image,
     size: int,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
 ) -> np.ndarray:
-    """CHW float32 array, letterboxed to ``size`` and normalised."""
+    """CHW float32 array, letterboxed to ``size`` and normalised: the plain eager input
+    (the embedders normalise inside their compiled network instead)."""
     arr = np.asarray(letterbox(image, size), dtype=np.float32) / 255.0
     arr = (arr - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(arr.transpose(2, 0, 1))

@@ -12,9 +12,12 @@ from functools import lru_cache
 import numpy as np
 import timm
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
-from indexer.embedders.base import l2_normalise, pick_device, to_normalised_array
+from indexer.embedders.base import letterbox_pixels
+from indexer.embedders.runtime import compile_network
 
 log = logging.getLogger(__name__)
 
@@ -80,35 +83,31 @@ def load_backbone(arch: str = "efficientnet_lite0") -> torch.nn.Module:
     return model
 
 
-def inference_backbone(arch: str, device: torch.device) -> torch.nn.Module:
-    """The shared frozen backbone on ``device`` in channels-last layout.
+class PooledFeatures(nn.Module):
+    """Global-average-pooled last feature map, L2-normalised."""
 
-    channels-last lets oneDNN pick its fast convolution kernels (~1.7x on CPU).
-    """
-    return load_backbone(arch).to(device, memory_format=torch.channels_last)
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.backbone.forward_features(x).mean(dim=(2, 3)), dim=1)
 
 
 class CnnEmbedder:
-    """Global-average-pooled last feature map (1280-d for Lite0), L2-normalised."""
+    """Pooled EfficientNet-Lite features (1280-d for Lite0)."""
 
-    def __init__(self, arch: str = "efficientnet_lite0", device: torch.device | None = None):
+    def __init__(self, arch: str = "efficientnet_lite0", runtime: str = "auto"):
         self.arch = arch
-        self.device = device or pick_device()
-        self.model = inference_backbone(arch, self.device)
+        self.network = PooledFeatures(load_backbone(arch)).eval()
         self.input_size = LITE_INPUT[arch]
-        self.dim = int(self.model.num_features)
+        self.run = compile_network(self.network, self.input_size, runtime)
+        self.dim = int(self.network.backbone.num_features)
         self.name = f"cnn-{arch}"
         self.spec = f"cnn:{arch}"
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
-        return to_normalised_array(image, self.input_size)
-
-    @torch.inference_mode()
-    def feature_maps(self, batch: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
-        return self.model.forward_features(x)
+        return letterbox_pixels(image, self.input_size)
 
     def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
-        maps = self.feature_maps(batch)
-        pooled = maps.mean(dim=(2, 3)).float().cpu().numpy()
-        return l2_normalise(pooled)
+        return self.run(batch)

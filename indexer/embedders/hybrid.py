@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from indexer.embedders.base import pick_device
+from indexer.embedders.base import letterbox_pixels
 
 FORMAT = "shelfsight-hybrid"
 FORMAT_VERSION = 1
@@ -213,32 +213,49 @@ def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, 
     return build_model(read_model_file(path)[0], path, cnn_head)
 
 
+class UnitEmbedding(nn.Module):
+    """Trunk maps -> the hybrid's L2-normalised class-token embedding."""
+
+    def __init__(self, model: HybridViT) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.model(maps)[0]
+
+
 class HybridEmbedder:
     """Frozen CNN trunk + trained ViT stage: images -> class-token embeddings."""
 
-    def __init__(self, model_path: Path, spec: str | None = None) -> None:
-        from indexer.features import CnnTrunk  # features imports embedders: keep lazy
+    def __init__(self, model_path: Path, spec: str | None = None, runtime: str = "auto") -> None:
+        from indexer.embedders.cnn import LITE_INPUT, load_backbone
+        from indexer.embedders.runtime import compile_network
+        from indexer.features import TrunkMaps  # features imports embedders: keep lazy
 
         self.path = model_path
         payload, digest = read_model_file(model_path)
-        self.trunk = CnnTrunk(model_config(payload, model_path).arch)
-        self.model, self.metrics = build_model(payload, model_path, cnn_head_of(self.trunk.model))
-        self.model.to(pick_device())
+        arch = model_config(payload, model_path).arch
+        backbone = load_backbone(arch)
+        self.model, self.metrics = build_model(payload, model_path, cnn_head_of(backbone))
+        self.input_size = LITE_INPUT[arch]
+        trunk = TrunkMaps(backbone, self.input_size)
+        self.network = nn.Sequential(trunk, UnitEmbedding(self.model)).eval()
+        self.run = compile_network(self.network, self.input_size, runtime)
         self.dim = self.model.cfg.dim
         self.name = f"hybrid-{digest}"
         self.spec = spec or f"hybrid:{model_path}"
 
     def preprocess(self, image) -> np.ndarray:
-        return self.trunk.preprocess(image)
+        return letterbox_pixels(image, self.input_size)
 
     @torch.inference_mode()
     def embed_maps(self, maps: np.ndarray | torch.Tensor) -> np.ndarray:
-        x = torch.as_tensor(maps).to(pick_device())
-        unit, _ = self.model(x)
-        return unit.float().cpu().numpy()
+        """Cached trunk maps -> embeddings (PyTorch, on the CPU: training's evaluation)."""
+        unit, _ = self.model(torch.as_tensor(maps))
+        return unit.float().numpy()
 
     def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
-        return self.embed_maps(self.trunk(batch))
+        return self.run(batch)
 
     def head_probs(self, unit: np.ndarray) -> dict[str, list[tuple[str, float]]]:
         return self.model.head_probs(unit)

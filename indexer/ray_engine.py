@@ -1,0 +1,136 @@
+"""`shelfsight index --engine ray`: embedding on a Ray cluster, written as Parquet shards.
+
+Ray Data spreads the (key, image path) rows over a pool of actors; each actor loads the
+embedder once (on a GPU where the cluster has them) and embeds batches with the same
+decode and compiled network as the local engine, so both engines give the same vectors.
+Results go to Parquet shards under ``shards`` - a shared filesystem path or an object-store
+URL (``s3://...``, ``gs://...``) every node can reach; the index build reads them back
+into the catalogue and builds the index on the driver. Image paths must be readable by
+every node (a shared filesystem or the same mount everywhere).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.images import ImageError, decode_file
+
+log = logging.getLogger(__name__)
+
+RAY_BATCH = 64
+
+
+class EmbedActor:
+    """One per Ray actor: holds the embedder, embeds batches of rows."""
+
+    def __init__(self, spec: str, home: str, batch_size: int) -> None:
+        from indexer.embedders import load_embedder
+
+        self.embedder = load_embedder(spec, Path(home))
+        self.batch_size = batch_size
+
+    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        keys, arrays, errors = [], [], []
+        for key, path in zip(rows["key"], rows["path"], strict=True):
+            try:
+                arrays.append(self.embedder.preprocess(decode_file(Path(str(path))).image))
+                errors.append("")
+            except ImageError as exc:
+                arrays.append(None)
+                errors.append(exc.reason)
+            keys.append(int(key))
+        good = [a for a in arrays if a is not None]
+        vectors = np.zeros((len(keys), self.embedder.dim), dtype=np.float32)
+        if good:
+            done = np.concatenate(
+                [
+                    self.embedder.embed_arrays(np.stack(good[i : i + self.batch_size]))
+                    for i in range(0, len(good), self.batch_size)
+                ]
+            )
+            vectors[[i for i, a in enumerate(arrays) if a is not None]] = done
+        return {
+            "key": np.asarray(keys, dtype=np.int64),
+            "vector": vectors,
+            "error": np.asarray(errors, dtype=object),
+            "path": np.asarray([str(p) for p in rows["path"]], dtype=object),
+        }
+
+
+@dataclass
+class RayEmbedding:
+    shards: str
+    actors: int
+    gpus_per_actor: float
+
+
+def _connect(address: str | None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    # Quiet: Ray's own progress bars and INFO logs would drown ours.
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+
+
+def embed_to_shards(
+    spec: str,
+    home: Path,
+    items: Sequence[tuple[int, str]],
+    shards: str,
+    address: str | None = None,
+    actors: int | None = None,
+    batch_size: int = 8,
+) -> RayEmbedding:
+    """Embed ``items`` on the cluster at ``address`` (a new local one if None) into ``shards``."""
+    import ray
+
+    _connect(address)
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    cpus = int(resources.get("CPU", 1))
+    # One actor per GPU; on CPUs, one per core but one left for Ray Data's own tasks.
+    actors = actors or (gpus if gpus else max(1, cpus - 1))
+    if not shards.startswith(("s3://", "gs://", "abfs://", "hdfs://")):
+        shutil.rmtree(shards, ignore_errors=True)  # a previous run's shards are stale
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    rows = [{"key": int(k), "path": str(p)} for k, p in items]
+    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // RAY_BATCH, 1000)))
+    ds = ds.map_batches(
+        EmbedActor,
+        fn_constructor_kwargs={"spec": spec, "home": str(home), "batch_size": batch_size},
+        batch_size=RAY_BATCH,
+        batch_format="numpy",
+        concurrency=actors,
+        num_gpus=1 if gpus else 0,
+        num_cpus=1,
+    )
+    ds.write_parquet(shards)
+    return RayEmbedding(shards, actors, 1.0 if gpus else 0.0)
+
+
+def read_shards(shards: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """(keys, vectors, failures) from the Parquet shards of ``embed_to_shards``."""
+    import ray
+
+    keys, vectors, failed = [], [], []
+    for batch in ray.data.read_parquet(shards).iter_batches(batch_format="numpy"):
+        ok = np.array([not e for e in batch["error"]], dtype=bool)
+        keys.append(batch["key"][ok])
+        vectors.append(np.asarray(batch["vector"], dtype=np.float32)[ok])
+        failed.extend(
+            {"key": str(k), "path": str(p), "reason": str(e)}
+            for k, p, e in zip(batch["key"], batch["path"], batch["error"], strict=True)
+            if e
+        )
+    if not keys:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), failed
+    return np.concatenate(keys), np.concatenate(vectors), failed
