@@ -7,6 +7,7 @@ needs its own id map and a product id can be any string.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -231,6 +232,12 @@ class Catalogue:
         self, query: str, limit: int, allowed: np.ndarray | None = None
     ) -> list[tuple[Product, float]]:
         """Products whose title or tags match ``query`` (FTS5, BM25-ranked, best first)."""
+        # Words only, each quoted: FTS5 syntax in user text (a lone `"`, `NEAR(`, `-`)
+        # must not reach the parser (sqlite-utils' own quoting leaves a lone `"` broken).
+        words = re.findall(r"\w+", query)
+        if not words:
+            return []
+        query = " ".join(f'"{w}"' for w in words)
         where, args = None, None
         if allowed is not None:
             if len(allowed) == 0:
@@ -238,7 +245,7 @@ class Catalogue:
             where = f"key in ({','.join(str(int(k)) for k in allowed)})"
             args = []
         rows = self.db["products"].search(
-            query, limit=limit, where=where, where_args=args, quote=True, include_rank=True
+            query, limit=limit, where=where, where_args=args, include_rank=True
         )
         return [(self._row_to_product(r), float(r["rank"])) for r in rows]
 
