@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import platform
+import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -108,7 +109,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    progress = True
+    progress = sys.stderr.isatty()
     paths = sorted(args.images.glob("*.jpg"))[: args.limit]
     embedder = load_embedder(args.model, resolve_home(args.home))
     warm = paths[:16]
