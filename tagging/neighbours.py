@@ -6,6 +6,7 @@ built it; ``tag`` and ``similar`` are built on it.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,12 +62,17 @@ class NeighbourSearch:
         spec = self.index.manifest.get("model_spec", self.index.model)
         self._embedder = embedder
         self._spec = spec
+        self._load_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
         # Loaded lazily: product-id queries read stored vectors and need no model.
         if self._embedder is None:
-            self._embedder = load_embedder(self._spec, self.workspace.home)
+            # Concurrent first requests (the page asks /tag and /similar at once) must
+            # load the model once, not race two loads.
+            with self._load_lock:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self._spec, self.workspace.home)
         if self._embedder.name != self.index.model:
             raise RuntimeError(
                 f"index was built with {self.index.model}, embedder is {self._embedder.name}"

@@ -22,6 +22,7 @@ import copy
 import io
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -34,6 +35,9 @@ from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("auto", "onnxruntime", "torch", "cuda")
+# torch.onnx.export keeps its state in module globals: two exports in two threads at once
+# fail ("GLOBALS.in_onnx_export must be True").
+_EXPORT_LOCK = threading.Lock()
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -106,7 +110,7 @@ class OnnxRunner:
 
         probe = torch.zeros(2, input_size, input_size, 3, dtype=torch.uint8)
         buf = io.BytesIO()
-        with warnings.catch_warnings():
+        with _EXPORT_LOCK, warnings.catch_warnings():
             # The TorchScript exporter warns that it is deprecated; it is the one that
             # exports these networks in under a second without extra packages.
             warnings.simplefilter("ignore")
