@@ -6,6 +6,8 @@ needs its own id map and a product id can be any string.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
 import re
 import sqlite3
@@ -18,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
+
+from indexer.disk_full import disk_full_as_error
 
 
 @dataclass
@@ -40,6 +44,10 @@ class Product:
         }
 
 
+class UnknownFilter(ValueError):
+    """A tag filter naming a family or value the catalogue does not have."""
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -52,8 +60,9 @@ class Catalogue:
         # shared connection would mix their transactions (and a reader would see another
         # thread's uncommitted write). WAL lets the readers run beside one writer.
         self._local = threading.local()
-        self.db.enable_wal()
-        self._ensure_schema()
+        with disk_full_as_error(f"the catalogue {path}"):
+            self.db.enable_wal()
+            self._ensure_schema()
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -108,13 +117,21 @@ class Catalogue:
             # every insert, update and delete.
             db["products"].enable_fts(["title", "tags"], create_triggers=True, tokenize="porter")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One logical write: all of it commits or none of it (sqlite-utils' ``atomic``;
+        nested calls become savepoints). A full disk rolls back and raises ``DiskFull``."""
+        with disk_full_as_error(f"the catalogue {self.path}"), self.db.atomic():
+            yield
+
     # -- meta -------------------------------------------------------------------------
     def get_meta(self, name: str, default: Any = None) -> Any:
         rows = list(self.db.query("select value from meta where name = ?", [name]))
         return json.loads(rows[0]["value"]) if rows else default
 
     def set_meta(self, name: str, value: Any) -> None:
-        self.db["meta"].upsert({"name": name, "value": json.dumps(value)}, pk="name")
+        with self.transaction():
+            self.db["meta"].upsert({"name": name, "value": json.dumps(value)}, pk="name")
 
     # -- products ---------------------------------------------------------------------
     def generation(self) -> int:
@@ -150,9 +167,9 @@ class Catalogue:
         return int(row["k"])
 
     def upsert_products(self, records: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace products (each with its ``key``) and their tag rows, atomically."""
-        with self.db.conn:
-            self._bump_generation()
+        """Insert or replace products (each with its ``key``) and their tag rows: one
+        transaction, so a kill or a full disk leaves all of it or none."""
+        with self.transaction():
             for rec in records:
                 row = dict(rec)
                 tags = row.pop("tags")
@@ -168,6 +185,9 @@ class Catalogue:
                     ),
                     pk=("product_key", "family"),
                 )
+            # Last, in the same transaction: a reader that sees the new number sees the
+            # new rows (bumped first, a reader could cache old rows under the new number).
+            self._bump_generation()
 
     def _row_to_product(self, r: dict[str, Any]) -> Product:
         return Product(
@@ -218,15 +238,47 @@ class Catalogue:
 
     def delete_product(self, product_id: str) -> Product | None:
         """Remove a product, its tags and its embeddings in one transaction."""
-        product = self.get(product_id)
-        if product is None:
-            return None
-        with self.db.conn:
-            self._bump_generation()
+        with self.transaction():
+            product = self.get(product_id)
+            if product is None:
+                return None
             self.db.execute("delete from tags where product_key = ?", [product.key])
             self.db.execute("delete from embeddings where product_key = ?", [product.key])
             self.db.execute("delete from products where key = ?", [product.key])
+            self._bump_generation()
         return product
+
+    def tag_rows(self, keys: Iterable[int] | None = None) -> dict[int, dict[str, str]]:
+        """The ``tags`` table (what filters read), per product key."""
+        out: dict[int, dict[str, str]] = {}
+        if keys is None:
+            rows = self.db.execute("select product_key, family, value from tags").fetchall()
+        else:
+            key_list = [int(k) for k in keys]
+            rows = []
+            for start in range(0, len(key_list), 500):
+                chunk = key_list[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self.db.execute(
+                    f"select product_key, family, value from tags where product_key in ({marks})",
+                    chunk,
+                ).fetchall()
+        for key, family, value in rows:
+            out.setdefault(int(key), {})[family] = value
+        return out
+
+    def inconsistencies(self) -> dict[str, list[int]]:
+        """Products whose ``tags`` rows disagree with their record, and tag rows of no
+        product: what a half-applied write leaves behind (empty lists when sound)."""
+        rows = self.tag_rows()
+        records = {
+            int(k): json.loads(t or "{}")
+            for k, t in self.db.execute("select key, tags from products").fetchall()
+        }
+        return {
+            "tag_rows_differ": sorted(k for k, tags in records.items() if rows.get(k, {}) != tags),
+            "orphan_tag_rows": sorted(set(rows) - set(records)),
+        }
 
     def search_text(
         self, query: str, limit: int, allowed: np.ndarray | None = None
@@ -269,6 +321,30 @@ class Catalogue:
         sql = "select key from products" + (" where " + " and ".join(clauses) if clauses else "")
         return np.fromiter((r["key"] for r in self.db.query(sql, params)), dtype=np.int64)
 
+    def check_where(self, where: dict[str, list[str]]) -> None:
+        """Refuse a filter that can match nothing because its family or a value does not
+        exist, naming what does: an empty answer would look like "no such products"."""
+        families = self.tag_families()
+        for family, values in where.items():
+            if family not in families:
+                raise UnknownFilter(
+                    f"unknown tag family {family!r}; the catalogue has: {', '.join(families)}"
+                )
+            known = self.value_counts(family)
+            for value in values:
+                if value not in known:
+                    same = [v for v in known if v.casefold() == value.casefold()]
+                    close = same or difflib.get_close_matches(value, list(known), n=5, cutoff=0.5)
+                    hint = (
+                        f"did you mean {', '.join(close)}?"
+                        if close
+                        else (
+                            f"values: {', '.join(list(known)[:20])}"
+                            + (" ..." if len(known) > 20 else "")
+                        )
+                    )
+                    raise UnknownFilter(f"no product has {family}={value!r}; {hint}")
+
     def value_counts(self, family: str) -> dict[str, int]:
         rows = self.db.query(
             "select value, count(*) as n from tags where family = ? group by value order by n desc",
@@ -301,7 +377,7 @@ class Catalogue:
                 [int(k) for k in keys],
             )
         }
-        with self.db.conn:
+        with self.transaction():
             self.db["embeddings"].upsert_all(
                 (
                     {
@@ -314,6 +390,17 @@ class Catalogue:
                 ),
                 pk=("product_key", "model"),
             )
+
+    def embedded_keys(self, model: str) -> list[int]:
+        """Keys of products whose current image has a vector from ``model``."""
+        rows = self.db.execute(
+            """
+            select e.product_key from embeddings e join products p on p.key = e.product_key
+            where e.model = ? and e.image_sha256 is p.image_sha256
+            """,
+            [model],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def embedding(self, model: str, key: int) -> np.ndarray | None:
         """The stored vector of one product's current image, if embedded with ``model``."""

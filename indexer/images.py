@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 # Far above any product photo (a 12k x 8k studio shot is ~100 MP), far below a bomb.
 MAX_PIXELS = 64_000_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# A 64 MP photo is ~30 MB as a high-quality JPEG; anything past this is not a photo.
+MAX_FILE_BYTES = 100 * 1024 * 1024
+# Banners and strips, not products; past this, fitting the long side to the model's input
+# leaves the short side a pixel or two. (A 60000 x 2 PNG is 438 bytes.)
+MAX_ASPECT = 20.0
 # A truncated JPEG must be an error, not a grey bottom half.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -52,6 +59,20 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def check_shape(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
+    """Refuse, from the header alone, what no product photo looks like."""
+    if width * height > max_pixels:
+        raise ImageError(
+            "image too large",
+            f"{width}x{height} exceeds {max_pixels} pixels (decompression bomb guard)",
+        )
+    if min(width, height) < 1 or max(width, height) / min(width, height) > MAX_ASPECT:
+        raise ImageError(
+            "bad aspect ratio",
+            f"{width}x{height} is more than {MAX_ASPECT:.0f}:1; not a product photo",
+        )
+
+
 def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     if not data:
         raise ImageError("empty image file", "zero bytes")
@@ -61,16 +82,15 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
-                if width * height > max_pixels:
-                    raise ImageError(
-                        "image too large",
-                        f"{width}x{height} exceeds {max_pixels} pixels (decompression bomb guard)",
-                    )
+                check_shape(width, height, max_pixels)
                 probe.load()
                 mode = probe.mode
                 fmt = probe.format
-                rgb = to_rgb(probe)
+                # Phone photos are stored sideways with an EXIF rotation: apply it, or the
+                # product is embedded and thumbnailed on its side.
+                rgb = to_rgb(ImageOps.exif_transpose(probe))
                 rgb.load()
+                width, height = rgb.size
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -94,13 +114,34 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     )
 
 
-def decode_file(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``.
+
+    Opened non-blocking and checked with fstat before any read: a FIFO would block the
+    open (and the writer lock held around an ingest) forever, and ``/dev/zero`` never ends.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError as exc:
         raise ImageError("missing image", str(path)) from exc
-    except IsADirectoryError as exc:
-        raise ImageError("unreadable image", f"{path} is a directory") from exc
     except OSError as exc:
         raise ImageError("unreadable image", f"{path}: {exc.strerror or exc}") from exc
-    return decode_bytes(data, max_pixels=max_pixels)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageError("unreadable image", f"{path} is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError("not a regular file", f"{path} is a device, pipe or socket")
+        if info.st_size > max_bytes:
+            raise ImageError("image file too large", f"{path}: more than {max_bytes} bytes")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise ImageError("unreadable image", f"{path}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:  # grew while we read it
+        raise ImageError("image file too large", f"{path}: more than {max_bytes} bytes")
+    return data
+
+
+def decode_file(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    return decode_bytes(read_image_file(path), max_pixels=max_pixels)

@@ -7,7 +7,6 @@ written; row problems (bad id, bad image) skip that row only.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import string
@@ -22,6 +21,7 @@ from tqdm import tqdm
 
 from indexer.catalogue import Catalogue
 from indexer.images import DecodedImage, ImageError, decode_file
+from indexer.product_ids import ID_RULE, is_valid_id, loads_json
 
 log = logging.getLogger(__name__)
 
@@ -119,17 +119,31 @@ def _clean_header(names: Iterable[str | None]) -> list[str]:
 def _read_csv(path: Path) -> tuple[list[str], list[Row]]:
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
+        try:
+            fieldnames = reader.fieldnames
+        except csv.Error as exc:
+            raise CatalogueError(f"{path}: unreadable header row ({exc})") from None
+        if fieldnames is None:
             raise CatalogueError(f"{path} is empty: no header row")
-        header = _clean_header(reader.fieldnames)
+        header = _clean_header(fieldnames)
         rows = []
-        for i, rec in enumerate(reader, start=2):  # line 1 is the header
+        while True:
+            start = reader.line_num + 1
+            try:
+                rec = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                # The reader resumes on the next line: one bad row (a field over the csv
+                # module's 128 KiB limit, a stray NUL) is skipped, never the whole batch.
+                rows.append(Row(start, {}, error=f"malformed CSV: {exc}"))
+                continue
             values = {
                 k.strip(): (v.strip() if isinstance(v, str) else v)
                 for k, v in rec.items()
                 if k is not None and k.strip()
             }
-            rows.append(Row(i, values))
+            rows.append(Row(start, values))
     return header, rows
 
 
@@ -141,9 +155,9 @@ def _read_jsonl(path: Path) -> tuple[list[str], list[Row]]:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rows.append(Row(i, {}, error=f"malformed JSON: {exc.msg}"))
+                rec = loads_json(line)
+            except ValueError as exc:
+                rows.append(Row(i, {}, error=f"malformed JSON: {getattr(exc, 'msg', exc)}"))
                 continue
             if not isinstance(rec, dict):
                 rows.append(Row(i, {}, error="malformed JSON: line is not an object"))
@@ -234,9 +248,15 @@ def _image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | N
         assert cols.image_pattern is not None
         raw = cols.image_pattern.format(**{k: _as_text(v) for k, v in row.items()})
     path = Path(raw)
-    if not path.is_absolute():
-        path = (images_dir or Path.cwd()) / path
-    return path
+    if images_dir is None:
+        return path if path.is_absolute() else Path.cwd() / path
+    # Lexically inside --images: `../x` or an absolute path elsewhere is refused, while
+    # a symlinked image folder (common for shared data sets) still works.
+    root = Path(os.path.normpath(images_dir.absolute()))
+    full = Path(os.path.normpath(root / path))
+    if not full.is_relative_to(root):
+        raise ImageError("image outside --images", f"{raw!r} resolves outside {root}")
+    return full
 
 
 def _decode(path: Path) -> DecodedImage | ImageError:
@@ -264,6 +284,9 @@ def ingest_rows(
         if not pid:
             report.skipped.append(Skip(row.number, "", "empty id"))
             continue
+        if not is_valid_id(pid):
+            report.skipped.append(Skip(row.number, pid, "bad id", f"an id must be {ID_RULE}"))
+            continue
         if pid in seen:
             report.skipped.append(
                 Skip(row.number, pid, "duplicate id", f"first seen on row {seen[pid]}")
@@ -279,6 +302,9 @@ def ingest_rows(
 
     existing = catalogue.keys_by_id(pid for _, pid, _ in candidates)
     current = catalogue.by_keys(existing.values())
+    # A product whose tag rows disagree with its record (left by a write that older
+    # versions did not make atomic) is rewritten even when its row did not change.
+    tag_rows = catalogue.tag_rows(existing.values())
     next_key = catalogue.next_key()
     batch: list[dict[str, Any]] = []
     # Decoding releases the GIL, so threads keep every core busy on large catalogues.
@@ -313,13 +339,12 @@ def ingest_rows(
             if pid in existing:
                 record["key"] = existing[pid]
                 old = current.get(existing[pid])
-                if old is not None and (
-                    old.title,
-                    old.image_sha256,
-                    old.image_path,
-                    old.tags,
-                    old.fields,
-                ) == (title, result.sha256, record["image_path"], tags, fields):
+                if (
+                    old is not None
+                    and (old.title, old.image_sha256, old.image_path, old.tags, old.fields)
+                    == (title, result.sha256, record["image_path"], tags, fields)
+                    and tag_rows.get(old.key, {}) == tags
+                ):
                     report.unchanged += 1
                     continue
                 report.updated += 1

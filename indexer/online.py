@@ -5,13 +5,21 @@ A write works on a copy of the live FAISS index, saves it as a new version (atom
 the old index and the next one sees the new; a crash mid-write leaves the old version
 serving. Writers (service workers, CLI commands) take the workspace's writer lock, so
 two writes never interleave.
+
+Catalogue and index are two stores, so one write has two commit points. The catalogue
+transaction stays open while the new index version is published and commits last; if
+anything fails (a full disk) the transaction rolls back and the previous index version
+is made live again. Only a kill between the index swap and the COMMIT can leave them
+apart, and in the harmless direction (index ids the catalogue lacks, which searches
+skip); ``reconcile`` repairs that, and the service runs it at start-up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +33,20 @@ from indexer.vector_index import VectorIndex
 from indexer.workspace import Workspace
 
 
+class LockBusy(RuntimeError):
+    """Another process holds the writer lock (only raised when not waiting for it)."""
+
+
 @contextlib.contextmanager
-def writer_lock(workspace: Workspace) -> Iterator[None]:
+def writer_lock(workspace: Workspace, wait: bool = True) -> Iterator[None]:
     """An exclusive lock across processes (flock), held for one whole write."""
     path = workspace.home / ".writer.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockBusy(f"{path} is held by another writer") from None
         try:
             yield
         finally:
@@ -48,42 +63,119 @@ def _save(workspace: Workspace, index: VectorIndex) -> VectorIndex:
     return index
 
 
+def _commit_with_index(
+    workspace: Workspace, catalogue: Catalogue, write: Callable[[], VectorIndex]
+) -> VectorIndex:
+    """Run ``write`` (catalogue changes + publishing a new index version) so that either
+    both land or neither does: the catalogue commits after the index swap, and a failed
+    commit makes the previous index version live again."""
+    previous = VectorIndex.current_version(workspace.index_dir)
+    published: VectorIndex | None = None
+    try:
+        with catalogue.transaction():
+            published = write()
+    except BaseException:
+        current = VectorIndex.current_version(workspace.index_dir)
+        if published is not None and current != previous and current is not None:
+            VectorIndex.restore(workspace.index_dir, previous, workspace.index_dir / current)
+        raise
+    return published
+
+
 def add_products(
     workspace: Workspace,
     catalogue: Catalogue,
     index: VectorIndex,
     embedder: Embedder,
     records: Sequence[dict[str, Any]],
-    images: Sequence[DecodedImage],
+    images: Sequence[DecodedImage | None],
 ) -> VectorIndex:
     """Upsert ``records`` (with their ``key``), embed their images, return the new index.
 
-    Call under ``writer_lock``. The catalogue rows and vectors are committed before the
-    index version that contains them, so a crash in between is repaired by
-    ``shelfsight index`` (which embeds nothing new, only rebuilds).
+    A record whose image is ``None`` keeps its stored vector (a merge that changed only
+    the listing). Call under ``writer_lock``.
     """
     if not records:
         return index
     if embedder.name != index.model:
         raise RuntimeError(f"index was built with {index.model}, embedder is {embedder.name}")
-    vectors = embed_images(embedder, [im.image for im in images])
+    fresh = [i for i, im in enumerate(images) if im is not None]
+    vectors = np.zeros((len(records), index.dim), dtype=np.float32)
+    if fresh:
+        vectors[fresh] = embed_images(embedder, [images[i].image for i in fresh])  # type: ignore[union-attr]
     keys = np.array([int(r["key"]) for r in records], dtype=np.int64)
-    catalogue.upsert_products(records)
-    catalogue.put_embeddings(embedder.name, list(keys), vectors)
-    new = _copy(index)
-    new.add(keys, vectors)  # an update replaces the old vector
-    return _save(workspace, new)
+    for i, key in enumerate(keys):
+        if images[i] is None:
+            stored = catalogue.embedding(index.model, int(key))
+            if stored is None:
+                raise RuntimeError(f"product key {key} has no stored vector and no new image")
+            vectors[i] = stored
+
+    def write() -> VectorIndex:
+        catalogue.upsert_products(records)
+        if fresh:
+            catalogue.put_embeddings(embedder.name, list(keys[fresh]), vectors[fresh])
+        families = catalogue.get_meta("tag_families", [])
+        new_families = [f for r in records for f in r["tags"] if f not in families]
+        if new_families:
+            catalogue.set_meta("tag_families", list(dict.fromkeys(families + new_families)))
+        new = _copy(index)
+        new.add(keys, vectors)  # an update replaces the old vector
+        return _save(workspace, new)
+
+    return _commit_with_index(workspace, catalogue, write)
 
 
 def delete_product(
     workspace: Workspace, catalogue: Catalogue, index: VectorIndex, product_id: str
 ) -> tuple[Product | None, VectorIndex]:
-    product = catalogue.delete_product(product_id)
-    if product is None:
-        return None, index
+    found: list[Product] = []
+
+    def write() -> VectorIndex:
+        product = catalogue.delete_product(product_id)
+        if product is None:
+            return index
+        found.append(product)
+        new = _copy(index)
+        new.remove(np.array([product.key], dtype=np.int64))
+        return _save(workspace, new)
+
+    new = _commit_with_index(workspace, catalogue, write)
+    return (found[0] if found else None), new
+
+
+@dataclass
+class Reconciled:
+    removed: list[int]  # index ids with no catalogue product
+    added: list[int]  # embedded products the index lacked
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed or self.added)
+
+
+def reconcile(
+    workspace: Workspace, catalogue: Catalogue, index: VectorIndex
+) -> tuple[VectorIndex, Reconciled]:
+    """Make the index hold exactly the catalogue's embedded products: drop ids of
+    products that are gone, add stored vectors of products it lacks. Call under
+    ``writer_lock``; O(catalogue) reads, a new version only when something differs."""
+    in_index = index.ids()
+    products = catalogue.keys_by_id().values()
+    embedded = catalogue.embedded_keys(index.model)
+    report = Reconciled(
+        removed=sorted(set(in_index.tolist()) - set(products)),
+        added=sorted(set(embedded) - set(in_index.tolist())),
+    )
+    if not report.changed:
+        return index, report
     new = _copy(index)
-    new.remove(np.array([product.key], dtype=np.int64))
-    return product, _save(workspace, new)
+    if report.removed:
+        new.remove(np.array(report.removed, dtype=np.int64))
+    if report.added:
+        vectors = np.stack([catalogue.embedding(index.model, k) for k in report.added])
+        new.add(np.array(report.added, dtype=np.int64), vectors)
+    return _save(workspace, new), report
 
 
 def stored_image_path(workspace: Workspace, sha256: str, fmt: str | None) -> Path:

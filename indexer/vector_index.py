@@ -17,6 +17,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from indexer.disk_full import disk_full_as_error
 from indexer.index_types import (
     apply_search_params,
     build_index,
@@ -179,22 +180,58 @@ class VectorIndex:
         return faiss.SearchParameters(sel=selector)
 
     # -- persistence -----------------------------------------------------------------------
+    def ids(self) -> np.ndarray:
+        """Every product key the index holds (tombstones left out), sorted."""
+        index = self.index
+        if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
+            ids = faiss.vector_to_array(index.id_map)
+        else:
+            ivf = faiss.extract_index_ivf(index)
+            invlists = ivf.invlists
+            parts = []
+            for lst in range(ivf.nlist):
+                n = invlists.list_size(lst)
+                if n:
+                    ptr = invlists.get_ids(lst)
+                    parts.append(faiss.rev_swig_ptr(ptr, n).copy())
+                    invlists.release_ids(lst, ptr)
+            ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return np.sort(ids[ids >= 0].astype(np.int64))
+
     def save(self, index_dir: Path) -> Path:
-        index_dir.mkdir(parents=True, exist_ok=True)
-        version = f"v-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        staging = index_dir / f".{version}.partial"
-        staging.mkdir()
-        try:
-            with atomic_path(staging / "index.faiss") as tmp:
-                faiss.write_index(self.index, str(tmp))
-            atomic_write_text(staging / "manifest.json", json.dumps(self.manifest, indent=2))
-            staging.rename(index_dir / version)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        atomic_write_text(index_dir / "CURRENT", version + "\n")
+        """Write a new version folder and make it live (``CURRENT``), or leave all as it was."""
+        with disk_full_as_error(f"a new index version in {index_dir}"):
+            index_dir.mkdir(parents=True, exist_ok=True)
+            # A sequence number orders versions: a time stamp has one-second resolution,
+            # and three writes in one second pruned the wrong "previous" version.
+            seq = max((_sequence(v) for v in index_dir.glob("v-*")), default=0) + 1
+            self.manifest["sequence"] = seq
+            version = f"v-{seq:09d}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+            staging = index_dir / f".{version}.partial"
+            staging.mkdir()
+            try:
+                with atomic_path(staging / "index.faiss") as tmp:
+                    faiss.write_index(self.index, str(tmp))
+                atomic_write_text(staging / "manifest.json", json.dumps(self.manifest, indent=2))
+                staging.rename(index_dir / version)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            try:
+                atomic_write_text(index_dir / "CURRENT", version + "\n")
+            except BaseException:
+                shutil.rmtree(index_dir / version, ignore_errors=True)
+                raise
         _prune(index_dir, keep=version)
         return index_dir / version
+
+    @staticmethod
+    def restore(index_dir: Path, previous: str | None, failed: Path) -> None:
+        """Make ``previous`` live again after a write whose catalogue side failed, and
+        drop the version that write published (first, to free the space it took)."""
+        shutil.rmtree(failed, ignore_errors=True)
+        if previous is not None:
+            atomic_write_text(index_dir / "CURRENT", previous + "\n")
 
     @classmethod
     def load(cls, index_dir: Path) -> VectorIndex:
@@ -231,8 +268,17 @@ class VectorIndex:
         return pointer.read_text().strip() if pointer.is_file() else None
 
 
+def _sequence(version: Path) -> int:
+    """The version's sequence number; 0 for versions named before sequences existed
+    (``v-YYYYMMDD-HHMMSS-xxxxxx``), which therefore sort first."""
+    parts = version.name.split("-")
+    return int(parts[1]) if len(parts) == 5 and parts[1].isdigit() else 0
+
+
 def _prune(index_dir: Path, keep: str) -> None:
-    versions = sorted(p for p in index_dir.glob("v-*") if p.is_dir())
+    versions = sorted(
+        (p for p in index_dir.glob("v-*") if p.is_dir()), key=lambda p: (_sequence(p), p.name)
+    )
     for old in [v for v in versions if v.name != keep][: -(KEEP_VERSIONS - 1) or None]:
         shutil.rmtree(old, ignore_errors=True)
     for partial in index_dir.glob(".v-*.partial"):

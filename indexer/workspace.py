@@ -20,8 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.disk_full import disk_full_as_error
+
 DEFAULT_HOME = "shelfsight-data"
 HOME_ENV = "SHELFSIGHT_HOME"
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any threads.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -67,20 +79,25 @@ class Workspace:
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
 
-    A crash while writing leaves ``target`` as it was, so readers never see half a file.
+    A crash while writing leaves ``target`` as it was, so readers never see half a file;
+    a full disk raises ``DiskFull`` and leaves no temporary file behind.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with disk_full_as_error(str(target)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        tmp_path = Path(tmp)
+        try:
+            # mkstemp makes the file 0600; the final file gets what open() would give it,
+            # so a replica or a web server running as another user can read it.
+            os.fchmod(fd, 0o666 & ~_UMASK)
+            os.close(fd)
+            yield tmp_path
+            with open(tmp_path, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp_path, target)
+        finally:
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def atomic_write_text(target: Path, text: str) -> None:

@@ -8,11 +8,10 @@ JSON body ``{"status_code", "detail", "extra": {"error"}}``; OpenAPI is at ``/sc
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
-import json
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,20 +27,22 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
-from PIL import Image
 
-from indexer.images import ImageError, decode_file
+from indexer.catalogue import UnknownFilter
+from indexer.disk_full import DiskFull
+from indexer.images import ImageError, decode_bytes, read_image_file
+from indexer.product_ids import ID_RULE, is_valid_id, loads_json
 from indexer.workspace import atomic_path
-from service.state import ServiceConfig, ServiceState
+from service.body_deadline import BodyDeadline
+from service.state import WRITE_MODES, ServiceConfig, ServiceState
 from service.uploads import ApiError, image_error, read_image
-from tagging.neighbours import UnknownProduct, parse_where
+from tagging.neighbours import NotEmbedded, UnknownProduct, parse_where
 from tagging.pipeline import ATTRIBUTES, PipelineOptions
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 THUMB_SIZES = {"thumb": 256, "medium": 640}
 # Product ids are the merchant's own, but never a path or control characters.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 MAX_K = 100
 T = TypeVar("T")
 
@@ -58,11 +59,15 @@ def state_of(request: Request) -> ServiceState:
     return st
 
 
-def _where(where: list[str] | None) -> dict[str, list[str]]:
+def _where(st: ServiceState, where: list[str] | None) -> dict[str, list[str]]:
     try:
-        return parse_where(where)
+        filters = parse_where(where)
+        st.catalogue.check_where(filters)
+    except UnknownFilter as exc:
+        raise ApiError(400, "unknown filter", str(exc)) from None
     except ValueError as exc:
         raise ApiError(400, "bad filter", str(exc)) from None
+    return filters
 
 
 async def _in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
@@ -138,23 +143,22 @@ def get_image(
     product = _product_or_404(st, product_id)
     if size != "full" and size not in THUMB_SIZES:
         raise ApiError(400, "bad size", f"size must be full or one of {sorted(THUMB_SIZES)}")
-    if not product.image_path or not Path(product.image_path).is_file():
-        raise ApiError(404, "image missing", f"the image of {product_id!r} is not on disk")
-    if size == "full":
-        data = Path(product.image_path).read_bytes()
-        with Image.open(Path(product.image_path)) as probe:  # header only
-            fmt = probe.format or "JPEG"
-        return Response(data, media_type=f"image/{fmt.lower()}")
+    if not product.image_path:
+        raise ApiError(404, "image missing", f"{product_id!r} has no image")
     cache = st.workspace.cache_dir / "thumbs" / f"{product.image_sha256}-{size}.jpg"
-    if not cache.is_file():
-        try:
-            image = decode_file(Path(product.image_path)).image
-        except ImageError as exc:
-            raise image_error(exc) from None
-        image.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cache) as tmp:
-            image.save(tmp, "JPEG", quality=85)
+    if size != "full" and cache.is_file():
+        return Response(
+            cache.read_bytes(),
+            media_type="image/jpeg",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+    image = _stored_image(product)
+    if size == "full":
+        return Response(image.data, media_type=f"image/{(image.decoded.format or 'JPEG').lower()}")
+    thumb = image.decoded.image.copy()
+    thumb.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
+    with atomic_path(cache) as tmp:
+        thumb.save(tmp, "JPEG", quality=85)
     return Response(
         cache.read_bytes(),
         media_type="image/jpeg",
@@ -162,25 +166,65 @@ def get_image(
     )
 
 
-@get("/similar/{product_id:str}", sync_to_thread=False)
-def similar_to_product(
+@dataclass
+class StoredImage:
+    data: bytes
+    decoded: Any  # DecodedImage
+
+
+def _stored_image(product: Any) -> StoredImage:
+    """The product's image file as ingested: 404 when it is gone, 410 when the file at
+    that path is no longer the image the catalogue recorded (replaced, truncated)."""
+    path = Path(product.image_path)
+    try:
+        data = read_image_file(path)
+    except ImageError as exc:
+        if exc.reason == "missing image":
+            raise ApiError(
+                404, "image missing", f"the image of {product.id!r} is not on disk"
+            ) from None
+        raise ApiError(410, "image changed", f"the image of {product.id!r}: {exc}") from None
+    if product.image_sha256 and hashlib.sha256(data).hexdigest() != product.image_sha256:
+        raise ApiError(
+            410,
+            "image changed",
+            f"the file of {product.id!r} changed after ingest; ingest it again",
+        )
+    try:
+        return StoredImage(data, decode_bytes(data))
+    except ImageError as exc:
+        raise ApiError(410, "image changed", f"the image of {product.id!r}: {exc}") from None
+
+
+@get("/similar/{product_id:str}")
+async def similar_to_product(
     request: Request, product_id: str, k: KParam = 10, where: WhereParam = None
 ) -> dict[str, Any]:
     st = state_of(request)
-    filters = _where(where)
+    filters = _where(st, where)
 
-    def compute() -> dict[str, Any]:
+    def compute(embed: bool) -> dict[str, Any]:
         try:
-            query = st.search.query_for_product(product_id, with_image=False)
+            query = st.search.query_for_product(product_id, with_image=False, embed=embed)
         except UnknownProduct:
             raise ApiError(404, "unknown product", f"no product with id {product_id!r}") from None
-        except (RuntimeError, ImageError):
+        except NotEmbedded:
+            if not embed:
+                raise
             raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
+        except ImageError as exc:
+            raise ApiError(404, "not indexed", f"{product_id!r}: {exc}") from None
         neighbours = st.search.neighbours(query, k, where=filters)
         return {"query": product_id, "where": filters, "results": _neighbours_json(neighbours)}
 
     key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
-    return st.cached(key, compute)
+    try:
+        # A stored vector and a FAISS search take well under a millisecond: answered on
+        # the event loop, which keeps the p99 low (BENCHMARKS.md, service load).
+        return st.cached(key, lambda: compute(embed=False))
+    except NotEmbedded:
+        # Not embedded yet: the model may have to load (seconds), never on the loop.
+        return await _in_thread(lambda: st.cached(key, lambda: compute(embed=True)))
 
 
 @dataclass
@@ -196,7 +240,7 @@ async def similar_to_image(
     where: WhereParam = None,
 ) -> dict[str, Any]:
     st = state_of(request)
-    filters = _where(where)
+    filters = _where(st, where)
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
 
     def work() -> list[Any]:
@@ -214,7 +258,7 @@ def search(
     where: WhereParam = None,
 ) -> dict[str, Any]:
     st = state_of(request)
-    filters = _where(where)
+    filters = _where(st, where)
     allowed = st.catalogue.keys_matching(filters) if filters else None
     hits = st.catalogue.search_text(q, k, allowed)
     return {
@@ -318,43 +362,53 @@ async def describe(
 
 # -- writes -----------------------------------------------------------------------------
 def _listing(raw: Any, n: int) -> dict[str, Any]:
+    """One listing, checked; only the keys the client sent (a merge keeps the rest)."""
     if not isinstance(raw, dict):
         raise ApiError(400, "bad listing", f"listing {n} is not a JSON object")
     pid = str(raw.get("id", "")).strip()
-    if not ID_PATTERN.match(pid):
-        raise ApiError(
-            400, "bad id", f"listing {n}: id must be 1-128 letters, digits or ._:- ({pid!r})"
-        )
+    if not is_valid_id(pid):
+        raise ApiError(400, "bad id", f"listing {n}: id must be {ID_RULE} ({pid!r})")
     tags = raw.get("tags") or {}
     if not isinstance(tags, dict) or not all(
         isinstance(k, str) and isinstance(v, str | int | float) for k, v in tags.items()
     ):
         raise ApiError(400, "bad tags", f"listing {n}: tags must map family -> value")
+    out: dict[str, Any] = {"id": pid, "image": str(raw.get("image") or "image")}
+    if "title" in raw:
+        out["title"] = str(raw.get("title") or "")
+    if "tags" in raw:
+        out["tags"] = {k: str(v) for k, v in tags.items() if str(v).strip()}
     fields = {k: v for k, v in raw.items() if k not in ("id", "title", "tags", "image")}
-    return {
-        "id": pid,
-        "title": str(raw.get("title") or ""),
-        "tags": {k: str(v) for k, v in tags.items() if str(v).strip()},
-        "fields": fields,
-        "image": str(raw.get("image") or "image"),
-    }
+    if fields:
+        out["fields"] = fields
+    return out
 
 
 @post("/products", guards=[require_api_key], status_code=201)
 async def add_products(
     request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
-) -> dict[str, Any]:
+    mode: Annotated[
+        str,
+        Parameter(
+            description="replace (default): each listing is the product's whole record; "
+            "merge: sent fields overwrite, the rest (and the image, if none is sent) stay."
+        ),
+    ] = "replace",
+) -> Response[dict[str, Any]]:
     """Multipart: ``listings`` = a JSON object or array (each with ``id``, ``title``,
-    ``tags``, and ``image`` naming its file part, default ``image``) plus the file parts."""
+    ``tags``, and ``image`` naming its file part, default ``image``) plus the file parts.
+    201 when something was written; 422 with each listing's reason when nothing was."""
     st = state_of(request)
+    if mode not in WRITE_MODES:
+        raise ApiError(400, "bad mode", f"mode must be one of {', '.join(WRITE_MODES)}")
     raw = data.get("listings")
     if not isinstance(raw, str):
         raise ApiError(400, "missing listings", "send a 'listings' form field with JSON")
     try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "bad JSON", f"listings: {exc.msg}") from None
+        parsed = loads_json(raw)
+    except ValueError as exc:
+        raise ApiError(400, "bad JSON", f"listings: {getattr(exc, 'msg', exc)}") from None
     items = parsed if isinstance(parsed, list) else [parsed]
     if not items or len(items) > 100:
         raise ApiError(400, "bad listings", "send 1 to 100 listings per request")
@@ -363,11 +417,17 @@ async def add_products(
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ApiError(400, "duplicate id", f"ids repeated in this request: {dupes}")
-    accepted, images, skipped = [], [], []
+    accepted: list[dict[str, Any]] = []
+    images: list[Any] = []
+    skipped: list[dict[str, str]] = []
     for item in listings:
         upload = data.get(item["image"])
         try:
             if not isinstance(upload, UploadFile):
+                if mode == "merge" and st.catalogue.get(item["id"]) is not None:
+                    images.append(None)  # keeps its image and vector
+                    accepted.append(item)
+                    continue
                 raise ApiError(400, "missing image", f"no file part named {item['image']!r}")
             images.append(
                 await read_image(
@@ -377,8 +437,9 @@ async def add_products(
             accepted.append(item)
         except ApiError as exc:
             skipped.append({"id": item["id"], "reason": exc.extra["error"], "detail": exc.detail})
-    results = await _in_thread(lambda: st.add(accepted, images)) if accepted else []
-    return {"results": results, "skipped": skipped, "index_version": st.version}
+    results = await _in_thread(lambda: st.add(accepted, images, mode)) if accepted else []
+    body = {"results": results, "skipped": skipped, "index_version": st.version}
+    return Response(body, status_code=201 if results else 422)
 
 
 @delete("/products/{product_id:str}", guards=[require_api_key], status_code=200)
@@ -402,6 +463,7 @@ _ERROR_NAMES = {
     403: "forbidden",
     404: "not found",
     405: "method not allowed",
+    408: "request timeout",
     413: "request too large",
     415: "unsupported media type",
 }
@@ -428,6 +490,11 @@ def _image_error(_: Request, exc: ImageError) -> Response[dict[str, Any]]:
 
 def _unknown(_: Request, exc: UnknownProduct) -> Response[dict[str, Any]]:
     return _http_error(_, ApiError(404, "unknown product", str(exc)))
+
+
+def _disk_full(request: Request, exc: DiskFull) -> Response[dict[str, Any]]:
+    log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+    return _http_error(request, ApiError(507, "disk full", f"{exc.strerror}; nothing was changed"))
 
 
 def _share_cores(workers: int) -> None:
@@ -469,9 +536,11 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             HTTPException: _http_error,
             ImageError: _image_error,
             UnknownProduct: _unknown,
+            DiskFull: _disk_full,
             Exception: _internal_error,
         },
         request_max_body_size=config.max_upload_bytes * 2 + 1024 * 1024,
+        middleware=[BodyDeadline.factory(config.body_timeout)],
         multipart_form_part_limit=210,
     )
     app.state.shelfsight = ServiceState(config)

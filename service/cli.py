@@ -386,11 +386,12 @@ def similar(
     """Find the catalogue products that look most like a product or a photo."""
     from tagging.neighbours import parse_where
 
+    search = _open_search(home)
     try:
         filters = parse_where(where)
-    except ValueError as exc:
+        search.catalogue.check_where(filters)
+    except ValueError as exc:  # malformed, or a family / value the catalogue lacks
         raise _fail(str(exc)) from None
-    search = _open_search(home)
     neighbours = search.neighbours(_query(search, target), k, where=filters)
     if as_json:
         _print_json(
@@ -477,7 +478,14 @@ from service import cli_describe, cli_serve  # noqa: E402, F401
 
 
 def main() -> None:
-    app()
+    from indexer.disk_full import DiskFull
+
+    try:
+        app()
+    except DiskFull as exc:
+        # Every write rolled back before this surfaced: say so, without a traceback.
+        typer.secho(f"error: {exc.strerror}; nothing was changed", fg=typer.colors.RED, err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ applies writes (under the workspace's writer lock) and notices other processes' 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -13,7 +14,14 @@ from typing import Any, TypeVar
 
 from indexer.catalogue import Catalogue, Product
 from indexer.images import DecodedImage
-from indexer.online import add_products, delete_product, stored_image_path, writer_lock
+from indexer.online import (
+    LockBusy,
+    add_products,
+    delete_product,
+    reconcile,
+    stored_image_path,
+    writer_lock,
+)
 from indexer.vector_index import VectorIndex
 from indexer.workspace import Workspace, atomic_path
 from tagging.neighbours import NeighbourSearch
@@ -21,6 +29,8 @@ from tagging.pipeline import Pipeline
 
 MB = 1024 * 1024
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+WRITE_MODES = ("replace", "merge")
 
 
 @dataclass
@@ -30,6 +40,9 @@ class ServiceConfig:
     max_upload_bytes: int = 15 * MB
     max_pixels: int = 40_000_000
     slow_timeout: float = 30.0  # OCR and description generation
+    # A client gets this long to send its whole request body; a slow-loris upload would
+    # otherwise hold a connection (and its buffers) forever. 15 MB at 2 Mbit/s fits.
+    body_timeout: float = 60.0
     similar_cache: int = 8192  # answers kept per worker; 0 turns the cache off
     describe_backend: str = "transformers"
     describe_options: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +64,7 @@ class ServiceConfig:
             max_upload_bytes=int(env.get("SHELFSIGHT_MAX_UPLOAD_BYTES", 15 * MB)),
             max_pixels=int(env.get("SHELFSIGHT_MAX_PIXELS", 40_000_000)),
             slow_timeout=float(env.get("SHELFSIGHT_SLOW_TIMEOUT", 30.0)),
+            body_timeout=float(env.get("SHELFSIGHT_BODY_TIMEOUT", 60.0)),
             similar_cache=int(env.get("SHELFSIGHT_SIMILAR_CACHE", 8192)),
             describe_backend=env.get("SHELFSIGHT_DESCRIBE_BACKEND", "transformers"),
             describe_options=opts,
@@ -62,6 +76,7 @@ class ServiceState:
         self.config = config
         self.workspace = Workspace.open(config.home, create=False)
         self.catalogue = Catalogue(self.workspace.db_path)
+        self._recover()
         self.search = NeighbourSearch(self.workspace, self.catalogue)
         self.pipeline = Pipeline(self.search)
         self.version = VectorIndex.current_version(self.workspace.index_dir)
@@ -70,6 +85,21 @@ class ServiceState:
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._describer_lock = threading.Lock()
+
+    def _recover(self) -> None:
+        """Repair what a write killed between its index swap and its catalogue commit left
+        (index ids of products that never committed), like a database replaying its log.
+        Skipped when another process is writing: its write publishes a fresh index."""
+        try:
+            with writer_lock(self.workspace, wait=False):
+                index = VectorIndex.load(self.workspace.index_dir)
+                _, report = reconcile(self.workspace, self.catalogue, index)
+        except LockBusy:
+            return
+        if report.changed:
+            log.warning(
+                "recovered index: removed=%d added=%d", len(report.removed), len(report.added)
+            )
 
     # -- reads --------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -115,51 +145,65 @@ class ServiceState:
 
     # -- writes -------------------------------------------------------------------------
     def add(
-        self, listings: list[dict[str, Any]], images: list[tuple[DecodedImage, bytes]]
+        self,
+        listings: list[dict[str, Any]],
+        images: list[tuple[DecodedImage, bytes] | None],
+        mode: str = "replace",
     ) -> list[dict[str, Any]]:
-        """Store images, upsert listings, embed and add them to the index; one result each."""
+        """Store images, upsert listings, embed and add them to the index; one result each.
+
+        ``replace`` (default): a listing is the product's whole record, and fields it does
+        not repeat are dropped. ``merge``: given fields overwrite, others (and the image,
+        when none is sent) are kept.
+        """
+        if mode not in WRITE_MODES:
+            raise ValueError(f"mode must be one of {', '.join(WRITE_MODES)}")
         with self._write, writer_lock(self.workspace):
             index = VectorIndex.load(self.workspace.index_dir)  # the newest, whoever wrote it
-            records = []
-            results = []
+            records, results = [], []
             existing = self.catalogue.keys_by_id(str(item["id"]) for item in listings)
+            current = self.catalogue.by_keys(existing.values())
             next_key = self.catalogue.next_key()
-            for item, (image, data) in zip(listings, images, strict=True):
-                path = stored_image_path(self.workspace, image.sha256, image.format)
-                if not path.exists():
-                    with atomic_path(path) as tmp:
-                        tmp.write_bytes(data)
+            for item, upload in zip(listings, images, strict=True):
                 pid = str(item["id"])
                 key = existing.get(pid)
+                old = current.get(key) if key is not None else None
                 if key is None:
                     key, next_key = next_key, next_key + 1
-                records.append(
-                    {
-                        "key": key,
-                        "id": pid,
-                        "title": item.get("title", ""),
-                        "image_path": str(path),
-                        "image_sha256": image.sha256,
-                        "width": image.width,
-                        "height": image.height,
-                        "tags": item.get("tags", {}),
-                        "fields": item.get("fields", {}),
-                    }
-                )
-                results.append({"id": pid, "status": "updated" if pid in existing else "added"})
+                record: dict[str, Any] = {"key": key, "id": pid}
+                if mode == "merge" and old is not None:
+                    record["title"] = item.get("title", old.title)
+                    record["tags"] = {**old.tags, **item.get("tags", {})}
+                    record["fields"] = {**old.fields, **item.get("fields", {})}
+                else:
+                    record["title"] = item.get("title", "")
+                    record["tags"] = item.get("tags", {})
+                    record["fields"] = item.get("fields", {})
+                if upload is not None:
+                    image, data = upload
+                    path = stored_image_path(self.workspace, image.sha256, image.format)
+                    if not path.exists():
+                        with atomic_path(path) as tmp:
+                            tmp.write_bytes(data)
+                    record.update(
+                        image_path=str(path),
+                        image_sha256=image.sha256,
+                        width=image.width,
+                        height=image.height,
+                    )
+                elif old is None:
+                    raise ValueError(f"{pid!r} is a new product and needs an image")
+                records.append(record)
+                results.append({"id": pid, "status": "updated" if old else "added"})
             index = add_products(
                 self.workspace,
                 self.catalogue,
                 index,
                 self.search.embedder,
                 records,
-                [im for im, _ in images],
+                [u[0] if u is not None else None for u in images],
             )
             self._publish(index)
-            families = self.catalogue.get_meta("tag_families", [])
-            new = [f for r in records for f in r["tags"] if f not in families]
-            if new:
-                self.catalogue.set_meta("tag_families", list(dict.fromkeys(families + new)))
             return results
 
     def delete(self, product_id: str) -> Product | None:

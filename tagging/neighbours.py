@@ -22,6 +22,10 @@ from tagging.knn import Neighbour
 SPARE_HITS = 8
 
 
+class NotEmbedded(RuntimeError):
+    """The product has no stored vector yet; answering needs the model (slow)."""
+
+
 class UnknownProduct(KeyError):
     def __str__(self) -> str:
         return f"no product with id {self.args[0]!r} in the catalogue"
@@ -86,8 +90,14 @@ class NeighbourSearch:
         exclude = self.catalogue.keys_with_sha(image.sha256) if exclude_same_image else []
         return Query(vector, exclude, image=image)
 
-    def query_for_product(self, product_id: str, with_image: bool = True) -> Query:
-        """The stored vector of a product; its photo too, unless only neighbours are needed."""
+    def query_for_product(
+        self, product_id: str, with_image: bool = True, embed: bool = True
+    ) -> Query:
+        """The stored vector of a product; its photo too, unless only neighbours are needed.
+
+        A product not embedded yet is embedded now, unless ``embed`` is false: then
+        ``NotEmbedded`` says the answer needs the model (the service does that off its
+        event loop)."""
         product = self.catalogue.get(product_id)
         if product is None:
             raise UnknownProduct(product_id)
@@ -100,10 +110,12 @@ class NeighbourSearch:
         # The exact stored vector (an IVF-PQ index only holds a compressed one).
         vector = self.catalogue.embedding(self.index.model, product.key)
         if vector is None:  # not embedded yet (ingested after the last index run)
+            if not embed:
+                raise NotEmbedded(product_id)
             if image is None and product.image_path:
                 image = decode_file(Path(product.image_path))
             if image is None:
-                raise RuntimeError(f"product {product_id!r} has no vector and no image to embed")
+                raise NotEmbedded(f"product {product_id!r} has no vector and no image to embed")
             vector = embed_images(self.embedder, [image.image])[0]
         return Query(np.asarray(vector, dtype=np.float32), [product.key], product, image)
 

@@ -5,11 +5,12 @@
   unless a temperature is given. It decodes under constraints: banned claim words never
   come out, and no run of ``block_ngram`` tokens from a neighbour's text is repeated.
 - ``openai``: any OpenAI-compatible chat-completions endpoint (vLLM, Ollama, llama.cpp
-  server, hosted APIs) through the ``openai`` client, with a timeout and retries.
+  server, hosted APIs) through the ``openai`` client, with retries inside one deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import io
@@ -267,20 +268,15 @@ class OpenAIBackend:
             raise BackendError(
                 "the openai backend needs a model name: --llm-model or SHELFSIGHT_OPENAI_MODEL"
             )
-        from openai import OpenAI
-
         self.base_url = base_url
         self.model = model
         self.timeout = timeout
         self.max_retries = max_retries
         # Local servers accept any key; the client refuses to start without one.
-        key = (
+        self._key = (
             api_key
             or os.environ.get("SHELFSIGHT_OPENAI_API_KEY")
             or os.environ.get("OPENAI_API_KEY", "unused")
-        )
-        self._client = OpenAI(
-            base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries
         )
 
     @property
@@ -288,30 +284,66 @@ class OpenAIBackend:
         return f"openai:{self.model}@{self.base_url}"
 
     def generate(self, request: GenerationRequest) -> str:
+        """One deadline for the whole call, retries included.
+
+        The client's own timeout is per read: an endpoint that sends a byte every two
+        seconds never trips it (measured: still running after 60 s with --timeout 5). So
+        each attempt runs under ``asyncio.wait_for`` with what is left of the deadline;
+        cancelling it closes its connection, and the client is closed after every call,
+        so a timed-out request leaves no thread or socket behind.
+        """
         import openai
 
-        try:
-            resp = self._client.chat.completions.create(
-                model=self.model,
-                messages=request.messages,  # type: ignore[arg-type]
-                max_tokens=request.max_new_tokens,
-                temperature=request.temperature,
-                seed=request.seed,
-                timeout=min(request.timeout, self.timeout),
+        budget = min(request.timeout, self.timeout)
+        deadline = time.monotonic() + budget
+        attempts = self.max_retries + 1
+        failure = "did not answer"
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                text = asyncio.run(self._attempt(request, remaining))
+            except (TimeoutError, openai.APITimeoutError):
+                failure = "did not answer"
+            except openai.APIConnectionError as exc:
+                failure = f"cannot reach it: {exc}"
+            except openai.APIStatusError as exc:
+                retryable = exc.status_code == 429 or exc.status_code >= 500
+                if not retryable or attempt + 1 == attempts:
+                    raise BackendError(
+                        f"{self.base_url} answered HTTP {exc.status_code}: {exc.message}"
+                    ) from exc
+                failure = f"answered HTTP {exc.status_code}"
+            else:
+                return text
+            if attempt + 1 < attempts:  # brief back-off, never past the deadline
+                time.sleep(max(0.0, min(0.5 * 2**attempt, deadline - time.monotonic())))
+        if failure.startswith("cannot reach"):
+            raise BackendError(
+                f"cannot reach {self.base_url} ({attempts} attempts in {budget:.0f} s): "
+                + failure.removeprefix("cannot reach it: ")
             )
-        except openai.APITimeoutError as exc:
-            raise BackendError(
-                f"{self.base_url} did not answer within {self.timeout:.0f} s "
-                f"({self.max_retries} retries)"
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise BackendError(
-                f"cannot reach {self.base_url} ({self.max_retries} retries): {exc}"
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise BackendError(
-                f"{self.base_url} answered HTTP {exc.status_code}: {exc.message}"
-            ) from exc
+        raise BackendError(
+            f"{self.base_url} did not answer within {budget:.0f} s ({attempts} attempts)"
+        )
+
+    async def _attempt(self, request: GenerationRequest, seconds: float) -> str:
+        from openai import AsyncOpenAI
+
+        async with AsyncOpenAI(
+            base_url=self.base_url, api_key=self._key, timeout=seconds, max_retries=0
+        ) as client:
+            resp = await asyncio.wait_for(
+                client.chat.completions.create(
+                    model=self.model,
+                    messages=request.messages,  # type: ignore[arg-type]
+                    max_tokens=request.max_new_tokens,
+                    temperature=request.temperature,
+                    seed=request.seed,
+                ),
+                seconds,
+            )
         if not resp.choices or resp.choices[0].message.content is None:
             raise BackendError(f"{self.base_url} returned no text")
         return finish_sentence(resp.choices[0].message.content)

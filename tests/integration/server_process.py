@@ -17,9 +17,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, home, workers=1):
+    def __init__(self, home, workers=1, env=None):
         self.port = free_port()
-        env = {**os.environ, "SHELFSIGHT_API_KEY": "s3cret"}
+        env = {**os.environ, "SHELFSIGHT_API_KEY": "s3cret", **(env or {})}
         self.proc = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "shelfsight"),

@@ -85,3 +85,56 @@ def test_missing_configuration_is_explained(monkeypatch):
         OpenAIBackend(model="m")
     with pytest.raises(BackendError, match="model name"):
         OpenAIBackend(base_url="http://127.0.0.1:9/v1")
+
+
+def test_the_timeout_is_a_deadline_for_the_whole_call_and_frees_its_socket():
+    """An endpoint that trickles one byte every second never trips a per-read timeout;
+    the deadline (retries included) must still end the call and close its connection."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    open_conns = []
+    stop = threading.Event()
+
+    def trickle(conn):
+        open_conns.append(conn)
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            while not stop.is_set():
+                conn.sendall(b"X-Slow: 1\r\n")
+                time.sleep(1)
+        except OSError:
+            pass
+        finally:
+            open_conns.remove(conn)
+            conn.close()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    threads_before = threading.active_count()
+    b = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "m", "k", timeout=3, max_retries=1)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(BackendError, match="did not answer within 3 s"):
+            b.generate(GenerationRequest([{"role": "user", "content": "hi"}], timeout=3))
+        took = time.monotonic() - t0
+        time.sleep(2.5)  # the server notices the closed sockets on its next write
+        assert open_conns == []
+    finally:
+        stop.set()
+        listener.close()
+    assert took < 4.5, f"the call took {took:.1f} s against a 3 s deadline"
+    assert threading.active_count() <= threads_before + 1  # the accept loop, nothing of ours

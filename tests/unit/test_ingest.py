@@ -142,3 +142,46 @@ def test_trailing_comma_header_is_tolerated(tmp_path, images, cat):
     (tmp_path / "c.csv").write_text("id,articleType,\n1,Shirts,\n2,Jeans,\n")
     report = ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(), progress=False)
     assert report.added == 2 and report.tag_columns == ["articleType"]
+
+
+def test_a_huge_csv_field_skips_that_row_only(tmp_path, images, cat):
+    rows = [row(1), {**row(2), "productDisplayName": "x" * 200_000}, row(3)]
+    write_csv(tmp_path / "c.csv", rows)
+    report = ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(), progress=False)
+    assert report.added == 2 and {p.id for p in cat.iter_products()} == {"1", "3"}
+    assert [s.reason for s in report.skipped] == ["malformed row"]
+    assert "field limit" in report.skipped[0].detail
+
+
+def test_deeply_nested_json_line_is_skipped(tmp_path, images, cat):
+    lines = [json.dumps(row(1)), '{"id": "2", "x": ' + "[" * 6000 + "]" * 6000 + "}"]
+    (tmp_path / "c.jsonl").write_text("\n".join(lines) + "\n")
+    report = ingest_file(cat, tmp_path / "c.jsonl", images, ColumnOptions(), progress=False)
+    assert report.added == 1
+    assert report.skipped[0].reason == "malformed row" and "nested" in report.skipped[0].detail
+
+
+def test_ids_follow_the_api_rule_and_paths_stay_inside_images(tmp_path, images, cat):
+    outside = tmp_path / "x.jpg"
+    write_jpeg(outside)
+    rows = [row(1), {**row(1), "id": "../x"}, {**row(1), "id": "a/b"}, {**row(2), "id": " "}]
+    write_csv(tmp_path / "c.csv", rows)
+    report = ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(), progress=False)
+    assert report.added == 1
+    assert sorted(s.reason for s in report.skipped) == ["bad id", "bad id", "empty id"]
+    rows = [{**row(1), "file": "../x.jpg"}, {**row(2), "file": str(outside)}]
+    write_csv(tmp_path / "d.csv", rows)
+    opts = ColumnOptions(image_column="file")
+    report = ingest_file(cat, tmp_path / "d.csv", images, opts, progress=False)
+    assert [s.reason for s in report.skipped] == ["image outside --images"] * 2
+
+
+def test_rerun_repairs_a_product_whose_tag_rows_were_lost(tmp_path, images, cat):
+    write_csv(tmp_path / "c.csv", [row(1), row(2)])
+    ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(), progress=False)
+    key = cat.get("1").key
+    cat.db.execute("delete from tags where product_key = ?", [key])  # a torn older write
+    again = ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(), progress=False)
+    assert (again.updated, again.unchanged) == (1, 1)
+    assert cat.inconsistencies()["tag_rows_differ"] == []
+    assert key in cat.keys_matching({"articleType": [cat.get("1").tags["articleType"]]})
