@@ -9,8 +9,9 @@ Without ``--home`` (or with an empty one) it builds a 300-product workspace from
 seeded slice of ``../shared/data/fashion`` (CNN embeddings, no training). Every action
 is bounded in count and time and all traffic goes to 127.0.0.1.
 
-What is counted: requests by status; errors = 5xx answers and requests that failed while
-the server was up (refused connections while it is down or restarting are counted apart);
+What is counted: requests by status; errors = 5xx answers, timeouts and broken answers;
+``unavailable`` = connections refused while the server restarts or reset because the
+worker holding them was killed (the kills themselves, counted apart);
 kills by kind; products lost = writes the API acknowledged (201/200) that are not in the
 catalogue or the index at the end, plus acknowledged deletes that came back.
 """
@@ -150,8 +151,13 @@ class Tally:
                 self.errors.append(f"{what}: {r.status_code} {r.text[:200]}")
 
     def failed(self, what: str, exc: Exception, server_up: bool) -> None:
+        # A SIGKILLed worker resets the connections it held, and a killed server refuses
+        # new ones until it is back: those are the kills, counted apart. A timeout, or a
+        # broken answer from a live server, is an error.
         with self.lock:
-            if server_up and not isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError):
+            if isinstance(exc, httpx.TimeoutException) or (
+                server_up and not isinstance(exc, httpx.TransportError)
+            ):
                 self.errors.append(f"{what}: {type(exc).__name__} {exc}")
             else:
                 self.unavailable += 1
