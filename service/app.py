@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import logging
 import os
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
+from PIL import Image
 
 from indexer.catalogue import UnknownFilter
 from indexer.disk_full import DiskFull
@@ -42,7 +44,6 @@ from tagging.pipeline import ATTRIBUTES, PipelineOptions
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 THUMB_SIZES = {"thumb": 256, "medium": 640}
-# Product ids are the merchant's own, but never a path or control characters.
 MAX_K = 100
 T = TypeVar("T")
 
@@ -152,10 +153,15 @@ def get_image(
             media_type="image/jpeg",
             headers={"Cache-Control": "public, max-age=3600"},
         )
-    image = _stored_image(product)
-    if size == "full":
-        return Response(image.data, media_type=f"image/{(image.decoded.format or 'JPEG').lower()}")
-    thumb = image.decoded.image.copy()
+    data = _stored_bytes(product)
+    try:
+        if size == "full":
+            with Image.open(io.BytesIO(data)) as probe:  # the header only
+                fmt = probe.format or "JPEG"
+            return Response(data, media_type=f"image/{fmt.lower()}")
+        thumb = decode_bytes(data).image
+    except (ImageError, OSError) as exc:
+        raise ApiError(410, "image changed", f"the image of {product_id!r}: {exc}") from None
     thumb.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
     with atomic_path(cache) as tmp:
         thumb.save(tmp, "JPEG", quality=85)
@@ -166,18 +172,11 @@ def get_image(
     )
 
 
-@dataclass
-class StoredImage:
-    data: bytes
-    decoded: Any  # DecodedImage
-
-
-def _stored_image(product: Any) -> StoredImage:
+def _stored_bytes(product: Any) -> bytes:
     """The product's image file as ingested: 404 when it is gone, 410 when the file at
     that path is no longer the image the catalogue recorded (replaced, truncated)."""
-    path = Path(product.image_path)
     try:
-        data = read_image_file(path)
+        data = read_image_file(Path(product.image_path))
     except ImageError as exc:
         if exc.reason == "missing image":
             raise ApiError(
@@ -190,10 +189,7 @@ def _stored_image(product: Any) -> StoredImage:
             "image changed",
             f"the file of {product.id!r} changed after ingest; ingest it again",
         )
-    try:
-        return StoredImage(data, decode_bytes(data))
-    except ImageError as exc:
-        raise ApiError(410, "image changed", f"the image of {product.id!r}: {exc}") from None
+    return data
 
 
 @get("/similar/{product_id:str}")
