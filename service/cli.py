@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -436,6 +437,22 @@ def eval_tagging(
         typer.Option("--feature-cache", help="Reuse CNN feature maps across runs (SQLite file)."),
     ] = None,
     min_score: Annotated[float, typer.Option("--min-score")] = 0.0,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shift",
+            help="Query set unlike the catalogue; repeat for several: random, "
+            "balanced[:F[:v=w,...]], unseen:F:N, rare[:F[:M]] (README).",
+        ),
+    ] = None,
+    query_transform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--query-transform",
+            help="Re-render query photos, e.g. crop:0.8,backdrop:grey; repeat for several: "
+            "aspect:WxH, crop:F, pad, backdrop:COLOUR, jpeg:Q, rotate:DEG, downscale:F.",
+        ),
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result JSON here.")
     ] = None,
@@ -443,34 +460,47 @@ def eval_tagging(
     """Tag held-out products as new ones and compare with their own labels."""
     from indexer.ingest import CatalogueError
     from tagging.evaluate import evaluate_tagging, format_table
+    from tagging.query_transforms import parse_query_transform
+    from tagging.shift import parse_shift
 
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     try:
-        (result,) = evaluate_tagging(
-            catalog,
-            images,
-            queries,
-            query_images,
-            holdout_fraction,
-            seed,
-            opts,
-            ks=[k],
-            model=model,
-            powers=[power],
-            alphas=[alpha],
-            pixel_colour=not no_pixel_colour,
-            pixel_weights=[pixel_weight],
-            colour_column=colour_column,
-            feature_cache=feature_cache,
-            min_score=min_score,
-            progress=sys.stderr.isatty(),
-        )
-    except (CatalogueError, ValueError) as exc:
+        shifts = [parse_shift(s) for s in shift or ["random"]]
+        transforms = [parse_query_transform(t) for t in query_transform or []] or [None]
+    except ValueError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(format_table(result))
+    run = functools.partial(
+        evaluate_tagging,
+        catalog,
+        images,
+        queries,
+        query_images,
+        holdout_fraction,
+        seed,
+        opts,
+        ks=[k],
+        model=model,
+        powers=[power],
+        alphas=[alpha],
+        pixel_colour=not no_pixel_colour,
+        pixel_weights=[pixel_weight],
+        colour_column=colour_column,
+        feature_cache=feature_cache,
+        min_score=min_score,
+        progress=sys.stderr.isatty(),
+    )
+    blocks = []
+    for one_shift in shifts:
+        for transform in transforms:
+            try:
+                (result,) = run(shift=one_shift, query_transform=transform)
+            except (CatalogueError, ValueError) as exc:
+                raise _fail(str(exc)) from None
+            typer.echo(format_table(result))
+            blocks.append(result)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result, indent=2))
+        json_out.write_text(json.dumps({"settings": blocks}, indent=2))
 
 
 # The describe commands live in their own module; importing it registers them.

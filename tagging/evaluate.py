@@ -11,18 +11,16 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sklearn.metrics import f1_score
-from sklearn.model_selection import train_test_split
 
 from indexer.build import iter_embedded, run_index
 from indexer.catalogue import Catalogue
 from indexer.embedders import Embedder, load_embedder
-from indexer.images import decode_file
+from indexer.images import ImageError, decode_file
 from indexer.ingest import (
     ColumnOptions,
     ResolvedColumns,
@@ -35,15 +33,15 @@ from indexer.ingest import (
 from indexer.train import TrainOptions, train_workspace
 from indexer.workspace import Workspace
 from tagging.colour import colour_family, palette
+from tagging.confidence import confidence_report
 from tagging.defaults import DEFAULT_PIXEL_WEIGHT
 from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from tagging.neighbours import NeighbourSearch, Query
 from tagging.pipeline import combined_scores
+from tagging.query_transforms import QueryTransform
+from tagging.shift import Shift, apply_shift, choose_stratify_family
 
 log = logging.getLogger(__name__)
-
-# A family with more distinct values than this share of rows is id-like: no use to stratify.
-_MAX_STRATIFY_CARDINALITY = 0.2
 
 
 @dataclass
@@ -53,38 +51,9 @@ class EvalSetup:
     cols: ResolvedColumns
     query_images: Path
     stratified_by: str | None
-
-
-def choose_stratify_family(rows: Sequence[Row], families: Sequence[str]) -> str | None:
-    """The family with the most values (rarest classes) that still splits sensibly."""
-    best: tuple[int, str] | None = None
-    for fam in families:
-        values = [_as_text(r.values.get(fam)) for r in rows]
-        distinct = len(set(values))
-        if 2 <= distinct <= max(2, _MAX_STRATIFY_CARDINALITY * len(rows)) and (
-            best is None or distinct > best[0]
-        ):
-            best = (distinct, fam)
-    return best[1] if best else None
-
-
-def stratified_split(
-    rows: Sequence[Row], family: str | None, fraction: float, seed: int
-) -> tuple[list[Row], list[Row]]:
-    if not 0.0 < fraction < 1.0:
-        raise ValueError("--holdout-fraction must be between 0 and 1")
-    labels = None
-    if family is not None:
-        raw = [_as_text(r.values.get(family)) or "<none>" for r in rows]
-        counts = Counter(raw)
-        # Classes with one member cannot be on both sides: pool them.
-        labels = [v if counts[v] >= 2 else "<rare>" for v in raw]
-        if Counter(labels)["<rare>"] == 1:
-            top = counts.most_common(1)[0][0]
-            labels = [top if v == "<rare>" else v for v in labels]
-    idx = np.arange(len(rows))
-    cat_idx, q_idx = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
-    return [rows[i] for i in sorted(cat_idx)], [rows[i] for i in sorted(q_idx)]
+    shift: Shift = field(default_factory=Shift)
+    groups: dict[str, list[int]] = field(default_factory=dict)  # name -> query row indices
+    held_out_values: list[str] = field(default_factory=list)
 
 
 def prepare_setup(
@@ -95,17 +64,31 @@ def prepare_setup(
     holdout_fraction: float,
     seed: int,
     opts: ColumnOptions,
+    shift: Shift | None = None,
 ) -> EvalSetup:
     header, rows = read_table(catalog)
     cols = resolve_columns(header, rows, opts)
+    shift = shift or Shift()
     if queries is not None:
+        if shift.kind != "random":
+            raise ValueError("--shift builds its own queries: leave out --queries")
         q_header, q_rows = read_table(queries)
         resolve_columns(q_header, q_rows, _with_tags(opts, cols.tag_columns))
-        return EvalSetup(rows, q_rows, cols, query_images or images, None)
+        groups = {"all": list(range(len(q_rows)))}
+        return EvalSetup(rows, q_rows, cols, query_images or images, None, shift, groups)
     good = [r for r in rows if r.error is None]
     family = choose_stratify_family(good, cols.tag_columns)
-    cat_rows, q_rows = stratified_split(good, family, holdout_fraction, seed)
-    return EvalSetup(cat_rows, q_rows, cols, images, family)
+    split = apply_shift(good, shift, family, holdout_fraction, seed)
+    return EvalSetup(
+        split.catalog,
+        split.queries,
+        cols,
+        images,
+        family,
+        shift,
+        split.groups,
+        split.held_out_values,
+    )
 
 
 def _with_tags(opts: ColumnOptions, tags: list[str]) -> ColumnOptions:
@@ -120,12 +103,13 @@ def score_predictions(
     attributes: dict[str, Any] = {}
     tp = n_pred = n_true = 0
     for fam in families:
-        y_true, y_pred = [], []
+        y_true, y_pred, y_score = [], [], []
         for t, p in zip(truth, preds, strict=True):
             if not t.get(fam):
                 continue
             y_true.append(t[fam])
             y_pred.append(p[fam][0] if fam in p else "<none>")
+            y_score.append(p[fam][1] if fam in p else 0.0)
         if not y_true:
             continue
         correct = sum(a == b for a, b in zip(y_true, y_pred, strict=True))
@@ -143,6 +127,7 @@ def score_predictions(
             ),
             "support": len(y_true),
             "majority_accuracy": round(majority, 4),
+            **confidence_report(y_score, [a == b for a, b in zip(y_true, y_pred, strict=True)]),
         }
         tp += correct
         n_true += len(y_true)
@@ -177,6 +162,8 @@ def evaluate_tagging(
     pixel_colour: bool = True,
     pixel_weights: Sequence[float] | None = None,
     colour_column: str | None = None,
+    shift: Shift | None = None,
+    query_transform: QueryTransform | None = None,
 ) -> list[dict[str, Any]]:
     """One result dict per (k, power, alpha), all from one workspace and one query pass.
 
@@ -184,11 +171,21 @@ def evaluate_tagging(
     ``alpha`` weighs its head predictions against the KNN vote (ignored for models
     without heads). With ``pixel_colour`` the colour family is fused with each query's own
     palette, as the default pipeline does; ``pixel_weights`` lists the fusion weights to
-    score (0 is the neighbour vote alone, 1 the pixels alone).
+    score (0 is the neighbour vote alone, 1 the pixels alone). ``shift`` builds a query
+    set unlike the catalogue (``tagging.shift``) and ``query_transform`` re-renders each
+    query photo (``tagging.query_transforms``); groups of queries (seen / unseen, common /
+    rare) are scored apart as well.
     """
     t0 = time.perf_counter()
     setup = prepare_setup(
-        catalog, images, queries, query_images, holdout_fraction, seed, opts or ColumnOptions()
+        catalog,
+        images,
+        queries,
+        query_images,
+        holdout_fraction,
+        seed,
+        opts or ColumnOptions(),
+        shift,
     )
     train_info: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="shelfsight-eval-", dir=workdir) as tmp:
@@ -224,23 +221,28 @@ def evaluate_tagging(
             q_report_cat, setup.query_rows, setup.cols, setup.query_images, progress=False
         )
         q_products = {p.key: p for p in q_report_cat.iter_products()}
+        q_paths = {k: p.image_path or "" for k, p in q_products.items()}
+        if query_transform is not None:
+            q_paths = _transformed(q_paths, query_transform, Path(tmp) / "transformed")
         kmax = max(ks)
         truth: list[dict[str, str]] = []
+        query_ids: list[str] = []
         neighbour_lists = []
         head_lists: list[dict[str, list[tuple[str, float]]] | None] = []
         pixel_lists: list[list[tuple[str, float]] | None] = []
         for keys, vectors, _failed in iter_embedded(
             emb,
-            [(p.key, p.image_path or "") for p in q_products.values()],
+            list(q_paths.items()),
             progress=progress,
             desc="queries",
         ):
             for key, vec in zip(keys, vectors, strict=True):
                 truth.append(q_products[key].tags)
+                query_ids.append(q_products[key].id)
                 neighbour_lists.append(search.neighbours(Query(vec), kmax))
                 head_lists.append(search.head_probs(vec))
                 pixel_lists.append(
-                    palette(decode_file(Path(q_products[key].image_path or "")).image).name_scores()
+                    palette(decode_file(Path(q_paths[key])).image).name_scores()
                     if colour_fam
                     else None
                 )
@@ -266,6 +268,7 @@ def evaluate_tagging(
                 {f: (t.value, t.score) for f, t in best_tags(scores, min_score=min_score).items()}
             )
         scored = score_predictions(truth, preds, families)
+        group_scores = _score_groups(setup, query_ids, truth, preds, families)
         results.append(
             {
                 "n_catalog": report.loaded,
@@ -280,6 +283,10 @@ def evaluate_tagging(
                 "stratified_by": setup.stratified_by,
                 "skipped_catalog_rows": len(report.skipped),
                 "skipped_query_rows": len(q_report.skipped),
+                "shift": setup.shift.label,
+                "query_transform": query_transform.spec if query_transform else None,
+                **({"held_out_values": setup.held_out_values} if setup.held_out_values else {}),
+                **({"groups": group_scores} if group_scores else {}),
                 **({"train": train_info} if train_info else {}),
                 **scored,
             }
@@ -287,19 +294,64 @@ def evaluate_tagging(
     return results
 
 
+def _transformed(paths: dict[int, str], transform: QueryTransform, folder: Path) -> dict[int, str]:
+    """Each query photo re-rendered by ``transform``, written losslessly (PNG) so that only
+    the transform changes the pixels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for key, path in paths.items():
+        try:
+            image = decode_file(Path(path)).image
+        except ImageError:
+            out[key] = path  # reported as a skipped query by the embedding loop
+            continue
+        target = folder / f"{key}.png"
+        transform(image).save(target, format="PNG")
+        out[key] = str(target)
+    return out
+
+
+def _score_groups(
+    setup: EvalSetup,
+    query_ids: list[str],
+    truth: list[dict[str, str]],
+    preds: list[dict[str, tuple[str, float]]],
+    families: list[str],
+) -> dict[str, Any]:
+    """Scores per query group, when the shift made more than the one group ``all``."""
+    if set(setup.groups) <= {"all"}:
+        return {}
+    id_col = setup.cols.id_column
+    row_ids = [_as_text(r.values.get(id_col)) for r in setup.query_rows]
+    out = {}
+    for name, indices in setup.groups.items():
+        members = {row_ids[i] for i in indices}
+        pick = [i for i, q in enumerate(query_ids) if q in members]
+        scored = score_predictions([truth[i] for i in pick], [preds[i] for i in pick], families)
+        out[name] = {"n_queries": len(pick), **scored}
+    return out
+
+
 def format_table(result: dict[str, Any]) -> str:
     lines = [
         f"model={result['model']} k={result['k']} p={result['power']} "
         f"alpha={result.get('alpha', 0)} pixel={result.get('pixel_weight', 0)} "
+        f"shift={result.get('shift', 'random')} "
+        f"transform={result.get('query_transform') or 'none'} "
         f"catalogue={result['n_catalog']} "
         f"queries={result['n_queries']} seconds={result['seconds']}",
-        f"{'family':<16} {'accuracy':>9} {'macro_f1':>9} {'majority':>9} {'support':>8}",
+        f"{'family':<16} {'accuracy':>9} {'macro_f1':>9} {'majority':>9} {'ece':>7} "
+        f"{'acc@80%':>8} {'support':>8}",
     ]
     for fam, m in result["attributes"].items():
         lines.append(
             f"{fam:<16} {m['accuracy']:>9.4f} {m['macro_f1']:>9.4f} "
-            f"{m['majority_accuracy']:>9.4f} {m['support']:>8d}"
+            f"{m['majority_accuracy']:>9.4f} {m['ece']:>7.4f} "
+            f"{m['accuracy_at_coverage']['0.8']:>8.4f} {m['support']:>8d}"
         )
+    for name, g in result.get("groups", {}).items():
+        accs = ", ".join(f"{f} {m['accuracy']:.3f}" for f, m in g["attributes"].items())
+        lines.append(f"  {name} ({g['n_queries']} queries): {accs}")
     mi = result["micro"]
     lines.append(f"micro: precision={mi['precision']} recall={mi['recall']} f1={mi['f1']}")
     return "\n".join(lines)

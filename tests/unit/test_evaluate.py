@@ -3,7 +3,8 @@ from collections import Counter
 import pytest
 
 from indexer.ingest import Row
-from tagging.evaluate import choose_stratify_family, score_predictions, stratified_split
+from tagging.evaluate import score_predictions
+from tagging.shift import choose_stratify_family, stratified_split
 
 
 def rows():
