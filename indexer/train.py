@@ -73,9 +73,12 @@ class TrainReport:
     model_bytes: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     indexed: int = 0
+    val_indices: list[int] = field(default_factory=list)  # rows the heads never trained on
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("val_indices")  # internal: which rows calibration may use
+        return out
 
 
 def feature_cache_for(
@@ -151,7 +154,9 @@ def fit(
         raise ValueError("no tag family has two values with enough examples to learn from")
     y = encode_labels(vocab, tags)
     model = HybridViT(cfg, vocab, cnn_head)
-    report = TrainReport(n_train=len(train_idx), n_val=len(val_idx))
+    report = TrainReport(
+        n_train=len(train_idx), n_val=len(val_idx), val_indices=[int(i) for i in val_idx]
+    )
     eval_maps = maps[val_idx] if n_val else maps[train_idx]
     eval_y = y[val_idx] if n_val else y[train_idx]
     report.untrained_val_accuracy = head_accuracy(model, eval_maps, eval_y)
@@ -262,6 +267,11 @@ def train_workspace(
         [embedder.embed_maps(maps[s : s + 512]) for s in range(0, len(maps), 512)]
     )
     catalogue.put_embeddings(embedder.name, [p.key for p in products], vectors)
+    # Calibrating the heads on products they trained on would teach over-confidence:
+    # the held-out validation products are kept for that (tagging.calibration).
+    catalogue.set_meta(
+        f"validation_keys:{embedder.name}", [products[i].key for i in report.val_indices]
+    )
     atomic_write_text(workspace.models_dir / "CURRENT", name + "\n")
     index = rebuild_index(workspace, catalogue, embedder)
     report.index_seconds = round(time.perf_counter() - t2, 1)

@@ -272,6 +272,14 @@ async def tag(
     attributes: Annotated[
         str, Parameter(description="Pixel attributes: any of colour,shape,ocr.")
     ] = "colour,shape",
+    review_threshold: Annotated[
+        float | None,
+        Parameter(
+            ge=0.0,
+            le=1.0,
+            description="Flag tags below this score for review (default: per-family fitted).",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     st = state_of(request)
     attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
@@ -281,7 +289,12 @@ async def tag(
             400, "bad attributes", f"unknown {sorted(unknown)}; choose from {ATTRIBUTES}"
         )
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
-    opts = PipelineOptions(k=k, attributes=attrs, ocr_timeout=st.config.slow_timeout)
+    opts = PipelineOptions(
+        k=k,
+        attributes=attrs,
+        ocr_timeout=st.config.slow_timeout,
+        review_threshold=review_threshold,
+    )
 
     def work() -> dict[str, Any]:
         result = st.pipeline.run(st.search.query_for_image(image), image, opts)
@@ -303,6 +316,7 @@ class DescribeForm:
     length: str = "medium"
     tone: str = "neutral"
     k: int = 5
+    force: bool = False  # describe an out-of-domain photo anyway
 
 
 @post("/describe", status_code=200)
@@ -311,7 +325,7 @@ async def describe(
     data: Annotated[DescribeForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> dict[str, Any]:
     from tagging.describe.backends import BackendError
-    from tagging.describe.catalogue import DescribeRequest
+    from tagging.describe.catalogue import DescribeRequest, OutOfDomain
     from tagging.describe.writer import DescribeOptions
 
     st = state_of(request)
@@ -345,7 +359,7 @@ async def describe(
         if image is not None:
             query = st.search.query_for_image(image)
             return describer.describe_query(
-                query, DescribeRequest(fields=fields, k=data.k), opts
+                query, DescribeRequest(fields=fields, k=data.k, force=data.force), opts
             ).as_dict()
         req = DescribeRequest(target=data.product_id, fields=fields, k=data.k)
         return describer.describe(req, opts).as_dict()
@@ -354,6 +368,8 @@ async def describe(
         return await _in_thread(work, st.config.slow_timeout + 30)  # + model load
     except BackendError as exc:
         raise ApiError(502, "description model failed", str(exc)) from None
+    except OutOfDomain as exc:
+        raise ApiError(422, "out of domain", str(exc)) from None
 
 
 # -- writes -----------------------------------------------------------------------------

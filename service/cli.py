@@ -218,8 +218,9 @@ def index(
             index_type=index_type,
             engine=engine_options,
         )
+        calibration = _calibrate(ws, catalogue, embedder)
     if as_json:
-        _print_json(report.as_dict())
+        _print_json({**report.as_dict(), "calibration": _calibration_summary(calibration)})
         return
     typer.echo(
         f"index {report.version}: {report.indexed} products ({report.model}, "
@@ -229,6 +230,34 @@ def index(
     )
     for s in report.skipped[:20]:
         typer.echo(f"    not embedded: {s['path']}: {s['reason']}")
+    _echo_calibration(calibration)
+
+
+def _calibrate(ws, catalogue, embedder=None):
+    """Fit what the live index's scores mean (tagging.calibration) and store it."""
+    from tagging.calibration import calibrate_workspace
+    from tagging.neighbours import NeighbourSearch
+
+    return calibrate_workspace(NeighbourSearch(ws, catalogue, embedder=embedder))
+
+
+def _calibration_summary(cal) -> dict[str, Any]:
+    return {
+        "samples": cal.n_samples,
+        "seconds": cal.seconds,
+        "ood_distance": round(cal.ood_distance, 4),
+        "duplicate_distance": round(cal.duplicate_distance, 4),
+        "accept_threshold": {f: round(c.accept_threshold, 4) for f, c in cal.families.items()},
+    }
+
+
+def _echo_calibration(cal) -> None:
+    accept = ", ".join(f"{f} {c.accept_threshold:.2f}" for f, c in cal.families.items())
+    typer.echo(
+        f"calibrated on {cal.n_samples} products ({cal.seconds}s): out of domain beyond "
+        f"distance {cal.ood_distance:.3f}, duplicates within {cal.duplicate_distance:.3f}; "
+        f"auto-accept at {accept}"
+    )
 
 
 def _load_model(spec: str, home: Path):
@@ -264,10 +293,11 @@ def train(
                 opts=TrainOptions(epochs=epochs, seed=seed),
                 progress=sys.stderr.isatty(),
             )
+            calibration = _calibrate(ws, catalogue)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        _print_json(report.as_dict())
+        _print_json({**report.as_dict(), "calibration": _calibration_summary(calibration)})
         return
     typer.echo(
         f"model {report.model_name} ({report.model_bytes / 1e6:.1f} MB) -> {report.model_path}\n"
@@ -279,6 +309,7 @@ def train(
     for fam, acc in report.val_accuracy.items():
         before = report.untrained_val_accuracy.get(fam, 0.0)
         typer.echo(f"  {fam:<16} head accuracy {acc:.3f} (untrained {before:.3f})")
+    _echo_calibration(calibration)
 
 
 def _open_search(home: Path | None):
@@ -325,6 +356,16 @@ def tag(
     ocr_timeout: Annotated[
         float, typer.Option("--ocr-timeout", help="Seconds OCR may take.")
     ] = 20.0,
+    review_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--review-threshold",
+            min=0.0,
+            max=1.0,
+            help="Flag tags scoring below this for review, in every family (default: each "
+            "family's fitted 95%-precision threshold).",
+        ),
+    ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -342,6 +383,7 @@ def tag(
         colour_column=colour_column,
         ocr_timeout=ocr_timeout,
         min_score=min_score,
+        review_threshold=review_threshold,
     )
     try:
         query = _query(search, target)
@@ -353,10 +395,19 @@ def tag(
     if as_json:
         _print_json(result.as_dict())
         return
+    m = result.match
+    if m is not None and m.duplicate_of:
+        typer.echo(f"already in the catalogue as {m.duplicate_of}")
+    if m is not None and m.out_of_domain:
+        typer.echo(
+            f"not like anything in the catalogue (nearest {m.nearest_distance:.3f} > "
+            f"{m.ood_threshold:.3f}): every tag needs review"
+        )
     for family, t in {**result.tags, **result.attribute_tags}.items():
         alts = ", ".join(f"{v} {s:.2f}" for v, s in t.alternatives)
+        flag = "  REVIEW" if t.review else ""
         typer.echo(
-            f"{family:<16} {t.value:<24} {t.score:.2f}  [{t.source}]"
+            f"{family:<16} {t.value:<24} {t.score:.2f}  [{t.source}]{flag}"
             + (f"   ({alts})" if alts else "")
         )
     if result.palette:

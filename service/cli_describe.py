@@ -118,6 +118,9 @@ def describe(
     max_shared_ngram: CapOpt = 12,
     temperature: TemperatureOpt = 0.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Describe a photo even if it is out of domain.")
+    ] = False,
     home: HomeOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -151,6 +154,7 @@ def describe(
         attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
         min_confidence=min_confidence,
         description_column=description_column,
+        force=force,
     )
     try:
         result = describer.describe(req, opts)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sklearn.metrics import f1_score
 
 from indexer.build import iter_embedded, run_index
@@ -32,8 +33,9 @@ from indexer.ingest import (
 )
 from indexer.train import TrainOptions, train_workspace
 from indexer.workspace import Workspace
+from tagging.calibration import fit_calibration
 from tagging.colour import colour_family, palette
-from tagging.confidence import confidence_report
+from tagging.confidence import confidence_report, expected_calibration_error
 from tagging.defaults import DEFAULT_PIXEL_WEIGHT
 from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from tagging.neighbours import NeighbourSearch, Query
@@ -98,21 +100,28 @@ def _with_tags(opts: ColumnOptions, tags: list[str]) -> ColumnOptions:
 
 
 def score_predictions(
-    truth: list[dict[str, str]], preds: list[dict[str, tuple[str, float]]], families: list[str]
+    truth: list[dict[str, str]], preds: list[dict[str, tuple[Any, ...]]], families: list[str]
 ) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     tp = n_pred = n_true = 0
     for fam in families:
-        y_true, y_pred, y_score = [], [], []
+        y_true, y_pred, y_score, y_review, y_raw = [], [], [], [], []
         for t, p in zip(truth, preds, strict=True):
             if not t.get(fam):
                 continue
+            # (value, score) or (value, calibrated score, review, raw score)
+            value, score, review, raw = (
+                (*p[fam], False, None)[:4] if fam in p else ("<none>", 0.0, True, 0.0)
+            )
             y_true.append(t[fam])
-            y_pred.append(p[fam][0] if fam in p else "<none>")
-            y_score.append(p[fam][1] if fam in p else 0.0)
+            y_pred.append(value)
+            y_score.append(score)
+            y_review.append(bool(review))
+            y_raw.append(score if raw is None else raw)
         if not y_true:
             continue
-        correct = sum(a == b for a, b in zip(y_true, y_pred, strict=True))
+        hits = [a == b for a, b in zip(y_true, y_pred, strict=True)]
+        correct = sum(hits)
         majority = Counter(y_true).most_common(1)[0][1] / len(y_true)
         attributes[fam] = {
             "accuracy": round(correct / len(y_true), 4),
@@ -127,7 +136,16 @@ def score_predictions(
             ),
             "support": len(y_true),
             "majority_accuracy": round(majority, 4),
-            **confidence_report(y_score, [a == b for a, b in zip(y_true, y_pred, strict=True)]),
+            **confidence_report(y_score, hits),
+            "raw_ece": round(expected_calibration_error(y_raw, hits), 4),
+            "review_rate": round(float(np.mean(y_review)), 4),
+            # How right the tags a merchant would not review are.
+            "accepted_accuracy": round(
+                float(np.mean([h for h, r in zip(hits, y_review, strict=True) if not r]))
+                if not all(y_review)
+                else 0.0,
+                4,
+            ),
         }
         tp += correct
         n_true += len(y_true)
@@ -214,6 +232,14 @@ def evaluate_tagging(
         search = NeighbourSearch(ws, catalogue=catalogue, embedder=emb)
         families = list(setup.cols.tag_columns)
         colour_fam = colour_family(families, colour_column) if pixel_colour else None
+        # What `shelfsight index` fits on a merchant's catalogue, fitted on this one.
+        calibration = fit_calibration(
+            search,
+            k=max(ks),
+            power=powers[0],
+            alpha=(alphas or [DEFAULT_ALPHA])[0],
+            pixel_weight=(pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0,
+        )
         colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
 
         q_report_cat = Catalogue(Path(tmp) / "queries.db")
@@ -259,16 +285,19 @@ def evaluate_tagging(
     seconds = time.perf_counter() - t0
     results = []
     for k, power, alpha, beta in itertools.product(ks, powers, alphas, pixel_weights):
-        preds = []
+        preds, ood = [], []
         for nbrs, heads, pixel in zip(neighbour_lists, head_lists, pixel_lists, strict=True):
             scores = combined_scores(
                 nbrs[:k], families, heads, pixel, colour_fam, colour_vocab, power, alpha, beta
             )
-            preds.append(
-                {f: (t.value, t.score) for f, t in best_tags(scores, min_score=min_score).items()}
-            )
+            tags = best_tags(scores, min_score=min_score)
+            nearest = nbrs[0].distance if nbrs else 2.0
+            ood.append(nearest > calibration.ood_distance)
+            raw = {f: t.score for f, t in tags.items()}
+            calibration.apply(tags, scores, nearest, ood[-1])
+            preds.append({f: (t.value, t.score, t.review, raw[f]) for f, t in tags.items()})
         scored = score_predictions(truth, preds, families)
-        group_scores = _score_groups(setup, query_ids, truth, preds, families)
+        group_scores = _score_groups(setup, query_ids, truth, preds, ood, families)
         results.append(
             {
                 "n_catalog": report.loaded,
@@ -283,6 +312,14 @@ def evaluate_tagging(
                 "stratified_by": setup.stratified_by,
                 "skipped_catalog_rows": len(report.skipped),
                 "skipped_query_rows": len(q_report.skipped),
+                "out_of_domain_rate": round(float(np.mean(ood)) if ood else 0.0, 4),
+                "calibration": {
+                    "samples": calibration.n_samples,
+                    "ood_distance": round(calibration.ood_distance, 4),
+                    "accept_threshold": {
+                        f: round(c.accept_threshold, 4) for f, c in calibration.families.items()
+                    },
+                },
                 "shift": setup.shift.label,
                 "query_transform": query_transform.spec if query_transform else None,
                 **({"held_out_values": setup.held_out_values} if setup.held_out_values else {}),
@@ -315,7 +352,8 @@ def _score_groups(
     setup: EvalSetup,
     query_ids: list[str],
     truth: list[dict[str, str]],
-    preds: list[dict[str, tuple[str, float]]],
+    preds: list[dict[str, tuple[Any, ...]]],
+    ood: list[bool],
     families: list[str],
 ) -> dict[str, Any]:
     """Scores per query group, when the shift made more than the one group ``all``."""
@@ -328,7 +366,8 @@ def _score_groups(
         members = {row_ids[i] for i in indices}
         pick = [i for i, q in enumerate(query_ids) if q in members]
         scored = score_predictions([truth[i] for i in pick], [preds[i] for i in pick], families)
-        out[name] = {"n_queries": len(pick), **scored}
+        rate = float(np.mean([ood[i] for i in pick])) if pick else 0.0
+        out[name] = {"n_queries": len(pick), "out_of_domain_rate": round(rate, 4), **scored}
     return out
 
 
@@ -341,17 +380,26 @@ def format_table(result: dict[str, Any]) -> str:
         f"catalogue={result['n_catalog']} "
         f"queries={result['n_queries']} seconds={result['seconds']}",
         f"{'family':<16} {'accuracy':>9} {'macro_f1':>9} {'majority':>9} {'ece':>7} "
-        f"{'acc@80%':>8} {'support':>8}",
+        f"{'raw_ece':>8} {'acc@80%':>8} {'review':>7} {'support':>8}",
     ]
     for fam, m in result["attributes"].items():
         lines.append(
             f"{fam:<16} {m['accuracy']:>9.4f} {m['macro_f1']:>9.4f} "
-            f"{m['majority_accuracy']:>9.4f} {m['ece']:>7.4f} "
-            f"{m['accuracy_at_coverage']['0.8']:>8.4f} {m['support']:>8d}"
+            f"{m['majority_accuracy']:>9.4f} {m['ece']:>7.4f} {m.get('raw_ece', 0):>8.4f} "
+            f"{m['accuracy_at_coverage']['0.8']:>8.4f} {m.get('review_rate', 0):>7.3f} "
+            f"{m['support']:>8d}"
         )
     for name, g in result.get("groups", {}).items():
-        accs = ", ".join(f"{f} {m['accuracy']:.3f}" for f, m in g["attributes"].items())
-        lines.append(f"  {name} ({g['n_queries']} queries): {accs}")
+        accs = ", ".join(
+            f"{f} {m['accuracy']:.3f} (review {m.get('review_rate', 0):.2f})"
+            for f, m in g["attributes"].items()
+        )
+        lines.append(
+            f"  {name} ({g['n_queries']} queries, out of domain "
+            f"{g.get('out_of_domain_rate', 0):.2f}): {accs}"
+        )
+    if "out_of_domain_rate" in result:
+        lines.append(f"out of domain: {result['out_of_domain_rate']:.3f} of queries")
     mi = result["micro"]
     lines.append(f"micro: precision={mi['precision']} recall={mi['recall']} f1={mi['f1']}")
     return "\n".join(lines)

@@ -44,14 +44,20 @@ class TagScore:
     score: float
     source: str = "knn"
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    review: bool = False  # below the family's auto-accept threshold: a person should check
+    raw_score: float | None = None  # the vote before calibration, when calibrated
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "value": self.value,
             "score": round(self.score, 4),
             "source": self.source,
+            "review": self.review,
             "alternatives": [{"value": v, "score": round(s, 4)} for v, s in self.alternatives],
         }
+        if self.raw_score is not None:
+            out["raw_score"] = round(self.raw_score, 4)
+        return out
 
 
 def idw_weights(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.images import DecodedImage
+from tagging.calibration import Calibration, load_calibration
 from tagging.colour import (
     Palette,
     colour_family,
@@ -47,6 +48,8 @@ class PipelineOptions:
     colour_column: str | None = None
     ocr_timeout: float = 20.0
     min_score: float = 0.0
+    # One auto-accept threshold for every family instead of the fitted ones (None).
+    review_threshold: float | None = None
 
 
 @dataclass
@@ -58,10 +61,12 @@ class PipelineResult:
     shape: ShapeResult | None = None
     ocr: OcrResult | None = None
     attribute_tags: dict[str, TagScore] = field(default_factory=dict)
+    match: Match | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
+            "match": self.match.as_dict() if self.match else None,
             "tags": {f: t.as_dict() for f, t in {**self.tags, **self.attribute_tags}.items()},
             "colour": self.palette.as_dict() if self.palette else None,
             "shape": self.shape.as_dict() if self.shape else None,
@@ -89,10 +94,64 @@ def combined_scores(
     return fuse_pixel_colour(scores, colour_fam, pixel, pixel_weight, colour_vocab)
 
 
+@dataclass
+class Match:
+    """How the photo relates to the catalogue as a whole."""
+
+    out_of_domain: bool  # farther from every product than the catalogue's own 99th pct
+    nearest_distance: float | None
+    duplicate_of: str | None  # a product with the same image bytes or a near-copy of it
+    ood_threshold: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out_of_domain": self.out_of_domain,
+            "nearest_distance": (
+                None if self.nearest_distance is None else round(self.nearest_distance, 4)
+            ),
+            "duplicate_of": self.duplicate_of,
+            "ood_threshold": None if self.ood_threshold is None else round(self.ood_threshold, 4),
+        }
+
+
+def match_of(
+    query: Query,
+    neighbours: list[Neighbour],
+    catalogue_ids: dict[int, str],
+    cal: Calibration | None,
+) -> Match:
+    """Duplicate and out-of-domain information for a query. ``catalogue_ids`` names the
+    products excluded from the neighbours because they carry the very same image bytes."""
+    from tagging.calibration import DUPLICATE_DISTANCE
+
+    same_bytes = [catalogue_ids[k] for k in query.exclude if k in catalogue_ids]
+    if query.product is None and same_bytes:
+        return Match(False, 0.0, same_bytes[0], cal.ood_distance if cal else None)
+    nearest = neighbours[0].distance if neighbours else None
+    dup_distance = cal.duplicate_distance if cal else DUPLICATE_DISTANCE
+    duplicate = (
+        neighbours[0].id
+        if query.product is None and nearest is not None and nearest <= dup_distance
+        else None
+    )
+    ood = cal is not None and (nearest is None or nearest > cal.ood_distance)
+    return Match(ood, nearest, duplicate, cal.ood_distance if cal else None)
+
+
 class Pipeline:
     def __init__(self, search: NeighbourSearch) -> None:
         self.search = search
         self._brands: BrandMatcher | None = None
+        self._calibration: tuple[Any, Calibration | None] | None = None
+
+    def calibration(self) -> Calibration | None:
+        """The stored calibration of the index's model, re-read when the catalogue changes
+        (a new `shelfsight index` or `train` fits a new one)."""
+        stamp = (self.search.index.model, self.search.catalogue.generation())
+        if self._calibration is None or self._calibration[0] != stamp:
+            cal = load_calibration(self.search.catalogue, self.search.index.model)
+            self._calibration = (stamp, cal)
+        return self._calibration[1]
 
     @property
     def brands(self) -> BrandMatcher:
@@ -164,5 +223,16 @@ class Pipeline:
         tags = best_tags(scores, min_score=opts.min_score)
         for family, t in tags.items():
             t.source = sources.get(family, "knn")
+        cal = self.calibration()
+        ids = {}
+        if query.exclude and query.product is None:
+            ids = {k: p.id for k, p in self.search.catalogue.summaries(query.exclude).items()}
+        result.match = match_of(query, neighbours, ids, cal)
+        if cal is not None:
+            nearest = result.match.nearest_distance or 0.0
+            cal.apply(tags, scores, nearest, result.match.out_of_domain, opts.review_threshold)
+        elif result.match.out_of_domain:
+            for t in tags.values():
+                t.review = True
         result.tags = tags
         return result

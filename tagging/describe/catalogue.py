@@ -37,6 +37,12 @@ class DescribeRequest:
     attributes: tuple[str, ...] = ("colour", "shape")
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     description_column: str | None = None
+    force: bool = False  # describe a photo even when it is not like anything here
+
+
+class OutOfDomain(ValueError):
+    """The photo is unlike every catalogue product: its neighbours' listings would lend it
+    facts it does not have. Refused unless the caller forces it."""
 
 
 class CatalogueDescriber:
@@ -97,6 +103,14 @@ class CatalogueDescriber:
         result = self.pipeline.run(
             query, query.image, PipelineOptions(k=req.k, attributes=req.attributes)
         )
+        m = result.match
+        if m is not None and m.out_of_domain and query.product is None and not req.force:
+            raise OutOfDomain(
+                f"this photo is not like anything in the catalogue (nearest distance "
+                f"{m.nearest_distance:.3f}, catalogue photos are within {m.ood_threshold:.3f}); "
+                "a description would borrow facts from unrelated products. Force it to "
+                "describe it anyway (--force, or force=true)"
+            )
         swatches = [(s.name, s.share) for s in result.palette.swatches] if result.palette else []
         facts = facts_from_tagging(
             result.tags,
