@@ -175,6 +175,7 @@ def main() -> None:
     from tagging.pipeline import Pipeline, PipelineOptions
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-ood-"))
+    work.mkdir(parents=True, exist_ok=True)
     home = work / "ws"
     with open(FASHION / "styles.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
