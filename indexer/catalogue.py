@@ -150,17 +150,21 @@ class Catalogue:
     def count(self) -> int:
         return self.db["products"].count
 
+    def _select_in(self, sql: str, values: Iterable[Any]) -> list[dict[str, Any]]:
+        """Rows of ``sql`` (with one ``({marks})`` placeholder) for every value, queried
+        500 at a time: SQLite caps the number of bound parameters."""
+        value_list = list(values)
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(value_list), 500):
+            chunk = value_list[start : start + 500]
+            rows += self.db.query(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return rows
+
     def keys_by_id(self, ids: Iterable[str] | None = None) -> dict[str, int]:
         if ids is None:
             return {r["id"]: r["key"] for r in self.db.query("select key, id from products")}
-        out: dict[str, int] = {}
-        id_list = list(ids)
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.query(f"select key, id from products where id in ({marks})", chunk):
-                out[r["id"]] = r["key"]
-        return out
+        rows = self._select_in("select key, id from products where id in ({marks})", ids)
+        return {r["id"]: r["key"] for r in rows}
 
     def next_key(self) -> int:
         row = next(self.db.query("select coalesce(max(key), 0) + 1 as k from products"))
@@ -205,14 +209,8 @@ class Catalogue:
         return self._row_to_product(rows[0]) if rows else None
 
     def by_keys(self, keys: Iterable[int]) -> dict[int, Product]:
-        key_list = [int(k) for k in keys]
-        out: dict[int, Product] = {}
-        for start in range(0, len(key_list), 500):
-            chunk = key_list[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.query(f"select * from products where key in ({marks})", chunk):
-                out[r["key"]] = self._row_to_product(r)
-        return out
+        rows = self._select_in("select * from products where key in ({marks})", map(int, keys))
+        return {r["key"]: self._row_to_product(r) for r in rows}
 
     def summaries(self, keys: Sequence[int]) -> dict[int, Product]:
         """Id, title and tags only (no fields): what a search result shows, read cheaply."""
@@ -250,21 +248,14 @@ class Catalogue:
 
     def tag_rows(self, keys: Iterable[int] | None = None) -> dict[int, dict[str, str]]:
         """The ``tags`` table (what filters read), per product key."""
-        out: dict[int, dict[str, str]] = {}
+        sql = "select product_key, family, value from tags"
         if keys is None:
-            rows = self.db.execute("select product_key, family, value from tags").fetchall()
+            rows = list(self.db.query(sql))
         else:
-            key_list = [int(k) for k in keys]
-            rows = []
-            for start in range(0, len(key_list), 500):
-                chunk = key_list[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += self.db.execute(
-                    f"select product_key, family, value from tags where product_key in ({marks})",
-                    chunk,
-                ).fetchall()
-        for key, family, value in rows:
-            out.setdefault(int(key), {})[family] = value
+            rows = self._select_in(sql + " where product_key in ({marks})", map(int, keys))
+        out: dict[int, dict[str, str]] = {}
+        for r in rows:
+            out.setdefault(int(r["product_key"]), {})[r["family"]] = r["value"]
         return out
 
     def inconsistencies(self) -> dict[str, list[int]]:
@@ -331,19 +322,16 @@ class Catalogue:
                     f"unknown tag family {family!r}; the catalogue has: {', '.join(families)}"
                 )
             known = self.value_counts(family)
-            for value in values:
-                if value not in known:
-                    same = [v for v in known if v.casefold() == value.casefold()]
-                    close = same or difflib.get_close_matches(value, list(known), n=5, cutoff=0.5)
-                    hint = (
-                        f"did you mean {', '.join(close)}?"
-                        if close
-                        else (
-                            f"values: {', '.join(list(known)[:20])}"
-                            + (" ..." if len(known) > 20 else "")
-                        )
-                    )
-                    raise UnknownFilter(f"no product has {family}={value!r}; {hint}")
+            for value in (v for v in values if v not in known):
+                same = [v for v in known if v.casefold() == value.casefold()]
+                close = same or difflib.get_close_matches(value, list(known), n=5, cutoff=0.5)
+                more = " ..." if len(known) > 20 else ""
+                hint = (
+                    f"did you mean {', '.join(close)}?"
+                    if close
+                    else (f"values: {', '.join(list(known)[:20])}{more}")
+                )
+                raise UnknownFilter(f"no product has {family}={value!r}; {hint}")
 
     def value_counts(self, family: str) -> dict[str, int]:
         rows = self.db.query(

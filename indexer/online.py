@@ -160,12 +160,10 @@ def reconcile(
     """Make the index hold exactly the catalogue's embedded products: drop ids of
     products that are gone, add stored vectors of products it lacks. Call under
     ``writer_lock``; O(catalogue) reads, a new version only when something differs."""
-    in_index = index.ids()
-    products = catalogue.keys_by_id().values()
-    embedded = catalogue.embedded_keys(index.model)
+    in_index = set(index.ids().tolist())
     report = Reconciled(
-        removed=sorted(set(in_index.tolist()) - set(products)),
-        added=sorted(set(embedded) - set(in_index.tolist())),
+        removed=sorted(in_index - set(catalogue.keys_by_id().values())),
+        added=sorted(set(catalogue.embedded_keys(index.model)) - in_index),
     )
     if not report.changed:
         return index, report

@@ -220,7 +220,7 @@ def index(
         )
         calibration = _calibrate(ws, catalogue, embedder)
     if as_json:
-        _print_json({**report.as_dict(), "calibration": _calibration_summary(calibration)})
+        _print_json({**report.as_dict(), "calibration": calibration.summary()})
         return
     typer.echo(
         f"index {report.version}: {report.indexed} products ({report.model}, "
@@ -239,16 +239,6 @@ def _calibrate(ws, catalogue, embedder=None):
     from tagging.neighbours import NeighbourSearch
 
     return calibrate_workspace(NeighbourSearch(ws, catalogue, embedder=embedder))
-
-
-def _calibration_summary(cal) -> dict[str, Any]:
-    return {
-        "samples": cal.n_samples,
-        "seconds": cal.seconds,
-        "ood_distance": round(cal.ood_distance, 4),
-        "duplicate_distance": round(cal.duplicate_distance, 4),
-        "accept_threshold": {f: round(c.accept_threshold, 4) for f, c in cal.families.items()},
-    }
 
 
 def _echo_calibration(cal) -> None:
@@ -297,7 +287,7 @@ def train(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if as_json:
-        _print_json({**report.as_dict(), "calibration": _calibration_summary(calibration)})
+        _print_json({**report.as_dict(), "calibration": calibration.summary()})
         return
     typer.echo(
         f"model {report.model_name} ({report.model_bytes / 1e6:.1f} MB) -> {report.model_path}\n"

@@ -30,6 +30,7 @@ catalogue's meta table under ``calibration:<model>``.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import random
@@ -39,12 +40,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
 
 from indexer.catalogue import Catalogue
+from indexer.embedders import embed_images
 from indexer.images import ImageError, decode_file
 from tagging.colour import colour_family, palette
+from tagging.defaults import DEFAULT_PIXEL_WEIGHT
 from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, TagScore
 from tagging.neighbours import NeighbourSearch, Query
+from tagging.scoring import combined_scores
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,21 @@ class Calibration:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def is_out_of_domain(self, nearest: float | None) -> bool:
+        """Farther from every catalogue product than 99 % of its own photos are from
+        their nearest neighbour (no neighbour at all counts as far)."""
+        return nearest is None or nearest > self.ood_distance
+
+    def summary(self) -> dict[str, Any]:
+        """What the CLI and the evaluation report of a fit."""
+        return {
+            "samples": self.n_samples,
+            "seconds": self.seconds,
+            "ood_distance": round(self.ood_distance, 4),
+            "duplicate_distance": round(self.duplicate_distance, 4),
+            "accept_threshold": {f: round(c.accept_threshold, 4) for f, c in self.families.items()},
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Calibration:
@@ -137,8 +158,6 @@ def _accept_threshold(probs: np.ndarray, correct: np.ndarray, precision: float) 
 def fit_family(
     tops: list[float], margins: list[float], nearests: list[float], correct: list[bool]
 ) -> FamilyCalibration:
-    from sklearn.linear_model import LogisticRegression
-
     x = np.stack([_features(t, m, d) for t, m, d in zip(tops, margins, nearests, strict=True)])
     y = np.asarray(correct, dtype=int)
     if y.min() == y.max():  # all right or all wrong: a constant is the honest answer
@@ -199,9 +218,6 @@ def leave_one_out(
 ) -> Rows:
     """Tag each of ``keys`` from its neighbours with itself (and copies of its photo)
     left out, through the served scoring; per family (top, margin, nearest, correct)."""
-    from tagging.defaults import DEFAULT_PIXEL_WEIGHT
-    from tagging.pipeline import combined_scores
-
     embedded = embedded or _Embedded.read(search)
     pixel_weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
     families = search.catalogue.tag_families()
@@ -254,8 +270,6 @@ def fit_calibration(
     seed: int = 0,
 ) -> Calibration:
     """Leave-one-out over (a sample of) the catalogue; see the module docstring."""
-    from tagging.defaults import DEFAULT_PIXEL_WEIGHT
-
     t0 = time.perf_counter()
     pixel_weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
     model = search.index.model
@@ -298,12 +312,6 @@ def _duplicate_distance(
     search: NeighbourSearch, embedded: _Embedded, nearest_all: list[float], seed: int
 ) -> float:
     """How far a re-saved copy of a catalogue photo lands from it (see the docstring)."""
-    import io
-
-    from PIL import Image
-
-    from indexer.embedders import embed_images
-
     rng = random.Random(seed)
     products = embedded.products
     keys = [k for k, p in products.items() if p.image_path]

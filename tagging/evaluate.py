@@ -39,8 +39,8 @@ from tagging.confidence import confidence_report, expected_calibration_error
 from tagging.defaults import DEFAULT_PIXEL_WEIGHT
 from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from tagging.neighbours import NeighbourSearch, Query
-from tagging.pipeline import combined_scores
 from tagging.query_transforms import QueryTransform
+from tagging.scoring import combined_scores
 from tagging.shift import Shift, apply_shift, choose_stratify_family
 
 log = logging.getLogger(__name__)
@@ -291,11 +291,10 @@ def evaluate_tagging(
                 nbrs[:k], families, heads, pixel, colour_fam, colour_vocab, power, alpha, beta
             )
             tags = best_tags(scores, min_score=min_score)
-            nearest = nbrs[0].distance if nbrs else 2.0
-            ood.append(nearest > calibration.ood_distance)
-            raw = {f: t.score for f, t in tags.items()}
-            calibration.apply(tags, scores, nearest, ood[-1])
-            preds.append({f: (t.value, t.score, t.review, raw[f]) for f, t in tags.items()})
+            nearest = nbrs[0].distance if nbrs else None
+            ood.append(calibration.is_out_of_domain(nearest))
+            calibration.apply(tags, scores, nearest or 0.0, ood[-1])
+            preds.append({f: (t.value, t.score, t.review, t.raw_score) for f, t in tags.items()})
         scored = score_predictions(truth, preds, families)
         group_scores = _score_groups(setup, query_ids, truth, preds, ood, families)
         results.append(
@@ -313,13 +312,7 @@ def evaluate_tagging(
                 "skipped_catalog_rows": len(report.skipped),
                 "skipped_query_rows": len(q_report.skipped),
                 "out_of_domain_rate": round(float(np.mean(ood)) if ood else 0.0, 4),
-                "calibration": {
-                    "samples": calibration.n_samples,
-                    "ood_distance": round(calibration.ood_distance, 4),
-                    "accept_threshold": {
-                        f: round(c.accept_threshold, 4) for f, c in calibration.families.items()
-                    },
-                },
+                "calibration": calibration.summary(),
                 "shift": setup.shift.label,
                 "query_transform": query_transform.spec if query_transform else None,
                 **({"held_out_values": setup.held_out_values} if setup.held_out_values else {}),

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.images import DecodedImage
-from tagging.calibration import Calibration, load_calibration
+from tagging.calibration import DUPLICATE_DISTANCE, Calibration, load_calibration
 from tagging.colour import (
     Palette,
     colour_family,
-    fuse_pixel_colour,
     palette,
 )
 from tagging.defaults import DEFAULT_PIXEL_WEIGHT
@@ -25,11 +24,10 @@ from tagging.knn import (
     Neighbour,
     TagScore,
     best_tags,
-    blend_scores,
-    vote,
 )
 from tagging.neighbours import NeighbourSearch, Query
 from tagging.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
+from tagging.scoring import combined_scores
 from tagging.shape import ShapeResult, describe_shape
 
 ATTRIBUTES = ("colour", "shape", "ocr")
@@ -75,25 +73,6 @@ class PipelineResult:
         }
 
 
-def combined_scores(
-    neighbours: list[Neighbour],
-    families: list[str],
-    heads: dict[str, list[tuple[str, float]]] | None,
-    pixel: list[tuple[str, float]] | None,
-    colour_fam: str | None,
-    colour_vocab: set[str] | None,
-    power: float = DEFAULT_POWER,
-    alpha: float = DEFAULT_ALPHA,
-    pixel_weight: float = DEFAULT_PIXEL_WEIGHT,
-) -> dict[str, list[tuple[str, float]]]:
-    """The tag scores the pipeline reports: IDW vote, blended with heads, colour fused.
-
-    The evaluation calls this too, so what is measured is what is served.
-    """
-    scores = blend_scores(vote(neighbours, families, power=power), heads, alpha)
-    return fuse_pixel_colour(scores, colour_fam, pixel, pixel_weight, colour_vocab)
-
-
 @dataclass
 class Match:
     """How the photo relates to the catalogue as a whole."""
@@ -122,8 +101,6 @@ def match_of(
 ) -> Match:
     """Duplicate and out-of-domain information for a query. ``catalogue_ids`` names the
     products excluded from the neighbours because they carry the very same image bytes."""
-    from tagging.calibration import DUPLICATE_DISTANCE
-
     same_bytes = [catalogue_ids[k] for k in query.exclude if k in catalogue_ids]
     if query.product is None and same_bytes:
         return Match(False, 0.0, same_bytes[0], cal.ood_distance if cal else None)
@@ -134,7 +111,7 @@ def match_of(
         if query.product is None and nearest is not None and nearest <= dup_distance
         else None
     )
-    ood = cal is not None and (nearest is None or nearest > cal.ood_distance)
+    ood = cal is not None and cal.is_out_of_domain(nearest)
     return Match(ood, nearest, duplicate, cal.ood_distance if cal else None)
 
 

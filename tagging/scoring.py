@@ -1,0 +1,31 @@
+"""The tag scores Shelfsight serves for a query: the IDW vote of its neighbours, blended
+with the hybrid's heads, the colour family fused with the photo's own palette.
+
+One function, so that the pipeline, the calibration fitted on the catalogue and the
+evaluation all score the same way.
+"""
+
+from __future__ import annotations
+
+from tagging.colour import fuse_pixel_colour
+from tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, blend_scores, vote
+
+
+def combined_scores(
+    neighbours: list[Neighbour],
+    families: list[str],
+    heads: dict[str, list[tuple[str, float]]] | None,
+    pixel: list[tuple[str, float]] | None,
+    colour_fam: str | None,
+    colour_vocab: set[str] | None,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+    pixel_weight: float = DEFAULT_PIXEL_WEIGHT,
+) -> dict[str, list[tuple[str, float]]]:
+    """The tag scores the pipeline reports: IDW vote, blended with heads, colour fused.
+
+    The evaluation calls this too, so what is measured is what is served.
+    """
+    scores = blend_scores(vote(neighbours, families, power=power), heads, alpha)
+    return fuse_pixel_colour(scores, colour_fam, pixel, pixel_weight, colour_vocab)
