@@ -13,7 +13,7 @@ import typer
 
 from indexer.model_specs import SPECS
 from service import logs
-from tagging.defaults import DEFAULT_ALPHA, DEFAULT_PIXEL_WEIGHT, DEFAULT_POWER
+from tagging.defaults import DEFAULT_ALPHA, DEFAULT_PIXEL_WEIGHT, DEFAULT_POWER, NOVELTY_PRIOR
 
 app = typer.Typer(
     help="Tag, find and describe e-commerce products from their photos.",
@@ -24,6 +24,16 @@ app = typer.Typer(
 eval_app = typer.Typer(help="Quality evaluations.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
+NoveltyOpt = Annotated[
+    float,
+    typer.Option(
+        "--novelty-prior",
+        min=0.0,
+        max=0.9,
+        help="Share of new products assumed to be of types the catalogue lacks; scores and "
+        "review flags are calibrated for it (0: a closed catalogue).",
+    ),
+]
 HomeOpt = Annotated[
     Path | None,
     typer.Option(
@@ -185,6 +195,7 @@ def index(
         str | None,
         typer.Option("--shards", help="Ray engine: shard folder or s3:// URL every node reaches."),
     ] = None,
+    novelty_prior: NoveltyOpt = NOVELTY_PRIOR,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -218,7 +229,7 @@ def index(
             index_type=index_type,
             engine=engine_options,
         )
-        calibration = _calibrate(ws, catalogue, embedder)
+        calibration = _calibrate(ws, catalogue, embedder, novelty_prior)
     if as_json:
         _print_json({**report.as_dict(), "calibration": calibration.summary()})
         return
@@ -233,12 +244,13 @@ def index(
     _echo_calibration(calibration)
 
 
-def _calibrate(ws, catalogue, embedder=None):
+def _calibrate(ws, catalogue, embedder=None, novelty_prior=NOVELTY_PRIOR):
     """Fit what the live index's scores mean (tagging.calibration) and store it."""
     from tagging.calibration import calibrate_workspace
     from tagging.neighbours import NeighbourSearch
 
-    return calibrate_workspace(NeighbourSearch(ws, catalogue, embedder=embedder))
+    search = NeighbourSearch(ws, catalogue, embedder=embedder)
+    return calibrate_workspace(search, novelty_prior=novelty_prior)
 
 
 def _echo_calibration(cal) -> None:
@@ -264,6 +276,7 @@ def _load_model(spec: str, home: Path):
 def train(
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=500)] = 18,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    novelty_prior: NoveltyOpt = NOVELTY_PRIOR,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -283,7 +296,7 @@ def train(
                 opts=TrainOptions(epochs=epochs, seed=seed),
                 progress=sys.stderr.isatty(),
             )
-            calibration = _calibrate(ws, catalogue)
+            calibration = _calibrate(ws, catalogue, novelty_prior=novelty_prior)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -494,6 +507,7 @@ def eval_tagging(
             "aspect:WxH, crop:F, pad, backdrop:COLOUR, jpeg:Q, rotate:DEG, downscale:F.",
         ),
     ] = None,
+    novelty_prior: NoveltyOpt = NOVELTY_PRIOR,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result JSON here.")
     ] = None,
@@ -528,6 +542,7 @@ def eval_tagging(
         colour_column=colour_column,
         feature_cache=feature_cache,
         min_score=min_score,
+        novelty_prior=novelty_prior,
         progress=sys.stderr.isatty(),
     )
     blocks = []

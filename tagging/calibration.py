@@ -5,17 +5,27 @@ unlike the catalogue the tagger answers with the same confident score as on fami
 ones. This module fits, on the catalogue itself, what those numbers mean:
 
 - **Scores.** Per family, a logistic regression from what the tagger sees (the top score,
-  its margin over the runner-up, the nearest neighbour's distance) to the chance that
-  the top value is right, fitted leave-one-out: each sampled catalogue product is tagged
-  from its neighbours with itself (and exact copies of its photo) left out, through the
-  same ``combined_scores`` the pipeline serves, pixel colour included. For the hybrid,
-  only products its heads never trained on (the training's validation split) are used,
-  or the heads' confidence on memorised products would be learnt as normal.
+  its margin over the runner-up, the nearest neighbour's distance, and how typical that
+  distance is for the answer: see ``tag_features``) to the chance that the top value is
+  right, fitted leave-one-out: each sampled catalogue product is tagged from its
+  neighbours with itself (and exact copies of its photo) left out, through the same
+  ``combined_scores`` the pipeline serves, pixel colour included. For the hybrid, only
+  products its heads never trained on (the training's validation split) are used, or the
+  heads' confidence on memorised products would be learnt as normal.
+- **Novel types.** Calibrated only on the catalogue, a score learns in-distribution
+  confidence: a T-shirt in a catalogue without T-shirts comes back a confident "Shirts".
+  So half the sampled products are tagged once more with every product of their type
+  (the family with the most values, colour aside) left out and the heads' vote for it
+  removed: what a product of a new type looks like to the tagger. Those answers are
+  weighted to make up ``NOVELTY_PRIOR`` (10 %) of the fit.
 - **Review.** Per family, the lowest calibrated score at which the accepted answers of
   the calibration set are still 95 % precise; below it a tag carries ``review: true``.
 - **Out of domain.** The 99th percentile of the catalogue's own leave-one-out nearest
   distances: a query farther from everything than that is flagged, still tagged, and
-  every tag sent to review.
+  every tag sent to review. For a trained model (the hybrid) only the products it never
+  trained on count, and the typicality references are scaled by how much farther those
+  sit: training pulls its own products together, a new photo lands farther out (measured:
+  2.5 % of held-out photos flagged when all products counted).
 - **Duplicate.** A query with the same image bytes as a catalogue product, or within
   the duplicate distance of one, is reported as that product. The distance is fitted per
   model: sampled catalogue photos are re-saved as JPEG at quality 85 (what a merchant's
@@ -47,8 +57,8 @@ from indexer.catalogue import Catalogue
 from indexer.embedders import embed_images
 from indexer.images import ImageError, decode_file
 from tagging.colour import colour_family, palette
-from tagging.defaults import DEFAULT_PIXEL_WEIGHT
-from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, TagScore
+from tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
+from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, TagScore
 from tagging.neighbours import NeighbourSearch, Query
 from tagging.scoring import combined_scores
 
@@ -62,19 +72,26 @@ DUPLICATE_DISTANCE = 0.15
 DUPLICATE_SAMPLE = 40
 DUPLICATE_QUALITY = 85
 SAMPLE = 600
+# Of the sampled products, how many are tagged a second time as if their type were new.
+NOVEL_SAMPLE = 300
+# Members of a value measured for its typical distance (a sample beyond this).
+TYPICAL_PROBES = 1000
+# Products kept out of training needed to read distances off them (else all are used).
+MIN_FRESH = 50
 META_PREFIX = "calibration:"
 
 
 @dataclass
 class FamilyCalibration:
-    coef: list[float]  # on (logit(top), margin, nearest distance)
+    coef: list[float]  # on FEATURES
     intercept: float
     accept_threshold: float  # calibrated score at which answers are ACCEPT_PRECISION precise
     n: int
-    accuracy: float  # of the raw top value on the calibration set
+    accuracy: float  # of the raw top value on the calibration set (novel types included)
 
-    def probability(self, top: float, margin: float, nearest: float) -> float:
-        z = self.intercept + float(np.dot(self.coef, _features(top, margin, nearest)))
+    def probability(self, features: np.ndarray) -> float:
+        # A calibration stored before the typicality feature has three coefficients.
+        z = self.intercept + float(np.dot(self.coef, features[: len(self.coef)]))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
@@ -87,6 +104,12 @@ class Calibration:
     n_samples: int = 0
     seconds: float = 0.0
     settings: dict[str, float] = field(default_factory=dict)  # k, power, alpha, pixel weight
+    # family -> value -> the median distance from a product of that value to its nearest
+    # other product of the same value: how tight that value's cluster is.
+    typical: dict[str, dict[str, float]] = field(default_factory=dict)
+    typical_default: float = 0.0  # for values too rare to measure: the catalogue's median
+    novel_family: str | None = None  # the family whose values were held out to simulate novelty
+    n_novel: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +123,8 @@ class Calibration:
         """What the CLI and the evaluation report of a fit."""
         return {
             "samples": self.n_samples,
+            "novel_samples": self.n_novel,
+            "novelty_prior": self.settings.get("novelty_prior"),
             "seconds": self.seconds,
             "ood_distance": round(self.ood_distance, 4),
             "duplicate_distance": round(self.duplicate_distance, 4),
@@ -111,11 +136,18 @@ class Calibration:
         fams = {f: FamilyCalibration(**v) for f, v in raw["families"].items()}
         return cls(**{**raw, "families": fams})
 
+    def features(
+        self, family: str, ranked: list[tuple[str, float]], neighbours: list[Neighbour]
+    ) -> np.ndarray:
+        return tag_features(
+            family, ranked, neighbours, self.typical.get(family, {}), self.typical_default
+        )
+
     def apply(
         self,
         tags: dict[str, TagScore],
         scores: dict[str, list[tuple[str, float]]],
-        nearest: float,
+        neighbours: list[Neighbour],
         out_of_domain: bool,
         review_threshold: float | None = None,
     ) -> None:
@@ -127,16 +159,42 @@ class Calibration:
             if cal is None or not ranked:
                 tag.review = True  # a family nothing was fitted for: a person decides
                 continue
-            second = ranked[1][1] if len(ranked) > 1 else 0.0
             tag.raw_score = tag.score
-            tag.score = cal.probability(ranked[0][1], ranked[0][1] - second, nearest)
+            tag.score = cal.probability(self.features(family, ranked, neighbours))
             threshold = cal.accept_threshold if review_threshold is None else review_threshold
             tag.review = out_of_domain or tag.score < threshold
 
 
-def _features(top: float, margin: float, nearest: float) -> np.ndarray:
+FEATURES = ("logit_top", "margin", "nearest", "log_typicality")
+
+
+def tag_features(
+    family: str,
+    ranked: list[tuple[str, float]],
+    neighbours: list[Neighbour],
+    typical: dict[str, float],
+    typical_default: float,
+) -> np.ndarray:
+    """What the calibration sees of one family's answer.
+
+    Typicality: how far the nearest neighbour carrying the answer is, against how close
+    products of that value usually sit to each other. A product of a type the catalogue
+    lacks is usually tagged with the nearest type it has (a T-shirt as a shirt), but it
+    sits farther from the shirts than shirts sit from each other.
+    """
+    top = ranked[0][1]
+    margin = top - (ranked[1][1] if len(ranked) > 1 else 0.0)
     p = min(max(top, 1e-4), 1 - 1e-4)
-    return np.array([math.log(p / (1 - p)), margin, nearest], dtype=np.float64)
+    nearest = neighbours[0].distance if neighbours else 2.0
+    value = ranked[0][0]
+    d_value = min(
+        (n.distance for n in neighbours if n.tags.get(family) == value),
+        # no neighbour carries it (the heads or the pixels chose it): at least this far
+        default=neighbours[-1].distance if neighbours else 2.0,
+    )
+    ref = typical.get(value) or typical_default
+    typicality = math.log(max(d_value, 1e-3) / max(ref, 1e-3)) if ref > 0 else 0.0
+    return np.array([math.log(p / (1 - p)), margin, nearest, typicality], dtype=np.float64)
 
 
 def load_calibration(catalogue: Catalogue, model: str) -> Calibration | None:
@@ -144,11 +202,14 @@ def load_calibration(catalogue: Catalogue, model: str) -> Calibration | None:
     return Calibration.from_json(raw) if raw else None
 
 
-def _accept_threshold(probs: np.ndarray, correct: np.ndarray, precision: float) -> float:
-    """The lowest score t whose accepted set {p >= t} is at least ``precision`` precise;
-    above every score (nothing auto-accepted) when no such t exists."""
+def _accept_threshold(
+    probs: np.ndarray, correct: np.ndarray, precision: float, weights: np.ndarray | None = None
+) -> float:
+    """The lowest score t whose accepted set {p >= t} is at least ``precision`` precise
+    (weighted); above every score (nothing auto-accepted) when no such t exists."""
+    weights = np.ones(len(probs)) if weights is None else weights
     order = np.argsort(-probs, kind="stable")
-    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    running = np.cumsum((correct * weights)[order]) / np.cumsum(weights[order])
     ok = np.nonzero(running >= precision)[0]
     if len(ok) == 0:
         return 1.01
@@ -156,27 +217,48 @@ def _accept_threshold(probs: np.ndarray, correct: np.ndarray, precision: float) 
 
 
 def fit_family(
-    tops: list[float], margins: list[float], nearests: list[float], correct: list[bool]
+    features: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None
 ) -> FamilyCalibration:
-    x = np.stack([_features(t, m, d) for t, m, d in zip(tops, margins, nearests, strict=True)])
+    """Logistic calibration of one family on rows of FEATURES (see tag_features)."""
+    x = np.asarray(features, dtype=np.float64)
     y = np.asarray(correct, dtype=int)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    rate = float(np.average(y, weights=w))
     if y.min() == y.max():  # all right or all wrong: a constant is the honest answer
-        rate = float(y.mean())
         const = math.log(max(rate, 1e-3) / max(1 - rate, 1e-3))
-        cal = FamilyCalibration([0.0, 0.0, 0.0], const, 0.0, len(y), rate)
+        cal = FamilyCalibration([0.0] * x.shape[1], const, 0.0, len(y), rate)
     else:
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y, sample_weight=w)
         cal = FamilyCalibration(
-            [float(c) for c in lr.coef_[0]], float(lr.intercept_[0]), 0.0, len(y), float(y.mean())
+            [float(c) for c in lr.coef_[0]], float(lr.intercept_[0]), 0.0, len(y), rate
         )
-    probs = np.array(
-        [cal.probability(t, m, d) for t, m, d in zip(tops, margins, nearests, strict=True)]
-    )
-    cal.accept_threshold = _accept_threshold(probs, y.astype(float), ACCEPT_PRECISION)
+    probs = np.array([cal.probability(row) for row in x])
+    cal.accept_threshold = _accept_threshold(probs, y.astype(float), ACCEPT_PRECISION, w)
     return cal
 
 
-Rows = dict[str, tuple[list[float], list[float], list[float], list[bool]]]
+@dataclass
+class Rows:
+    """Per family: one feature row per calibration answer, whether it was right, and
+    whether it came from a simulated novel type."""
+
+    x: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    y: dict[str, list[bool]] = field(default_factory=dict)
+    novel: dict[str, list[bool]] = field(default_factory=dict)
+
+    def add(self, family: str, features: np.ndarray, correct: bool, novel: bool) -> None:
+        self.x.setdefault(family, []).append(features)
+        self.y.setdefault(family, []).append(correct)
+        self.novel.setdefault(family, []).append(novel)
+
+    def fit(self, family: str, novelty_prior: float) -> FamilyCalibration:
+        """Fit one family, the novel rows weighted to make up ``novelty_prior`` of it."""
+        novel = np.asarray(self.novel[family], dtype=bool)
+        w = np.ones(len(novel))
+        if novel.any():
+            odds = novelty_prior / (1 - novelty_prior)
+            w[novel] = odds * max(int((~novel).sum()), 1) / int(novel.sum())
+        return fit_family(np.stack(self.x[family]), np.asarray(self.y[family]), w)
 
 
 @dataclass
@@ -206,6 +288,65 @@ class _Embedded:
         sha = self.products[key].image_sha256
         return self.by_sha.get(sha, [key]) if sha else [key]
 
+    def photo_codes(self) -> np.ndarray:
+        """One integer per position, equal for products sharing image bytes."""
+        codes: dict[str, int] = {}
+        out = np.empty(len(self.keys), dtype=np.int64)
+        for pos, key in enumerate(self.keys.tolist()):
+            sha = self.products[key].image_sha256 or f"key:{key}"
+            out[pos] = codes.setdefault(sha, len(codes))
+        return out
+
+    def members(self, family: str) -> dict[str, list[int]]:
+        """value -> keys of the products carrying it."""
+        out: dict[str, list[int]] = {}
+        for key in self.keys.tolist():
+            value = self.products[key].tags.get(family)
+            if value:
+                out.setdefault(value, []).append(key)
+        return out
+
+
+def typical_distances(
+    embedded: _Embedded, families: list[str], seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """family -> value -> median distance from a product of that value to its nearest
+    other photo of the same value (values with fewer than 3 products are left out)."""
+    rng = np.random.default_rng(seed)
+    codes = embedded.photo_codes()
+    out: dict[str, dict[str, float]] = {}
+    for family in families:
+        out[family] = {}
+        for value, keys in embedded.members(family).items():
+            if len(keys) < 3:
+                continue
+            members = np.array([embedded.position[k] for k in keys])
+            probes = members
+            if len(members) > TYPICAL_PROBES:
+                probes = rng.choice(members, TYPICAL_PROBES, replace=False)
+            nearest = _nearest_other(embedded.vectors, codes, probes, members)
+            nearest = nearest[np.isfinite(nearest)]
+            if len(nearest):
+                out[family][value] = float(np.median(nearest))
+    return out
+
+
+def _nearest_other(
+    vectors: np.ndarray, codes: np.ndarray, probes: np.ndarray, members: np.ndarray
+) -> np.ndarray:
+    """Each probe's distance to its nearest member with other image bytes (exact)."""
+    out = np.empty(len(probes), dtype=np.float64)
+    pool = vectors[members]
+    for start in range(0, len(probes), 512):
+        chunk = probes[start : start + 512]
+        sims = vectors[chunk] @ pool.T
+        sims[codes[chunk][:, None] == codes[members][None, :]] = -np.inf
+        best = sims.max(axis=1)
+        out[start : start + len(chunk)] = np.where(
+            np.isfinite(best), np.sqrt(np.clip(2.0 - 2.0 * best, 0.0, None)), np.inf
+        )
+    return out
+
 
 def leave_one_out(
     search: NeighbourSearch,
@@ -215,33 +356,44 @@ def leave_one_out(
     alpha: float = DEFAULT_ALPHA,
     pixel_weight: float | None = None,
     embedded: _Embedded | None = None,
+    calibration: Calibration | None = None,
+    novel_keys: list[int] | None = None,
 ) -> Rows:
     """Tag each of ``keys`` from its neighbours with itself (and copies of its photo)
-    left out, through the served scoring; per family (top, margin, nearest, correct)."""
+    left out, through the served scoring; per family, the features the calibration sees
+    (typicality from ``calibration.typical``) and whether the top value was right.
+
+    Each of ``novel_keys`` is tagged once more as a product of a type the catalogue
+    lacks: every product of its ``calibration.novel_family`` value is left out, and the
+    heads' probability of that value is taken away (heads never learn a type that is
+    not in the catalogue)."""
     embedded = embedded or _Embedded.read(search)
+    cal = calibration or Calibration(search.index.model, {}, 2.0)
     pixel_weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
     families = search.catalogue.tag_families()
     colour_fam = colour_family(families) if pixel_weight > 0 else None
     colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
-    rows: Rows = {f: ([], [], [], []) for f in families}
-    for key in keys:
+    novel_fam = cal.novel_family
+    members = embedded.members(novel_fam) if novel_fam else {}
+    pixels: dict[int, list[tuple[str, float]] | None] = {}
+    rows = Rows()
+
+    def tag(key: int, exclude: list[int], drop: str | None) -> None:
         vec = embedded.vectors[embedded.position[key]]
-        neighbours = search.neighbours(Query(vec, exclude=embedded.copies(key)), k)
+        neighbours = search.neighbours(Query(vec, exclude=exclude), k)
         if not neighbours:
-            continue
+            return
         heads = search.head_probs(vec) if alpha > 0 else None
+        if heads and drop is not None and novel_fam in heads:
+            heads = {**heads, novel_fam: _without(heads[novel_fam], drop)}
         product = embedded.products[key]
-        pixel = None
-        if colour_fam and product.image_path:
-            try:
-                pixel = palette(decode_file(Path(product.image_path)).image).name_scores()
-            except ImageError:
-                pixel = None
+        if key not in pixels:
+            pixels[key] = _pixel_scores(product) if colour_fam else None
         scores = combined_scores(
             neighbours,
             families,
             heads,
-            pixel,
+            pixels[key],
             colour_fam,
             colour_vocab,
             power,
@@ -249,15 +401,42 @@ def leave_one_out(
             pixel_weight,
         )
         for family, ranked in scores.items():
-            if not product.tags.get(family) or not ranked:
-                continue
-            second = ranked[1][1] if len(ranked) > 1 else 0.0
-            tops, margins, nearests, correct = rows[family]
-            tops.append(ranked[0][1])
-            margins.append(ranked[0][1] - second)
-            nearests.append(neighbours[0].distance)
-            correct.append(ranked[0][0] == product.tags[family])
+            truth = product.tags.get(family)
+            if truth and ranked:
+                features = cal.features(family, ranked, neighbours)
+                rows.add(family, features, ranked[0][0] == truth, drop is not None)
+
+    for key in keys:
+        tag(key, embedded.copies(key), None)
+    for key in novel_keys or []:
+        value = embedded.products[key].tags.get(novel_fam or "")
+        if value:
+            tag(key, members[value], value)
     return rows
+
+
+def _without(ranked: list[tuple[str, float]], value: str) -> list[tuple[str, float]]:
+    kept = [(v, p) for v, p in ranked if v != value]
+    total = sum(p for _, p in kept)
+    return [(v, p / total) for v, p in kept] if total > 0 else kept
+
+
+def _pixel_scores(product: Any) -> list[tuple[str, float]] | None:
+    if not product.image_path:
+        return None
+    try:
+        return palette(decode_file(Path(product.image_path)).image).name_scores()
+    except ImageError:
+        return None
+
+
+def novelty_family(catalogue: Catalogue, families: list[str]) -> str | None:
+    """The family whose values stand for product types: the one with the most values,
+    leaving out the colour family (a new colour is not a new kind of product)."""
+    colour = colour_family(families)
+    counted = [(len(catalogue.value_counts(f)), f) for f in families if f != colour]
+    counted = [(n, f) for n, f in counted if n >= 3]
+    return max(counted)[1] if counted else None
 
 
 def fit_calibration(
@@ -268,6 +447,7 @@ def fit_calibration(
     pixel_weight: float | None = None,
     sample: int = SAMPLE,
     seed: int = 0,
+    novelty_prior: float = NOVELTY_PRIOR,
 ) -> Calibration:
     """Leave-one-out over (a sample of) the catalogue; see the module docstring."""
     t0 = time.perf_counter()
@@ -277,7 +457,7 @@ def fit_calibration(
     # Out of domain: every product's nearest *other* photo.
     widest = max((len(v) for v in embedded.by_sha.values()), default=1)
     hits = search.index.search(embedded.vectors, 1 + widest)
-    nearest_all = []
+    nearest: dict[int, float] = {}
     for row, key in enumerate(embedded.keys.tolist()):
         same = embedded.copies(key)
         others = [
@@ -286,25 +466,51 @@ def fit_calibration(
             if kk >= 0 and int(kk) not in same
         ]
         if others:
-            nearest_all.append(others[0])
-    ood = float(np.quantile(nearest_all, OOD_QUANTILE)) if nearest_all else 2.0
-    duplicate = _duplicate_distance(search, embedded, nearest_all, seed)
-
+            nearest[key] = others[0]
+    nearest_all = list(nearest.values())
+    # A trained model pulls the products it trained on together: a new product sits
+    # farther from the catalogue than they sit from each other. Where the training kept
+    # products aside (the hybrid's validation split), distances are read off those.
     held = search.catalogue.get_meta(f"validation_keys:{model}")
-    pool = [k for k in (held or embedded.keys.tolist()) if k in embedded.position]
-    chosen = sorted(random.Random(seed).sample(pool, min(sample, len(pool))))
-    rows = leave_one_out(search, chosen, k, power, alpha, pixel_weight, embedded)
-    fitted = {f: fit_family(*r) for f, r in rows.items() if len(r[0]) >= 10}
+    fresh = [nearest[k] for k in held or [] if k in nearest]
+    reference = fresh if len(fresh) >= MIN_FRESH else nearest_all
+    ood = float(np.quantile(reference, OOD_QUANTILE)) if reference else 2.0
+    scale = float(np.median(reference) / np.median(nearest_all)) if nearest_all else 1.0
+    duplicate = _duplicate_distance(search, embedded, nearest_all, seed)
+    families = search.catalogue.tag_families()
+    typical = {
+        f: {v: d * scale for v, d in values.items()}
+        for f, values in typical_distances(embedded, families, seed).items()
+    }
     cal = Calibration(
         model,
-        fitted,
+        {},
         ood,
         duplicate,
-        n_samples=len(chosen),
-        seconds=round(time.perf_counter() - t0, 1),
-        settings={"k": k, "power": power, "alpha": alpha, "pixel_weight": pixel_weight},
+        settings={
+            "k": k,
+            "power": power,
+            "alpha": alpha,
+            "pixel_weight": pixel_weight,
+            "novelty_prior": novelty_prior,
+            "fresh_scale": round(scale, 4),
+        },
+        typical=typical,
+        typical_default=float(np.median(reference)) if reference else 0.0,
+        novel_family=novelty_family(search.catalogue, families) if novelty_prior > 0 else None,
     )
-    log.info("calibrated model=%s samples=%d ood=%.3f", model, len(chosen), ood)
+
+    pool = [k for k in (held or embedded.keys.tolist()) if k in embedded.position]
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(pool, min(sample, len(pool))))
+    novel = sorted(rng.sample(chosen, min(NOVEL_SAMPLE, len(chosen)))) if cal.novel_family else []
+    rows = leave_one_out(search, chosen, k, power, alpha, pixel_weight, embedded, cal, novel)
+    cal.families = {f: rows.fit(f, novelty_prior) for f in rows.x if len(rows.x[f]) >= 10}
+    cal.n_samples, cal.n_novel = len(chosen), len(novel)
+    cal.seconds = round(time.perf_counter() - t0, 1)
+    log.info(
+        "calibrated model=%s samples=%d novel=%d ood=%.3f", model, len(chosen), len(novel), ood
+    )
     return cal
 
 

@@ -64,6 +64,8 @@ def coverage_at_accuracy(
 def confidence_report(scores: Sequence[float], correct: Sequence[bool]) -> dict[str, object]:
     return {
         "ece": round(expected_calibration_error(scores, correct), 4),
+        # What the scores promise on average; against the accuracy, the direction of the gap.
+        "mean_score": round(float(np.mean(scores)) if len(scores) else 0.0, 4),
         "accuracy_at_coverage": {
             f"{c:g}": round(accuracy_at_coverage(scores, correct, c), 4) for c in COVERAGES
         },

@@ -36,7 +36,7 @@ from indexer.workspace import Workspace
 from tagging.calibration import fit_calibration
 from tagging.colour import colour_family, palette
 from tagging.confidence import confidence_report, expected_calibration_error
-from tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
 from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from tagging.neighbours import NeighbourSearch, Query
 from tagging.query_transforms import QueryTransform
@@ -182,6 +182,7 @@ def evaluate_tagging(
     colour_column: str | None = None,
     shift: Shift | None = None,
     query_transform: QueryTransform | None = None,
+    novelty_prior: float = NOVELTY_PRIOR,
 ) -> list[dict[str, Any]]:
     """One result dict per (k, power, alpha), all from one workspace and one query pass.
 
@@ -239,6 +240,7 @@ def evaluate_tagging(
             power=powers[0],
             alpha=(alphas or [DEFAULT_ALPHA])[0],
             pixel_weight=(pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0,
+            novelty_prior=novelty_prior,
         )
         colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
 
@@ -293,7 +295,7 @@ def evaluate_tagging(
             tags = best_tags(scores, min_score=min_score)
             nearest = nbrs[0].distance if nbrs else None
             ood.append(calibration.is_out_of_domain(nearest))
-            calibration.apply(tags, scores, nearest or 0.0, ood[-1])
+            calibration.apply(tags, scores, nbrs[:k], ood[-1])
             preds.append({f: (t.value, t.score, t.review, t.raw_score) for f, t in tags.items()})
         scored = score_predictions(truth, preds, families)
         group_scores = _score_groups(setup, query_ids, truth, preds, ood, families)

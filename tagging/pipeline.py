@@ -206,8 +206,7 @@ class Pipeline:
             ids = {k: p.id for k, p in self.search.catalogue.summaries(query.exclude).items()}
         result.match = match_of(query, neighbours, ids, cal)
         if cal is not None:
-            nearest = result.match.nearest_distance or 0.0
-            cal.apply(tags, scores, nearest, result.match.out_of_domain, opts.review_threshold)
+            cal.apply(tags, scores, neighbours, result.match.out_of_domain, opts.review_threshold)
         elif result.match.out_of_domain:
             for t in tags.values():
                 t.review = True

@@ -3,9 +3,16 @@
 import numpy as np
 import pytest
 
-from tagging.calibration import Calibration, FamilyCalibration, _accept_threshold, fit_family
+from tagging.calibration import (
+    Calibration,
+    FamilyCalibration,
+    Rows,
+    _accept_threshold,
+    fit_family,
+    tag_features,
+)
 from tagging.confidence import expected_calibration_error
-from tagging.knn import TagScore
+from tagging.knn import Neighbour, TagScore
 
 
 def overconfident(n, seed):
@@ -17,16 +24,57 @@ def overconfident(n, seed):
     correct = rng.random(n) < np.where(near, 0.6, 0.1)
     tops = np.clip(0.95 + rng.normal(0, 0.02, n), 0.5, 0.999)
     margins = tops - 0.03
-    return list(tops), list(margins), list(nearest), list(correct)
+    x = np.stack([np.log(tops / (1 - tops)), margins, nearest, np.zeros(n)], axis=1)
+    return x, correct
 
 
 def test_fitting_lowers_calibration_error_on_fresh_data():
     cal = fit_family(*overconfident(2000, seed=0))
-    tops, margins, nearest, correct = overconfident(2000, seed=1)
-    probs = [cal.probability(t, m, d) for t, m, d in zip(tops, margins, nearest, strict=True)]
+    x, correct = overconfident(2000, seed=1)
+    probs = [cal.probability(row) for row in x]
+    tops = 1 / (1 + np.exp(-x[:, 0]))
     raw = expected_calibration_error(tops, correct)
     fitted = expected_calibration_error(probs, correct)
     assert raw > 0.5 and fitted < 0.05
+
+
+def test_accept_threshold_counts_weights():
+    probs = np.array([0.9, 0.8, 0.7])
+    correct = np.array([1.0, 0.0, 1.0])
+    assert _accept_threshold(probs, correct, 0.95) == pytest.approx(0.9)
+    # the wrong answer weighs nothing: everything down to 0.7 is precise enough
+    assert _accept_threshold(probs, correct, 0.95, np.array([1.0, 0.0, 1.0])) == 0.7
+
+
+def nb(distance, value):
+    return Neighbour("x", "", distance, {"articleType": value})
+
+
+def test_typicality_compares_the_answer_with_its_own_cluster():
+    ranked = [("Shirts", 0.8), ("Tops", 0.2)]
+    near = tag_features(
+        "articleType", ranked, [nb(0.3, "Shirts"), nb(0.4, "Tops")], {"Shirts": 0.3}, 0.5
+    )
+    far = tag_features(
+        "articleType", ranked, [nb(0.4, "Tops"), nb(0.6, "Shirts")], {"Shirts": 0.3}, 0.5
+    )
+    assert near[3] == pytest.approx(0.0)  # as close as shirts are to each other
+    assert far[3] == pytest.approx(np.log(2.0))  # twice as far
+    assert near[2] == 0.3 and far[2] == 0.4  # nearest neighbour, whatever its value
+    unknown = tag_features("articleType", [("Capes", 1.0)], [nb(0.5, "Shirts")], {}, 0.25)
+    assert unknown[3] == pytest.approx(np.log(2.0))  # catalogue median; farthest neighbour
+
+
+def test_novel_rows_are_weighted_to_the_prior():
+    """Novel rows (always wrong here) move the fitted accuracy to the prior's mix."""
+    rows = Rows()
+    for i in range(90):
+        rows.add("t", np.array([1.0, 0.5, 0.3, 0.0]), i % 10 != 0, False)  # 90 % right
+    for _ in range(30):
+        rows.add("t", np.array([1.0, 0.5, 0.3, 0.0]), False, True)
+    assert rows.fit("t", 0.0).accuracy == pytest.approx(0.9)
+    # 10 % novel, all wrong: 0.9 * 0.9
+    assert rows.fit("t", 0.1).accuracy == pytest.approx(0.81)
 
 
 def test_accept_threshold_reaches_the_precision():
@@ -37,35 +85,79 @@ def test_accept_threshold_reaches_the_precision():
 
 
 def test_constant_truth_gives_a_constant_probability():
-    cal = fit_family([0.9] * 20, [0.5] * 20, [0.3] * 20, [True] * 20)
-    assert cal.probability(0.2, 0.0, 1.5) > 0.99
+    cal = fit_family(np.tile([2.0, 0.5, 0.3, 0.0], (20, 1)), np.ones(20, dtype=bool))
+    assert cal.probability(np.array([-1.0, 0.0, 1.5, 1.0])) > 0.99
+
+
+def test_a_calibration_stored_before_typicality_still_applies():
+    old = FamilyCalibration([1.0, 0.0, -4.0], 0.5, accept_threshold=0.7, n=100, accuracy=0.8)
+    assert 0 < old.probability(np.array([2.0, 0.5, 0.3, 9.0])) < 1
 
 
 def make_calibration():
-    fam = FamilyCalibration([1.0, 0.0, -4.0], 0.5, accept_threshold=0.7, n=100, accuracy=0.8)
+    fam = FamilyCalibration([1.0, 0.0, -4.0, 0.0], 0.5, accept_threshold=0.7, n=100, accuracy=0.8)
     return Calibration("m", {"articleType": fam}, ood_distance=0.8, duplicate_distance=0.1)
 
 
 def test_apply_sets_scores_review_and_keeps_the_raw_score():
     cal = make_calibration()
     near = {"articleType": TagScore("articleType", "Shirts", 0.9)}
-    cal.apply(near, {"articleType": [("Shirts", 0.9), ("Tshirts", 0.1)]}, 0.2, False)
+    cal.apply(
+        near, {"articleType": [("Shirts", 0.9), ("Tshirts", 0.1)]}, [nb(0.2, "Shirts")], False
+    )
     t = near["articleType"]
     assert t.raw_score == 0.9 and 0.7 < t.score < 1 and not t.review
     far = {"articleType": TagScore("articleType", "Shirts", 0.9)}
-    cal.apply(far, {"articleType": [("Shirts", 0.9)]}, 1.2, False)
+    cal.apply(far, {"articleType": [("Shirts", 0.9)]}, [nb(1.2, "Shirts")], False)
     assert far["articleType"].review and far["articleType"].score < near["articleType"].score
     ood = {"articleType": TagScore("articleType", "Shirts", 0.9)}
-    cal.apply(ood, {"articleType": [("Shirts", 0.9)]}, 0.2, True)
+    cal.apply(ood, {"articleType": [("Shirts", 0.9)]}, [nb(0.2, "Shirts")], True)
     assert ood["articleType"].review  # out of domain: always a person's call
     override = {"articleType": TagScore("articleType", "Shirts", 0.9)}
-    cal.apply(override, {"articleType": [("Shirts", 0.9)]}, 1.2, False, review_threshold=0.0)
+    cal.apply(
+        override, {"articleType": [("Shirts", 0.9)]}, [nb(1.2, "Shirts")], False, review_threshold=0
+    )
     assert not override["articleType"].review
     other = {"usage": TagScore("usage", "Casual", 0.9)}
-    cal.apply(other, {"usage": [("Casual", 0.9)]}, 0.2, False)
+    cal.apply(other, {"usage": [("Casual", 0.9)]}, [nb(0.2, "Shirts")], False)
     assert other["usage"].review  # nothing was fitted for it
 
 
 def test_json_round_trip():
     cal = make_calibration()
     assert Calibration.from_json(cal.to_json()) == cal
+
+
+def embedded(vectors, tags, shas):
+    from types import SimpleNamespace
+
+    from tagging.calibration import _Embedded
+
+    keys = np.arange(len(vectors))
+    products = {
+        int(k): SimpleNamespace(key=int(k), tags={"type": t}, image_sha256=s)
+        for k, t, s in zip(keys, tags, shas, strict=True)
+    }
+    by_sha = {}
+    for p in products.values():
+        by_sha.setdefault(p.image_sha256, []).append(p.key)
+    unit = np.asarray(vectors, dtype=np.float32)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    return _Embedded(keys, unit, {int(k): i for i, k in enumerate(keys)}, products, by_sha)
+
+
+def test_typical_distances_measure_each_cluster_and_skip_copies():
+    from tagging.calibration import typical_distances
+
+    rng = np.random.default_rng(0)
+    centre_a, centre_b = np.eye(8)[0], np.eye(8)[1]
+    tight = centre_a + rng.normal(0, 0.02, (6, 8))
+    loose = centre_b + rng.normal(0, 0.3, (3, 8))
+    # b0 re-uploaded twice and b1 once: half of "b" has a byte-identical twin at distance 0
+    vectors = np.concatenate([tight, loose, loose[[0, 0, 1]]])
+    shas = [f"a{i}" for i in range(6)] + ["b0", "b1", "b2", "b0", "b0", "b1"]
+    emb = embedded(vectors, ["a"] * 6 + ["b"] * 6, shas)
+    typical = typical_distances(emb, ["type"])["type"]
+    assert 0 < typical["a"] < typical["b"]
+    # copies are not neighbours: measured between different photos only
+    assert typical["b"] > 0.1
