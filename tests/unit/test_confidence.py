@@ -30,6 +30,7 @@ def test_risk_coverage():
 
 def test_report_keys():
     r = confidence_report([0.9, 0.1], [True, False])
-    assert set(r) == {"ece", "accuracy_at_coverage", "coverage_at_accuracy"}
+    assert set(r) == {"ece", "mean_score", "accuracy_at_coverage", "coverage_at_accuracy"}
+    assert r["mean_score"] == 0.5
     assert set(r["accuracy_at_coverage"]) == {"0.5", "0.8", "0.9"}
     assert set(r["coverage_at_accuracy"]) == {"0.9", "0.95"}
