@@ -161,3 +161,28 @@ def test_typical_distances_measure_each_cluster_and_skip_copies():
     assert 0 < typical["a"] < typical["b"]
     # copies are not neighbours: measured between different photos only
     assert typical["b"] > 0.1
+
+
+def test_an_atypical_type_answer_goes_to_review_whatever_its_score():
+    fam = FamilyCalibration([0.0, 0.0, 0.0, 0.0], 5.0, 0.5, 100, 0.9, max_typicality=0.3)
+    cal = Calibration("m", {"articleType": fam}, 2.0, typical={"articleType": {"Shirts": 0.2}})
+    ranked = {"articleType": [("Shirts", 0.9)]}
+    typical = {"articleType": TagScore("articleType", "Shirts", 0.9)}
+    cal.apply(typical, ranked, [nb(0.25, "Shirts")], False)  # log(0.25 / 0.2) = 0.22
+    assert typical["articleType"].score > 0.99 and not typical["articleType"].review
+    odd = {"articleType": TagScore("articleType", "Shirts", 0.9)}
+    cal.apply(odd, ranked, [nb(0.3, "Shirts")], False)  # log(0.3 / 0.2) = 0.41
+    assert odd["articleType"].score > 0.99 and odd["articleType"].review
+    mine = {"articleType": TagScore("articleType", "Shirts", 0.9)}
+    cal.apply(mine, ranked, [nb(0.3, "Shirts")], False, review_threshold=0.5)
+    assert not mine["articleType"].review  # the merchant's threshold decides alone
+
+
+def test_the_type_family_learns_its_typicality_limit_from_right_answers():
+    rows = Rows()
+    for i in range(100):
+        rows.add("t", np.array([1.0, 0.5, 0.3, i / 100]), True, False)
+        rows.add("t", np.array([1.0, 0.5, 0.3, 5.0]), False, False)  # wrong: ignored
+    rows.add("t", np.array([1.0, 0.5, 0.3, 9.0]), True, True)  # novel: ignored
+    assert rows.fit("t", 0.1).max_typicality is None
+    assert rows.fit("t", 0.1, type_family=True).max_typicality == pytest.approx(0.891)
