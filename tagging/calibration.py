@@ -175,8 +175,8 @@ class Calibration:
             if review_threshold is not None:  # the merchant's own threshold replaces both
                 tag.review = out_of_domain or tag.score < review_threshold
                 continue
-            atypical = cal.max_typicality is not None and features[3] > cal.max_typicality
-            tag.review = out_of_domain or tag.score < cal.accept_threshold or atypical
+            atypical = cal.max_typicality is not None and float(features[3]) > cal.max_typicality
+            tag.review = bool(out_of_domain or tag.score < cal.accept_threshold or atypical)
 
 
 FEATURES = ("logit_top", "margin", "nearest", "log_typicality")
