@@ -175,11 +175,13 @@ class Calibration:
             if review_threshold is not None:  # the merchant's own threshold replaces both
                 tag.review = out_of_domain or tag.score < review_threshold
                 continue
-            atypical = cal.max_typicality is not None and float(features[3]) > cal.max_typicality
+            limit = cal.max_typicality
+            atypical = limit is not None and float(features[TYPICALITY]) > limit
             tag.review = bool(out_of_domain or tag.score < cal.accept_threshold or atypical)
 
 
 FEATURES = ("logit_top", "margin", "nearest", "log_typicality")
+TYPICALITY = FEATURES.index("log_typicality")
 
 
 def tag_features(
@@ -275,7 +277,7 @@ class Rows:
             odds = prior / (1 - prior)
             w[novel] = odds * max(int((~novel).sum()), 1) / int(novel.sum())
         cal = fit_family(x, y, w)
-        right = x[~novel & y, 3]
+        right = x[~novel & y, TYPICALITY]
         if type_family and len(right) >= 10:
             cal.max_typicality = float(np.quantile(right, ATYPICAL_QUANTILE))
         return cal
