@@ -1,11 +1,12 @@
 """Frozen-CNN feature maps, computed once per image and cached by content hash.
 
-Each image becomes a 7 x 7 grid of cells; per cell the map stacks three groups:
+Each image becomes a grid of cells (7 x 7 for Lite0 at 224 px, 9 x 9 for Lite2 at 260 px:
+the deep block's own resolution); per cell the map stacks three groups:
 
-- deep: the CNN's last block (320 channels for Lite0), before the 1x1 ``conv_head`` that
-  widens it to 1280; the head is cheap to re-apply, so caching before it is 4x smaller
-  and loses nothing;
-- mid: blocks 2 and 4 (40 + 112 channels), average-pooled to 7 x 7: texture and pattern
+- deep: the CNN's last block (320 channels for Lite0, 352 for Lite2), before the 1x1
+  ``conv_head`` that widens it to 1280; the head is cheap to re-apply, so caching before it
+  is 4x smaller and loses nothing;
+- mid: blocks 2 and 4 (40 + 112 channels for Lite0), average-pooled to the grid: texture and pattern
   that the deep layers have abstracted away;
 - colour: the mean CIELAB colour of the cell's pixels. ImageNet features are nearly
   colour-blind (the plain-CNN baseline gets 0.43 on baseColour), so the ViT gets colour
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, letterbox_pixels
@@ -53,16 +53,51 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([L, a, b], dim=1)
 
 
+def grid_side(input_size: int) -> int:
+    """Cells per side of the trunk's map: the deep block's resolution at this input size."""
+    return -(-input_size // 32)
+
+
+def pool_matrix(size: int, cells: int) -> torch.Tensor:
+    """(cells, size) averaging weights with adaptive average pooling's bins."""
+    m = torch.zeros(cells, size)
+    for i in range(cells):
+        start, end = (i * size) // cells, -(-((i + 1) * size) // cells)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+class CellPool(nn.Module):
+    """Adaptive average pooling of a fixed-size map as two matrix products.
+
+    ``F.adaptive_avg_pool2d`` does not export to ONNX when the output does not divide the
+    input (Lite2: 33 x 33 -> 9 x 9); the same bins as weights export anywhere.
+    """
+
+    def __init__(self, size: int, cells: int) -> None:
+        super().__init__()
+        self.register_buffer("weights", pool_matrix(size, cells))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        w = self.weights
+        return torch.einsum("gh,nchw,kw->ncgk", w, t, w)
+
+
 class TrunkMaps(nn.Module):
-    """Normalised float (N, 3, H, W) -> (N, deep + mid + 3, 7, 7) multi-scale maps."""
+    """Normalised float (N, 3, H, W) -> (N, deep + mid + 3, G, G) multi-scale maps."""
 
     def __init__(self, backbone: nn.Module, input_size: int) -> None:
         super().__init__()
         self.backbone = backbone
-        # Fixed, not read off the tensor, so the ONNX export has static pooling sizes.
-        self.grid = (input_size // 32, input_size // 32)
+        # Fixed, not read off the tensor, so the ONNX export has static pooling sizes. The
+        # stride-32 block pads odd sizes up (260 px -> 9 x 9), hence the ceiling.
+        side = grid_side(input_size)
+        self.grid = (side, side)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        sizes = _mid_sizes(backbone, input_size)
+        self.mid_pools = nn.ModuleList(CellPool(n, side) for n in sizes)
+        self.colour_pool = CellPool(input_size, side)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.backbone
@@ -72,16 +107,26 @@ class TrunkMaps(nn.Module):
             h = block(h)
             if i in MID_BLOCKS:
                 mids.append(h)
-        grid = self.grid
-        pooled = [F.adaptive_avg_pool2d(t, grid) for t in mids]
+        pooled = [pool(t) for pool, t in zip(self.mid_pools, mids, strict=True)]
         lab = rgb_to_lab((x * self.std + self.mean).clamp(0, 1))
         # Scaled to about unit range so no group dominates before its own projection.
-        colour = F.adaptive_avg_pool2d(lab, grid) / 50.0
+        colour = self.colour_pool(lab) / 50.0
         return torch.cat([h, *pooled, colour], dim=1)
 
 
+@torch.no_grad()
+def _mid_sizes(backbone: nn.Module, input_size: int) -> list[int]:
+    h = backbone.bn1(backbone.conv_stem(torch.zeros(1, 3, input_size, input_size)))
+    sizes = []
+    for i, block in enumerate(backbone.blocks[: max(MID_BLOCKS) + 1]):
+        h = block(h)
+        if i in MID_BLOCKS:
+            sizes.append(int(h.shape[-1]))
+    return sizes
+
+
 class CnnTrunk:
-    """Frozen EfficientNet-Lite: uint8 pixels -> (N, deep + mid + 3, 7, 7) maps."""
+    """Frozen EfficientNet-Lite: uint8 pixels -> (N, deep + mid + 3, G, G) maps."""
 
     def __init__(self, arch: str = "efficientnet_lite0", runtime: str = "auto"):
         self.arch = arch
@@ -94,6 +139,7 @@ class CnnTrunk:
         mid = sum(int(blocks[i][-1].conv_pwl.out_channels) for i in MID_BLOCKS)
         self.groups = (deep, mid, 3)
         self.channels = sum(self.groups)
+        self.grid = grid_side(self.input_size)
         self.layout = f"{arch}-{LAYOUT}"
 
     def preprocess(self, image) -> np.ndarray:
@@ -114,6 +160,18 @@ class FeatureCache:
         self.conn.execute(
             "create table if not exists maps (sha256 text primary key, shape text, data blob)"
         )
+        # Entries are keyed by image hash only, so one file must hold one trunk's maps: a
+        # cache passed by path (`--feature-cache`) to a run with another CNN is refused.
+        with self.conn:
+            self.conn.execute("create table if not exists meta (key text primary key, value text)")
+            self.conn.execute("insert or ignore into meta values ('layout', ?)", (trunk.layout,))
+        (layout,) = self.conn.execute("select value from meta where key = 'layout'").fetchone()
+        if layout != trunk.layout:
+            self.conn.close()
+            raise ValueError(
+                f"{path}: feature cache of {layout}, this run needs {trunk.layout}; "
+                "give another --feature-cache file"
+            )
 
     def close(self) -> None:
         self.conn.close()

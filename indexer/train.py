@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +139,10 @@ def fit(
 ) -> tuple[HybridViT, TrainReport]:
     """Train on cached maps (N, C, H, W) with their tags; early-stop on a held-out split."""
     cfg = cfg or HybridConfig(grid=maps.shape[2])
-    if sum(cfg.groups) != maps.shape[1]:
-        raise ValueError(f"maps have {maps.shape[1]} channels, config groups {cfg.groups}")
+    if sum(cfg.groups) != maps.shape[1] or cfg.grid != maps.shape[2]:
+        raise ValueError(
+            f"maps of shape {maps.shape[1:]} do not fit config groups {cfg.groups}, grid {cfg.grid}"
+        )
     opts = opts or TrainOptions()
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -231,6 +233,8 @@ def train_workspace(
 ) -> TrainReport:
     """Train on every product, install the model atomically, re-embed and re-index."""
     trunk = CnnTrunk((cfg or HybridConfig()).arch)
+    # The map layout is the trunk's: its channel groups and grid are read off it, not assumed.
+    cfg = replace(cfg or HybridConfig(), groups=trunk.groups, grid=trunk.grid)
     cache = feature_cache_for(workspace, trunk, feature_cache)
     products = [p for p in catalogue.iter_products() if p.image_sha256 and p.image_path]
     t0 = time.perf_counter()

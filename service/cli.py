@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from indexer.model_specs import SPECS
+from indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
 from service import logs
 from tagging.defaults import DEFAULT_ALPHA, DEFAULT_PIXEL_WEIGHT, DEFAULT_POWER, NOVELTY_PRIOR
 
@@ -276,16 +276,22 @@ def _load_model(spec: str, home: Path):
 def train(
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=500)] = 18,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    cnn: Annotated[
+        str, typer.Option("--cnn", help=f"Frozen CNN under the ViT: {', '.join(LITE_ARCHS)}.")
+    ] = HYBRID_TRUNK,
     novelty_prior: NoveltyOpt = NOVELTY_PRIOR,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the hybrid CNN-ViT to the catalogue's tags, then re-embed and re-index with it."""
     from indexer.catalogue import Catalogue
+    from indexer.embedders.hybrid import HybridConfig
     from indexer.online import writer_lock
     from indexer.train import TrainOptions, train_workspace
     from indexer.workspace import Workspace
 
+    if cnn not in LITE_ARCHS:
+        raise _fail(f"unknown CNN {cnn!r}; choose one of {', '.join(LITE_ARCHS)}")
     ws = Workspace.open(home, create=False)
     catalogue = Catalogue(ws.db_path)
     try:
@@ -293,6 +299,7 @@ def train(
             report = train_workspace(
                 ws,
                 catalogue,
+                cfg=HybridConfig(arch=cnn),
                 opts=TrainOptions(epochs=epochs, seed=seed),
                 progress=sys.stderr.isatty(),
             )

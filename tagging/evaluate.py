@@ -21,6 +21,7 @@ from sklearn.metrics import f1_score
 from indexer.build import iter_embedded, run_index
 from indexer.catalogue import Catalogue
 from indexer.embedders import Embedder, load_embedder
+from indexer.embedders.hybrid import HybridConfig
 from indexer.images import ImageError, decode_file
 from indexer.ingest import (
     ColumnOptions,
@@ -186,7 +187,8 @@ def evaluate_tagging(
 ) -> list[dict[str, Any]]:
     """One result dict per (k, power, alpha), all from one workspace and one query pass.
 
-    ``model="hybrid"`` trains the ViT stage on the catalogue rows (never the queries) first;
+    ``model="hybrid"`` trains the ViT stage on the catalogue rows (never the queries) first
+    (``hybrid:efficientnet_lite2`` on another frozen CNN);
     ``alpha`` weighs its head predictions against the KNN vote (ignored for models
     without heads). With ``pixel_colour`` the colour family is fused with each query's own
     palette, as the default pipeline does; ``pixel_weights`` lists the fusion weights to
@@ -211,9 +213,15 @@ def evaluate_tagging(
         ws = Workspace.open(tmp)
         catalogue = Catalogue(ws.db_path)
         report = ingest_rows(catalogue, setup.catalog_rows, setup.cols, images, progress=progress)
-        if model.partition(":")[0] == "hybrid" and embedder is None:
+        kind, _, arch = model.partition(":")
+        if kind == "hybrid" and embedder is None:
             tr = train_workspace(
-                ws, catalogue, opts=train_options, feature_cache=feature_cache, progress=progress
+                ws,
+                catalogue,
+                cfg=HybridConfig(arch=arch) if arch else None,
+                opts=train_options,
+                feature_cache=feature_cache,
+                progress=progress,
             )
             train_info = {
                 k: tr.as_dict()[k]

@@ -18,10 +18,10 @@ from torch import nn
 
 from indexer.embedders.base import letterbox_pixels
 from indexer.embedders.runtime import compile_network
+from indexer.model_specs import LITE_ARCHS
 
 log = logging.getLogger(__name__)
 
-LITE_ARCHS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 # Resolution each Lite variant was trained at.
 LITE_INPUT = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from indexer.embedders.base import letterbox_pixels
+from indexer.model_specs import HYBRID_TRUNK
 
 FORMAT = "shelfsight-hybrid"
 FORMAT_VERSION = 1
@@ -34,8 +35,9 @@ class ModelFileError(ValueError):
 
 @dataclass
 class HybridConfig:
-    arch: str = "efficientnet_lite0"
-    # Channel groups of the cached map (see indexer.features): deep, mid, colour.
+    arch: str = HYBRID_TRUNK
+    # Channel groups of the cached map (see indexer.features): deep, mid, colour. Training
+    # reads them (and the grid) off the trunk; these are Lite0's.
     groups: tuple[int, ...] = (320, 152, 3)
     # Layer-normalise a group's channels before projecting; not for the 3 colour channels,
     # whose absolute values are the information.

@@ -61,6 +61,7 @@ def test_training_learns_and_installs_the_model(trained):
     index = VectorIndex.load(ws.index_dir)
     assert index.model == report.model_name and len(index) == 220
     assert index.manifest["model_spec"].startswith("hybrid:models/")
+    assert (ws.cache_dir / "features-efficientnet_lite0-ms1.db").exists()  # default trunk
 
 
 def test_tagging_uses_the_hybrid_heads_and_neighbours(trained, fashion_dir):
@@ -122,3 +123,25 @@ def test_openclip_backend_builds_embeds_and_indexes(tmp_path, fashion_slice, fas
         cli("tag", fashion_dir / "images" / f"{rows[1]['id']}.jpg", "--home", home, "--json")
     )
     assert tagged["query"]["model"] == out["model"]
+
+
+def test_training_on_the_lite2_trunk_reads_its_layout(tmp_path, fashion_slice, fashion_dir):
+    # Lite2 at 260 px ends at 9 x 9 (Lite0: 7 x 7), and its mid blocks (33 and 17 px) do
+    # not divide by 9: groups and grid are read off the trunk, each trunk has its own
+    # cache, and the served network must still export to ONNX.
+    with open(fashion_slice, newline="") as fh:
+        rows = list(csv.DictReader(fh))[:80]
+    write_rows(tmp_path / "rows.csv", rows)
+    home = tmp_path / "ws"
+    cli("ingest", tmp_path / "rows.csv", "--images", fashion_dir / "images", "--home", home)
+    report = json.loads(
+        cli("train", "--cnn", "efficientnet_lite2", "--epochs", "2", "--home", home, "--json")
+    )
+    assert report["indexed"] == 80
+    assert (home / "cache" / "features-efficientnet_lite2-ms1.db").exists()
+    out = json.loads(
+        cli("tag", fashion_dir / "images" / f"{rows[0]['id']}.jpg", "--home", home, "--json")
+    )
+    assert out["query"]["model"] == report["model_name"]
+    assert out["match"]["duplicate_of"] == rows[0]["id"]
+    cli("train", "--cnn", "efficientnet_lite9", "--home", home, code=2)
