@@ -83,6 +83,11 @@ class CellPool(nn.Module):
         return torch.einsum("gh,nchw,kw->ncgk", w, t, w)
 
 
+def cell_pool(size: int, cells: int) -> nn.Module:
+    """Pooling of a size x size map to cells x cells: the native op where it exports."""
+    return nn.AdaptiveAvgPool2d(cells) if size % cells == 0 else CellPool(size, cells)
+
+
 class TrunkMaps(nn.Module):
     """Normalised float (N, 3, H, W) -> (N, deep + mid + 3, G, G) multi-scale maps."""
 
@@ -96,8 +101,8 @@ class TrunkMaps(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         sizes = _mid_sizes(backbone, input_size)
-        self.mid_pools = nn.ModuleList(CellPool(n, side) for n in sizes)
-        self.colour_pool = CellPool(input_size, side)
+        self.mid_pools = nn.ModuleList(cell_pool(n, side) for n in sizes)
+        self.colour_pool = cell_pool(input_size, side)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.backbone

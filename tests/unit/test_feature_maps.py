@@ -6,13 +6,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from indexer.features import CellPool, CnnTrunk, FeatureCache, grid_side
+from indexer.features import CellPool, CnnTrunk, FeatureCache, cell_pool, grid_side
 
 
 @pytest.mark.parametrize("size,cells", [(28, 7), (14, 7), (33, 9), (17, 9), (260, 9)])
 def test_cell_pool_matches_adaptive_average_pooling(size, cells):
     x = torch.randn(2, 3, size, size)
     assert torch.allclose(CellPool(size, cells)(x), F.adaptive_avg_pool2d(x, cells), atol=1e-5)
+
+
+def test_the_native_pool_is_kept_where_it_exports():
+    # Lite0's maps (28 and 14 px to 7) keep torch's op: ONNX Runtime runs it faster.
+    assert isinstance(cell_pool(28, 7), torch.nn.AdaptiveAvgPool2d)
+    assert isinstance(cell_pool(33, 9), CellPool)
 
 
 def test_grid_is_the_deep_blocks_resolution():
