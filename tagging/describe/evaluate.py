@@ -21,13 +21,15 @@ from tqdm import tqdm
 
 from indexer.ingest import CatalogueError, Row, read_table
 from tagging.describe.backends import Backend
+from tagging.describe.edit import edit_description
 from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import build_support, longest_shared_ngram, unsupported
 from tagging.describe.lexicon import CATEGORIES, Lexicon, words
 from tagging.describe.text_neighbours import TitleIndex
 from tagging.describe.writer import DescribeOptions, Describer, template_text
 
-SYSTEMS = ("generator", "nn_copy", "template")
+# "edit" is retrieve-and-edit (tagging.describe.edit): the nearest description, re-filled.
+SYSTEMS = ("generator", "edit", "nn_copy", "template")
 
 
 @dataclass
@@ -230,6 +232,7 @@ def evaluate_describe(
         neighbour_lists.append(nbrs)
         sources.append([n.description for n in nbrs if n.description])
 
+    existing = {c.description for c in catalogue}  # no output may repeat one verbatim
     examples = []
     for qi, q in enumerate(tqdm(queries, desc="describe", unit="item", disable=not progress)):
         d = describer.describe(facts_list[qi], neighbour_lists[qi], opts)
@@ -239,6 +242,10 @@ def evaluate_describe(
             examples.append(
                 {"id": q.id, "title": q.title, "reference": q.description, **d.as_dict()}
             )
+        t0 = time.perf_counter()
+        edited = edit_description(facts_list[qi], neighbour_lists[qi], lexicon, existing)
+        outputs["edit"].texts.append(edited.text if edited else template_text(facts_list[qi]))
+        outputs["edit"].seconds += time.perf_counter() - t0 + retrieval
         t0 = time.perf_counter()
         outputs["nn_copy"].texts.append(neighbour_lists[qi][0].description)
         outputs["nn_copy"].seconds += time.perf_counter() - t0 + retrieval
@@ -264,6 +271,7 @@ def evaluate_describe(
         out = outputs[system]
         metrics = score(out.texts, refs, facts_list, sources, lexicon, opts.max_shared_ngram)
         metrics["seconds_per_item"] = out.seconds / n
+        metrics["identical_rate"] = sum(t in existing for t in out.texts) / n
         result[system] = {
             **{k: round(v, 4) for k, v in metrics.items()},
             "n": n,

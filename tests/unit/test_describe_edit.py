@@ -1,0 +1,63 @@
+"""Retrieve-and-edit: the nearest description re-filled with this product's facts."""
+
+from tagging.describe.edit import edit_description
+from tagging.describe.facts import Facts, Listing
+from tagging.describe.lexicon import Lexicon, words
+
+LEX = Lexicon(["Roadster", "Parx", "Flying Machine"])
+SHIRT = Listing(
+    "1",
+    "Roadster Men Navy Blue Checked Casual Shirt",
+    "Navy blue checked casual shirt, has a spread collar, long sleeves, curved hem",
+)
+
+
+def facts(title, brand="", gender="Men"):
+    return Facts(title=title, brand=brand, gender=gender)
+
+
+def test_colour_and_pattern_come_from_this_products_title():
+    out = edit_description(
+        facts("Parx Men Maroon & White Striped Casual Shirt", "Parx"), [SHIRT], LEX
+    )
+    assert out is not None and out.scaffold_id == "1"
+    assert out.text.startswith("Maroon and White striped casual shirt, has a spread collar")
+    assert "navy" not in out.text.lower() and "checked" not in out.text.lower()
+
+
+def test_claims_the_facts_do_not_make_are_removed():
+    leather = Listing("2", "x", "Black leather belt for men, has a buckle closure")
+    out = edit_description(facts("Parx Women Black Solid Belt", "Parx", "Women"), [leather], LEX)
+    assert out is not None
+    assert "leather" not in out.text.lower() and "men" not in out.text.lower().split()
+
+
+def test_the_article_noun_is_this_products():
+    out = edit_description(
+        facts("Roadster Men Navy Blue Checked Casual Kurta", "Roadster"), [SHIRT], LEX
+    )
+    assert out is not None and "kurta" in out.text.lower() and "shirt" not in out.text.lower()
+
+
+def test_never_an_existing_description_verbatim():
+    same = facts("Roadster Men Navy Blue Checked Casual Shirt", "Roadster")
+    existing = {SHIRT.description}
+    out = edit_description(same, [SHIRT], LEX, existing)
+    assert out is not None and out.text not in existing
+    assert "Roadster" in out.text  # the brand is worked in rather than a clause dropped
+    nameless = edit_description(facts("Men Navy Blue Checked Casual Shirt"), [SHIRT], LEX, existing)
+    assert nameless is not None and nameless.text not in existing
+
+
+def test_every_word_comes_from_the_scaffold_or_the_facts():
+    f = facts("Flying Machine Boys Orange & Navy Typography Self Design Pullover", "Flying Machine")
+    scaffold = Listing("3", "x", "Navy, green and red typography self-design pullover, has a hood")
+    out = edit_description(f, [scaffold], LEX)
+    assert out is not None
+    allowed = {w for w, _, _ in words(scaffold.description + " " + f.title)} | {"and"}
+    assert {w for w, _, _ in words(out.text)} <= allowed
+    assert out.text.startswith("Orange and Navy typography self-design pullover")
+
+
+def test_no_description_to_edit_gives_none():
+    assert edit_description(facts("Parx Men Blue Shirt"), [Listing("4", "x", "")], LEX) is None
