@@ -14,6 +14,7 @@ import numpy as np
 
 from indexer.workspace import atomic_path
 from tagging.describe.facts import (
+    DESCRIPTION_KEYS,
     Facts,
     Listing,
     facts_from_tagging,
@@ -22,6 +23,7 @@ from tagging.describe.facts import (
 )
 from tagging.describe.lexicon import Lexicon
 from tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
+from tagging.describe.vocabulary import Vocabulary
 from tagging.describe.writer import DescribeOptions, Describer, Description
 from tagging.neighbours import NeighbourSearch, Query
 from tagging.pipeline import Pipeline, PipelineOptions
@@ -57,6 +59,19 @@ class CatalogueDescriber:
         brands = list(self.pipeline.brands.brands.values())
         describer.lexicon = Lexicon(brands)
 
+    def _vocabulary(self) -> Vocabulary:
+        """Every word of the catalogue's titles, tags and text fields, read once."""
+        if self.describer.vocabulary is None:
+            texts: list[str] = []
+            described = False
+            for p in self.search.catalogue.iter_products():
+                texts.append(p.title)
+                texts.extend(str(v) for v in (*p.tags.values(), *p.fields.values()) if v)
+                described = described or any(p.fields.get(k) for k in DESCRIPTION_KEYS)
+            # Titles and tags alone hold no descriptive words: general English counts too.
+            self.describer.vocabulary = Vocabulary.from_texts(texts, general=not described)
+        return self.describer.vocabulary
+
     # -- neighbours by title ------------------------------------------------------------
     def _title_index(self) -> TitleIndex:
         if self._titles is None:
@@ -86,6 +101,7 @@ class CatalogueDescriber:
 
     # -- one product --------------------------------------------------------------------
     def describe(self, req: DescribeRequest, opts: DescribeOptions | None = None) -> Description:
+        self._vocabulary()
         if req.target is None:
             given = Facts.from_fields(req.fields or {})
             if not given.title:
@@ -99,6 +115,7 @@ class CatalogueDescriber:
         self, query: Query, req: DescribeRequest, opts: DescribeOptions | None = None
     ) -> Description:
         """Describe what a prepared query (an uploaded image, a stored product) shows."""
+        self._vocabulary()
         given = Facts.from_fields(req.fields or {})
         result = self.pipeline.run(
             query, query.image, PipelineOptions(k=req.k, attributes=req.attributes)

@@ -26,6 +26,7 @@ from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import build_support, longest_shared_ngram, unsupported
 from tagging.describe.lexicon import CATEGORIES, Lexicon, words
 from tagging.describe.text_neighbours import TitleIndex
+from tagging.describe.vocabulary import Vocabulary
 from tagging.describe.writer import DescribeOptions, Describer, template_text
 
 # "edit" is retrieve-and-edit (tagging.describe.edit): the nearest description, re-filled.
@@ -219,7 +220,12 @@ def evaluate_describe(
     sims, rows = index.search([q.title for q in queries], k)
     retrieval = (time.perf_counter() - started) / len(queries)
 
-    describer = Describer(backend, lexicon)
+    # The catalogue's words (titles, descriptions, brands, genders, colours): the queries'
+    # own descriptions are not in it, so a reference never vouches for a word.
+    vocabulary = Vocabulary.from_texts(
+        t for c in catalogue for t in (c.title, c.description, c.brand, c.gender, c.colour)
+    )
+    describer = Describer(backend, lexicon, vocabulary)
     outputs = {s: Outputs() for s in SYSTEMS}
     facts_list, sources, neighbour_lists = [], [], []
     for qi, q in enumerate(queries):
@@ -272,6 +278,10 @@ def evaluate_describe(
         metrics = score(out.texts, refs, facts_list, sources, lexicon, opts.max_shared_ngram)
         metrics["seconds_per_item"] = out.seconds / n
         metrics["identical_rate"] = sum(t in existing for t in out.texts) / n
+        metrics["nonword_rate"] = (
+            sum(bool(vocabulary.unknown(t, f)) for t, f in zip(out.texts, facts_list, strict=True))
+            / n
+        )
         result[system] = {
             **{k: round(v, 4) for k, v in metrics.items()},
             "n": n,
@@ -281,7 +291,7 @@ def evaluate_describe(
     return result
 
 
-_ROW = "{:<10} {:>7} {:>6} {:>9} {:>9} {:>12} {:>9} {:>8}"
+_ROW = "{:<10} {:>7} {:>6} {:>9} {:>9} {:>12} {:>8} {:>9} {:>8}"
 
 
 def format_describe_table(result: dict[str, Any]) -> str:
@@ -294,6 +304,7 @@ def format_describe_table(result: dict[str, Any]) -> str:
             "distinct1",
             "distinct2",
             "unsupported",
+            "nonword",
             "copy>cap",
             "s/item",
         ),
@@ -308,6 +319,7 @@ def format_describe_table(result: dict[str, Any]) -> str:
                 f"{m['distinct1']:.3f}",
                 f"{m['distinct2']:.3f}",
                 f"{m['unsupported_rate']:.3f}",
+                f"{m['nonword_rate']:.2f}",
                 f"{m['copy_rate']:.2f}",
                 f"{m['seconds_per_item']:.3f}",
             )

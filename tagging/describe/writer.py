@@ -29,6 +29,7 @@ from tagging.describe.guard import (
 )
 from tagging.describe.lexicon import Lexicon, words
 from tagging.describe.prompt import LENGTHS, build_messages, system_prompt
+from tagging.describe.vocabulary import Vocabulary, remove_nonwords
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Description:
     seconds: float = 0.0
     support: dict[str, list[str]] = field(default_factory=dict)
     draft: str = ""
+    nonwords_removed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class Description:
             "neighbours": [n.as_dict() for n in self.neighbours],
             "unsupported_claims": self.unsupported_claims,
             "copied_removed": self.copied_removed,
+            "nonwords_removed": self.nonwords_removed,
             "regenerated": self.regenerated,
             "fallback": self.fallback,
             "max_shared_ngram": self.max_shared_ngram,
@@ -123,9 +126,16 @@ def template_text(facts: Facts) -> str:
 
 
 class Describer:
-    def __init__(self, backend: Backend, lexicon: Lexicon | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        lexicon: Lexicon | None = None,
+        vocabulary: Vocabulary | None = None,
+    ) -> None:
         self.backend = backend
         self.lexicon = lexicon or Lexicon()
+        # The catalogue's words; None checks nothing (no catalogue to learn them from).
+        self.vocabulary = vocabulary
 
     def _request(
         self,
@@ -179,6 +189,8 @@ class Describer:
 
         text = remove_claims(cut_loop(text), bad)
         text, copied = cut_copied(text, sources, opts.max_shared_ngram)
+        nonwords = self.vocabulary.unknown(text, facts) if self.vocabulary is not None else []
+        text = remove_nonwords(text, nonwords)
         fallback = False
         if len(text.split()) < 3:
             text, fallback = template_text(facts), True
@@ -195,4 +207,5 @@ class Describer:
             seconds=time.perf_counter() - started,
             support=support.as_dict(),
             draft=draft,
+            nonwords_removed=sorted({w for w, _, _ in nonwords}),
         )

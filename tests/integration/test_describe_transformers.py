@@ -162,7 +162,7 @@ def test_eval_describe_reports_generator_and_both_baselines(tmp_path, fashion_di
         )
     result = json.loads(out.read_text())
     assert result["n"] == 4 and "nn_copy" in table
-    for system in ("generator", "nn_copy", "template"):
+    for system in ("generator", "edit", "nn_copy", "template"):
         m = result[system]
         assert {
             "rouge_l",
@@ -170,10 +170,14 @@ def test_eval_describe_reports_generator_and_both_baselines(tmp_path, fashion_di
             "distinct1",
             "distinct2",
             "unsupported_rate",
+            "nonword_rate",
+            "identical_rate",
             "seconds_per_item",
             "n",
             "backend",
         } <= set(m)
         assert 0 <= m["rouge_l"] <= 1 and m["n"] == 4
     assert result["template"]["unsupported_rate"] == 0  # built from the facts alone
+    assert result["edit"]["unsupported_rate"] == 0 and result["edit"]["identical_rate"] == 0
+    assert result["generator"]["nonword_rate"] == 0  # the guard removed any it wrote
     assert result["nn_copy"]["copy_rate"] > result["generator"]["copy_rate"]
