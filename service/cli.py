@@ -290,8 +290,6 @@ def train(
     from indexer.train import TrainOptions, train_workspace
     from indexer.workspace import Workspace
 
-    if cnn not in LITE_ARCHS:
-        raise _fail(f"unknown CNN {cnn!r}; choose one of {', '.join(LITE_ARCHS)}")
     ws = Workspace.open(home, create=False)
     catalogue = Catalogue(ws.db_path)
     try:

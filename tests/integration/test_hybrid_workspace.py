@@ -108,12 +108,18 @@ def test_a_damaged_model_file_gives_a_clear_error(trained, fashion_dir, tmp_path
     assert "not a readable model file" in out
 
 
-def test_openclip_backend_builds_embeds_and_indexes(tmp_path, fashion_slice, fashion_dir):
+def ingested(tmp_path, fashion_slice, fashion_dir, n):
+    """A fresh workspace holding the first ``n`` rows of the slice, and those rows."""
     with open(fashion_slice, newline="") as fh:
-        rows = list(csv.DictReader(fh))[:24]
-    write_rows(tmp_path / "c.csv", rows)
+        rows = list(csv.DictReader(fh))[:n]
+    write_rows(tmp_path / "rows.csv", rows)
     home = tmp_path / "ws"
-    cli("ingest", tmp_path / "c.csv", "--images", fashion_dir / "images", "--home", home)
+    cli("ingest", tmp_path / "rows.csv", "--images", fashion_dir / "images", "--home", home)
+    return home, rows
+
+
+def test_openclip_backend_builds_embeds_and_indexes(tmp_path, fashion_slice, fashion_dir):
+    home, rows = ingested(tmp_path, fashion_slice, fashion_dir, 24)
     config = ROOT / "tests" / "data" / "openclip-tiny.json"
     out = json.loads(cli("index", "--home", home, "--model", f"openclip:{config}", "--json"))
     assert out["indexed"] == 24 and out["model"].startswith("openclip-openclip-tiny")
@@ -129,11 +135,7 @@ def test_training_on_the_lite2_trunk_reads_its_layout(tmp_path, fashion_slice, f
     # Lite2 at 260 px ends at 9 x 9 (Lite0: 7 x 7), and its mid blocks (33 and 17 px) do
     # not divide by 9: groups and grid are read off the trunk, each trunk has its own
     # cache, and the served network must still export to ONNX.
-    with open(fashion_slice, newline="") as fh:
-        rows = list(csv.DictReader(fh))[:80]
-    write_rows(tmp_path / "rows.csv", rows)
-    home = tmp_path / "ws"
-    cli("ingest", tmp_path / "rows.csv", "--images", fashion_dir / "images", "--home", home)
+    home, rows = ingested(tmp_path, fashion_slice, fashion_dir, 80)
     report = json.loads(
         cli("train", "--cnn", "efficientnet_lite2", "--epochs", "2", "--home", home, "--json")
     )
