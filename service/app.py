@@ -13,6 +13,7 @@ import hmac
 import io
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,6 +306,12 @@ async def tag(
     return await _in_thread(work, st.config.slow_timeout + 5 if "ocr" in attrs else None)
 
 
+@get("/describe/status", sync_to_thread=False)
+def describe_status(request: Request) -> dict[str, Any]:
+    """Whether the describer is ready: off, idle, loading (its model), ready or failed."""
+    return dict(state_of(request).describer_state)
+
+
 @dataclass
 class DescribeForm:
     image: UploadFile | None = None
@@ -313,7 +320,7 @@ class DescribeForm:
     brand: str | None = None
     gender: str | None = None
     colour: str | None = None
-    length: str = "medium"
+    length: str = "house"
     tone: str = "neutral"
     k: int = 5
     force: bool = False  # describe an out-of-domain photo anyway
@@ -329,6 +336,8 @@ async def describe(
     from tagging.describe.writer import DescribeOptions
 
     st = state_of(request)
+    if not st.config.describe_enabled:
+        raise ApiError(503, "descriptions are off", "this server runs with SHELFSIGHT_DESCRIBE=0")
     try:
         opts = DescribeOptions(length=data.length, tone=data.tone, timeout=st.config.slow_timeout)
     except ValueError as exc:
@@ -496,6 +505,14 @@ def _internal_error(request: Request, exc: Exception) -> Response[dict[str, Any]
     return Response(body, status_code=500)
 
 
+def _bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response[dict[str, Any]]:
+    # Litestar decodes multipart text fields itself; a field that is not UTF-8 text (found
+    # by fuzzing /describe) was a 500.
+    return _http_error(
+        request, ApiError(400, "bad encoding", f"form fields must be UTF-8 text ({exc.reason})")
+    )
+
+
 def _image_error(_: Request, exc: ImageError) -> Response[dict[str, Any]]:
     return _http_error(_, image_error(exc))
 
@@ -538,6 +555,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             search,
             tag,
             describe,
+            describe_status,
             add_products,
             delete_product,
             page,
@@ -549,11 +567,20 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             ImageError: _image_error,
             UnknownProduct: _unknown,
             DiskFull: _disk_full,
+            UnicodeDecodeError: _bad_encoding,
             Exception: _internal_error,
         },
         request_max_body_size=config.max_upload_bytes * 2 + 1024 * 1024,
         middleware=[BodyDeadline.factory(config.body_timeout)],
         multipart_form_part_limit=210,
+        on_startup=[_warm_describer],
     )
     app.state.shelfsight = ServiceState(config)
     return app
+
+
+def _warm_describer(app: Litestar) -> None:
+    # In the background: the server answers /tag and /similar while a model loads.
+    threading.Thread(
+        target=app.state.shelfsight.warm_describer, name="describer-warm-up", daemon=True
+    ).start()

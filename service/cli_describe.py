@@ -12,14 +12,24 @@ import typer
 from service.cli import HomeOpt, _fail, _open_search, _print_json, app, eval_app
 
 LengthOpt = Annotated[
-    str, typer.Option("--length", help="short (1 sentence), medium (2), long (3-4).")
+    str,
+    typer.Option(
+        "--length",
+        help="house (the catalogue's own length), short (<=15 words), medium (20-40), "
+        "long (50-90, as far as the facts and neighbours allow).",
+    ),
 ]
 ToneOpt = Annotated[str, typer.Option("--tone", help="neutral, premium or playful.")]
 LanguageOpt = Annotated[
     str | None, typer.Option("--language", help="Ask the model to write in this language.")
 ]
 BackendOpt = Annotated[
-    str, typer.Option("--backend", help="transformers (local model) or openai (any endpoint).")
+    str,
+    typer.Option(
+        "--backend",
+        help="edit (retrieve-and-edit, no model; default), transformers (local model "
+        "rewrites the edit) or openai (any endpoint rewrites it).",
+    ),
 ]
 LlmModelOpt = Annotated[
     str | None,
@@ -41,8 +51,13 @@ TimeoutOpt = Annotated[
 ]
 RetriesOpt = Annotated[int, typer.Option("--retries", min=0, help="openai: retries per request.")]
 CapOpt = Annotated[
-    int,
-    typer.Option("--max-shared-ngram", min=2, help="Longest word run shared with a neighbour."),
+    int | None,
+    typer.Option(
+        "--max-shared-ngram",
+        min=2,
+        help="Cap the word run shared with a neighbour (default: none; the house template "
+        "may be reused, an existing description never verbatim).",
+    ),
 ]
 TemperatureOpt = Annotated[
     float, typer.Option("--temperature", min=0.0, help="0 = greedy (deterministic).")
@@ -95,7 +110,7 @@ def describe(
     field: Annotated[
         list[str] | None, typer.Option("--field", help="Another fact, name=value; repeat.")
     ] = None,
-    length: LengthOpt = "medium",
+    length: LengthOpt = "house",
     tone: ToneOpt = "neutral",
     language: LanguageOpt = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="Neighbours to show.")] = 5,
@@ -109,13 +124,13 @@ def describe(
         str | None,
         typer.Option("--description-column", help="Catalogue field with listing descriptions."),
     ] = None,
-    backend: BackendOpt = "transformers",
+    backend: BackendOpt = "edit",
     llm_model: LlmModelOpt = None,
     gguf_file: GgufOpt = None,
     openai_base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = 60.0,
     retries: RetriesOpt = 2,
-    max_shared_ngram: CapOpt = 12,
+    max_shared_ngram: CapOpt = None,
     temperature: TemperatureOpt = 0.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     force: Annotated[
@@ -185,25 +200,32 @@ def eval_describe(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50)] = 5,
-    length: LengthOpt = "medium",
+    length: LengthOpt = "house",
     tone: ToneOpt = "neutral",
-    backend: BackendOpt = "transformers",
+    backend: BackendOpt = "edit",
     llm_model: LlmModelOpt = None,
     gguf_file: GgufOpt = None,
     openai_base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = 60.0,
     retries: RetriesOpt = 2,
-    max_shared_ngram: CapOpt = 12,
+    max_shared_ngram: CapOpt = None,
     id_column: Annotated[str, typer.Option("--id-column")] = "Product_ID",
     title_column: Annotated[str, typer.Option("--title-column")] = "Product_Name",
     brand_column: Annotated[str, typer.Option("--brand-column")] = "Product_Brand",
     gender_column: Annotated[str, typer.Option("--gender-column")] = "Gender",
     colour_column: Annotated[str, typer.Option("--colour-column")] = "Primary_Color",
     description_column: Annotated[str, typer.Option("--description-column")] = "Description",
+    controls: Annotated[
+        bool,
+        typer.Option(
+            "--controls/--no-controls",
+            help="Also run every length and tone (mean words, in range, changed share).",
+        ),
+    ] = True,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result here.")] = None,
 ) -> None:
     """Describe held-out listings and score them against their real descriptions, next to
-    a nearest-neighbour copy and a fill-in template."""
+    a nearest-neighbour copy and a fill-in template, at every length and tone."""
     from indexer.ingest import CatalogueError
     from tagging.describe.backends import BackendError
     from tagging.describe.evaluate import (
@@ -235,6 +257,7 @@ def eval_describe(
             opts,
             cols,
             progress=sys.stderr.isatty(),
+            controls=controls,
         )
     except (CatalogueError, BackendError, ValueError) as exc:
         raise _fail(str(exc)) from None

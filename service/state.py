@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ MB = 1024 * 1024
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 WRITE_MODES = ("replace", "merge")
+_OFF = ("0", "false", "off", "no")
 
 
 @dataclass
@@ -44,8 +46,11 @@ class ServiceConfig:
     # otherwise hold a connection (and its buffers) forever. 15 MB at 2 Mbit/s fits.
     body_timeout: float = 60.0
     similar_cache: int = 8192  # answers kept per worker; 0 turns the cache off
-    describe_backend: str = "transformers"
+    describe_backend: str = "edit"
     describe_options: dict[str, Any] = field(default_factory=dict)
+    # Descriptions on: the describer (and its model, if any) is prepared at start-up, in
+    # the background, so the first /describe does not pay for it (20-46 s with a model).
+    describe_enabled: bool = True
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
@@ -66,8 +71,10 @@ class ServiceConfig:
             slow_timeout=float(env.get("SHELFSIGHT_SLOW_TIMEOUT", 30.0)),
             body_timeout=float(env.get("SHELFSIGHT_BODY_TIMEOUT", 60.0)),
             similar_cache=int(env.get("SHELFSIGHT_SIMILAR_CACHE", 8192)),
-            describe_backend=env.get("SHELFSIGHT_DESCRIBE_BACKEND", "transformers"),
+            describe_backend=env.get("SHELFSIGHT_DESCRIBE_BACKEND", "edit"),
             describe_options=opts,
+            describe_enabled=env.get("SHELFSIGHT_DESCRIBE", "1").lower()
+            not in ("0", "false", "off"),
         )
 
 
@@ -85,6 +92,10 @@ class ServiceState:
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._describer_lock = threading.Lock()
+        # off | loading | ready | failed, with the time it took or the error
+        self.describer_state: dict[str, Any] = {
+            "state": "off" if not config.describe_enabled else "idle"
+        }
 
     def _recover(self) -> None:
         """Repair what a write killed between its index swap and its catalogue commit left
@@ -129,7 +140,8 @@ class ServiceState:
         return value
 
     def describer(self) -> Any:
-        from tagging.describe.backends import load_backend
+        """The catalogue describer, prepared (vocabulary, lexicon, model) on first use."""
+        from tagging.describe.backends import BackendError, load_backend
         from tagging.describe.catalogue import CatalogueDescriber
         from tagging.describe.writer import Describer
 
@@ -141,7 +153,34 @@ class ServiceState:
                     **self.config.describe_options,
                 )
                 self._describer = CatalogueDescriber(self.search, Describer(backend), self.pipeline)
-        return self._describer
+            describer = self._describer
+        if self.describer_state["state"] != "ready":
+            started = time.perf_counter()
+            self.describer_state = {"state": "loading", "backend": describer.describer.label}
+            try:
+                describer.prepare()
+            except BackendError as exc:
+                self.describer_state = {
+                    **self.describer_state,
+                    "state": "failed",
+                    "error": str(exc),
+                }
+                raise
+            self.describer_state = {
+                **self.describer_state,
+                "state": "ready",
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        return describer
+
+    def warm_describer(self) -> None:
+        """Prepare the describer now (start-up, in a background thread)."""
+        if not self.config.describe_enabled:
+            return
+        try:
+            self.describer()
+        except Exception as exc:  # reported by /describe/status and on the next /describe
+            log.warning("describer not ready: %s", exc)
 
     # -- writes -------------------------------------------------------------------------
     def add(

@@ -95,6 +95,18 @@ async function analyse(file) {
   } catch (e) { setStatus(e.message); }
 }
 
+// Progress while a description is written: what the server is doing and for how long
+// (a language model's first load takes tens of seconds; the default edit, milliseconds).
+async function describeProgress(started) {
+  const seconds = Math.round((Date.now() - started) / 1000);
+  let stage = "Writing";
+  try {
+    const st = await api("/describe/status");
+    if (st.state === "loading") stage = "Loading the description model";
+  } catch (e) { /* the answer itself will say what went wrong */ }
+  return seconds ? `${stage}… ${seconds} s` : `${stage}…`;
+}
+
 async function describe() {
   const f = new FormData();
   if (current.file) f.append("image", current.file);
@@ -102,8 +114,15 @@ async function describe() {
   else return;
   f.append("length", $("length").value);
   f.append("tone", $("tone").value);
+  const started = Date.now();
   $("description").textContent = "Writing…";
   $("removed").textContent = "";
+  $("regenerate").disabled = true;
+  let waiting = true;
+  const timer = setInterval(async () => {
+    const text = await describeProgress(started);
+    if (waiting) $("description").textContent = text;
+  }, 1000);
   try {
     const out = await api("/describe", { method: "POST", body: f });
     $("description").textContent = out.text;
@@ -111,6 +130,11 @@ async function describe() {
     $("removed").textContent = removed.length ? `Removed unsupported: ${removed.join(", ")}` : "";
     $("regenerate").textContent = "Regenerate";
   } catch (e) { $("description").textContent = e.message; }
+  finally {
+    waiting = false;
+    clearInterval(timer);
+    $("regenerate").disabled = false;
+  }
 }
 
 const drop = $("drop");

@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_TIMEOUT = 60.0
-BACKENDS = ("transformers", "openai")
+# "edit": retrieve-and-edit with no language model, the default (issue 14 measured it
+# against SmolLM2: ROUGE-L 0.80 vs 0.52 at 3 ms vs 8.7 s a description).
+BACKENDS = ("edit", "transformers", "openai")
+DEFAULT_BACKEND = "edit"
 
 
 class BackendError(RuntimeError):
@@ -152,12 +155,17 @@ class TransformersBackend:
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()  # one generate at a time: the model is not re-entrant
+        self.loads = 0  # how many times the weights were read (once per process is right)
 
     @property
     def label(self) -> str:
         return f"transformers:{Path(self.model_id).name}" + (
             f"/{self.gguf_file}" if self.gguf_file else ""
         )
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     def load(self) -> None:
         if self._model is not None:
@@ -183,6 +191,7 @@ class TransformersBackend:
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot load model {self.model_id!r}: {exc}") from exc
         self._model = model.eval()
+        self.loads += 1
 
     def _bad_words_ids(self, words: Sequence[str]) -> list[list[int]]:
         tok = self._tokenizer
@@ -349,18 +358,38 @@ class OpenAIBackend:
         return finish_sentence(resp.choices[0].message.content)
 
 
-def load_backend(name: str = "transformers", **options: Any) -> Backend:
-    """``transformers`` (model, gguf_file) or ``openai`` (base_url, model, api_key, timeout)."""
+_SHARED: dict[tuple[Any, ...], Backend] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def load_backend(name: str = DEFAULT_BACKEND, **options: Any) -> Backend | None:
+    """``edit`` (None: no language model), ``transformers`` (model, gguf_file, threads) or
+    ``openai`` (base_url, model, api_key, timeout, max_retries).
+
+    One backend per configuration per process: the CLI, the service and the eval all get
+    the same object, so a model's weights are read once (44-51 s per CLI call when every
+    call loaded its own).
+    """
+    if name == "edit":
+        return None
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    key = (name, *sorted((k, str(v)) for k, v in options.items() if v is not None))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = _create(name, options)
+        return _SHARED[key]
+
+
+def _create(name: str, options: dict[str, Any]) -> Backend:
     if name == "transformers":
         return TransformersBackend(
             options.get("model"), options.get("gguf_file"), options.get("threads")
         )
-    if name == "openai":
-        return OpenAIBackend(
-            options.get("base_url"),
-            options.get("model"),
-            options.get("api_key"),
-            float(options.get("timeout") or DEFAULT_TIMEOUT),
-            int(options.get("max_retries", 2)),
-        )
-    raise BackendError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    return OpenAIBackend(
+        options.get("base_url"),
+        options.get("model"),
+        options.get("api_key"),
+        float(options.get("timeout") or DEFAULT_TIMEOUT),
+        int(options.get("max_retries", 2)),
+    )

@@ -6,6 +6,7 @@ text-only product (a title, no photo) gets neighbours by title.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from indexer.workspace import atomic_path
+from tagging.describe.compose import COMPOSE_WORDS
+from tagging.describe.controls import CONTROL_WORDS
 from tagging.describe.facts import (
     DESCRIPTION_KEYS,
     Facts,
@@ -21,14 +24,16 @@ from tagging.describe.facts import (
     listing_from_product,
     listings_from_neighbours,
 )
-from tagging.describe.lexicon import Lexicon
+from tagging.describe.lexicon import Lexicon, catalogue_nouns, words
 from tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
 from tagging.describe.vocabulary import Vocabulary
-from tagging.describe.writer import DescribeOptions, Describer, Description
+from tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, Description
 from tagging.neighbours import NeighbourSearch, Query
 from tagging.pipeline import Pipeline, PipelineOptions
 
 DEFAULT_MIN_CONFIDENCE = 0.5
+# Tag families that name what a product is: their values are product nouns.
+ARTICLE_TAGS = ("articleType", "article_type", "subCategory")
 
 
 @dataclass
@@ -56,21 +61,45 @@ class CatalogueDescriber:
         self.describer = describer
         self._titles: TitleIndex | None = None
         self._title_keys: list[int] = []
-        brands = list(self.pipeline.brands.brands.values())
-        describer.lexicon = Lexicon(brands)
+        self._prepared = False
+        self._lock = threading.Lock()
 
-    def _vocabulary(self) -> Vocabulary:
-        """Every word of the catalogue's titles, tags and text fields, read once."""
-        if self.describer.vocabulary is None:
+    def prepare(self) -> None:
+        """Read the catalogue once: its words (the vocabulary guard), its product nouns
+        and brands (the claim lexicon), its descriptions (none may be repeated verbatim),
+        and load the language model if there is one. The service calls this at start-up."""
+        with self._lock:
+            if self._prepared:
+                return
             texts: list[str] = []
-            described = False
+            titles: list[str] = []
+            types: set[str] = set()
+            existing: set[str] = set()
             for p in self.search.catalogue.iter_products():
+                titles.append(p.title)
                 texts.append(p.title)
                 texts.extend(str(v) for v in (*p.tags.values(), *p.fields.values()) if v)
-                described = described or any(p.fields.get(k) for k in DESCRIPTION_KEYS)
-            # Titles and tags alone hold no descriptive words: general English counts too.
-            self.describer.vocabulary = Vocabulary.from_texts(texts, general=not described)
-        return self.describer.vocabulary
+                types.update(str(v) for k, v in p.tags.items() if k in ARTICLE_TAGS and v)
+                existing.update(str(p.fields[k]) for k in DESCRIPTION_KEYS if p.fields.get(k))
+            brands = list(self.pipeline.brands.brands.values())
+            nouns = [*catalogue_nouns(titles), *(w for t in types for w, _, _ in words(t))]
+            d = self.describer
+            d.lexicon = Lexicon(brands, nouns)
+            if d.vocabulary is None:
+                # Titles and tags alone hold few descriptive words: general English counts.
+                d.vocabulary = Vocabulary.from_texts(texts, general=not existing)
+            d.vocabulary.known |= CONTROL_WORDS | COMPOSE_WORDS
+            d.existing = existing
+            load = getattr(d.backend, "load", None)
+            if load is not None:
+                load()
+            self._prepared = True
+
+    def _pool(self, query: Query, column: str | None) -> list[Listing]:
+        """The nearest CLAUSE_POOL listings, whose agreed details a longer text may add."""
+        found = self.search.neighbours(query, CLAUSE_POOL)
+        products = self.search.catalogue.by_keys(n.key for n in found if n.key)
+        return listings_from_neighbours(found, products, column)
 
     # -- neighbours by title ------------------------------------------------------------
     def _title_index(self) -> TitleIndex:
@@ -101,13 +130,13 @@ class CatalogueDescriber:
 
     # -- one product --------------------------------------------------------------------
     def describe(self, req: DescribeRequest, opts: DescribeOptions | None = None) -> Description:
-        self._vocabulary()
+        self.prepare()
         if req.target is None:
             given = Facts.from_fields(req.fields or {})
             if not given.title:
                 raise ValueError("give an image, a product id, or at least a title")
-            neighbours = self._by_title(given.title, req.k, req.description_column)
-            return self.describer.describe(given, neighbours, opts)
+            pool = self._by_title(given.title, max(req.k, CLAUSE_POOL), req.description_column)
+            return self.describer.describe(given, pool[: req.k], opts, pool)
 
         return self.describe_query(self.search.query_for(req.target), req, opts)
 
@@ -115,7 +144,7 @@ class CatalogueDescriber:
         self, query: Query, req: DescribeRequest, opts: DescribeOptions | None = None
     ) -> Description:
         """Describe what a prepared query (an uploaded image, a stored product) shows."""
-        self._vocabulary()
+        self.prepare()
         given = Facts.from_fields(req.fields or {})
         result = self.pipeline.run(
             query, query.image, PipelineOptions(k=req.k, attributes=req.attributes)
@@ -142,4 +171,5 @@ class CatalogueDescriber:
         facts = facts.merge(given)
         products = self.search.catalogue.by_keys(n.key for n in result.neighbours if n.key)
         neighbours = listings_from_neighbours(result.neighbours, products, req.description_column)
-        return self.describer.describe(facts, neighbours, opts)
+        pool = self._pool(query, req.description_column)
+        return self.describer.describe(facts, neighbours, opts, pool)

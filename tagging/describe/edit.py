@@ -26,6 +26,7 @@ import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
+from tagging.describe.compose import article_phrase
 from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import Support, build_support, remove_claims, tidy
 from tagging.describe.lexicon import Claim, Lexicon
@@ -86,10 +87,14 @@ def _pattern_key(word: str) -> str:
     return word.lower().replace("-", " ")
 
 
-def _same_case(written: str, replacement: str) -> str:
-    if written[:1].isupper():
-        return replacement[:1].upper() + replacement[1:]
-    return replacement.lower() if written.islower() else replacement
+def _same_case(written: str, replacement: str, keep: bool = False) -> str:
+    """The replacement in the written word's case: "Navy blue" at a sentence start, "navy
+    blue" inside one (titles capitalise every word; descriptions do not). ``keep``: a
+    brand keeps its own spelling."""
+    if keep:
+        return replacement
+    low = replacement.lower()
+    return low[:1].upper() + low[1:] if written[:1].isupper() else low
 
 
 @dataclass
@@ -110,7 +115,8 @@ class _Slots:
         articles = [c.text for c in claims if c.category == "article"]
         return cls(
             colour=re.sub(r"\s*&\s*", " and ", colour),
-            article=articles[-1] if articles else "",
+            # A photo's facts have no title: its article-type tag names the product.
+            article=articles[-1] if articles else article_phrase(facts, lexicon),
             brand=facts.brand,
             patterns=[_pattern_key(m.group()) for m in _PATTERN.finditer(title)],
         )
@@ -122,28 +128,72 @@ def _edits(text: str, slots: _Slots, support: Support, lexicon: Lexicon) -> list
     out: list[tuple[int, int, str | None]] = []
     for start, end, members in colour_runs(text, claims):
         if slots.colour and not all(support.supports(c) for c in members):
-            out.append((start, end, slots.colour))
+            out.append((start, end, (slots.colour, False)))
+    head = next((c for c in claims if c.category == "article"), None)
     for c in claims:
-        if c.category == "article" and slots.article and not support.supports(c):
-            out.append((c.start, c.end, slots.article))
+        if c is head and slots.article and not support.supports(c):
+            out.append((c.start, c.end, (slots.article, False)))
         elif c.category == "brand" and slots.brand and not support.supports(c):
-            out.append((c.start, c.end, slots.brand))
+            out.append((c.start, c.end, (slots.brand, True)))
     if slots.patterns:
         found = list(_PATTERN.finditer(text))
         said = any(_pattern_key(m.group()) in slots.patterns for m in found)
         for m in found:
             if _pattern_key(m.group()) not in slots.patterns:
                 # One pattern word says it; a second wrong one goes.
-                out.append((m.start(), m.end(), None if said else slots.patterns[0]))
+                out.append((m.start(), m.end(), None if said else (slots.patterns[0], False)))
                 said = True
     return out
 
 
 def _apply(text: str, edits: list[tuple]) -> str:
     for start, end, replacement in sorted(edits, key=lambda e: e[0], reverse=True):
-        new = "" if replacement is None else _same_case(text[start:end], replacement)
+        new = "" if replacement is None else _same_case(text[start:end], *replacement)
         text = text[:start] + new + text[end:]
     return tidy(text)
+
+
+# A clause runs to the next comma, semicolon or sentence end (or a glued bullet break).
+_CLAUSE_END = re.compile(r",\s+|;\s+|[.!?](?:\s+|$)|(?<=[a-z])(?=[A-Z][a-z])")
+
+
+def drop_foreign_products(text: str, support: Support, lexicon: Lexicon) -> str:
+    """Remove each clause, after the first, that names another product ("with palazzos",
+    "turtle jacket pocket" on a shirt): the head noun was re-filled, a second one is the
+    neighbour's set piece or detail, and the guard would otherwise drop the sentence."""
+    foreign = [
+        c for c in lexicon.claims(text) if c.category == "article" and not support.supports(c)
+    ]
+    if not foreign:
+        return text
+    ends = [m.start() for m in _CLAUSE_END.finditer(text)]
+    first_end = ends[0] if ends else len(text)
+    cuts: list[tuple[int, int]] = []
+    for c in foreign:
+        if c.start < first_end:
+            continue
+        start = max((e for e in ends if e < c.start), default=0)
+        end = min((e for e in ends if e >= c.end), default=len(text))
+        cuts.append((start, end))
+    for start, end in sorted(set(cuts), reverse=True):
+        text = text[:start] + text[end:]
+    return tidy(text)
+
+
+def refill(text: str, facts: Facts, lexicon: Lexicon, support: Support | None = None) -> str:
+    """A neighbour's text with its colour, article, brand and pattern slots re-filled from
+    these facts and every claim the facts do not support removed."""
+    support = support or build_support(facts, [], lexicon)
+    text = _apply(text, _edits(text, _Slots.of(facts, lexicon), support, lexicon))
+    text = drop_foreign_products(text, support, lexicon)
+    bad = [c for c in lexicon.claims(text) if not support.supports(c)]
+    return remove_claims(text, bad) if bad else text
+
+
+def not_a_copy(text: str, facts: Facts, existing: Container[str]) -> str | None:
+    """The text, changed just enough not to repeat an existing description."""
+    slots = _Slots(colour="", article="", brand=facts.brand, patterns=[])
+    return _not_a_copy(text, slots, existing)
 
 
 def _not_a_copy(text: str, slots: _Slots, existing: Container[str]) -> str | None:
@@ -178,7 +228,7 @@ def edit_description(
         if not n.description:
             continue
         edits = _edits(n.description, slots, support, lexicon)
-        text = _apply(n.description, edits)
+        text = drop_foreign_products(_apply(n.description, edits), support, lexicon)
         bad = [c for c in lexicon.claims(text) if not support.supports(c)]
         if bad:
             text = remove_claims(text, bad)

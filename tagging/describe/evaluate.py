@@ -10,10 +10,11 @@ gets no credit for claims its guard accepted from the neighbours.
 from __future__ import annotations
 
 import random
+import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,28 @@ from tqdm import tqdm
 
 from indexer.ingest import CatalogueError, Row, read_table
 from tagging.describe.backends import Backend
-from tagging.describe.edit import edit_description
+from tagging.describe.controls import WORD_RANGES
 from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import build_support, longest_shared_ngram, unsupported
-from tagging.describe.lexicon import CATEGORIES, Lexicon, words
+from tagging.describe.lexicon import CATEGORIES, Lexicon, catalogue_nouns, words
 from tagging.describe.text_neighbours import TitleIndex
 from tagging.describe.vocabulary import Vocabulary
-from tagging.describe.writer import DescribeOptions, Describer, template_text
+from tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, template_text
 
-# "edit" is retrieve-and-edit (tagging.describe.edit): the nearest description, re-filled.
-SYSTEMS = ("generator", "edit", "nn_copy", "template")
+# "describer" is the shipped describer on the chosen backend (by default retrieve-and-edit,
+# no language model); the two baselines run beside it on the same queries.
+SYSTEMS = ("describer", "nn_copy", "template")
+# Length and tone settings the describer is run at besides the main one; each reports its
+# mean words, the share inside its word range and the share that differs from
+# neutral/medium (issue 14).
+CONTROL_SETTINGS = (
+    ("house", "neutral"),
+    ("short", "neutral"),
+    ("medium", "neutral"),
+    ("long", "neutral"),
+    ("medium", "premium"),
+    ("medium", "playful"),
+)
 
 
 @dataclass
@@ -152,7 +165,6 @@ def score(
     facts: Sequence[Facts],
     sources: Sequence[list[str]],
     lexicon: Lexicon,
-    cap: int,
 ) -> dict[str, float]:
     import sacrebleu
     from rouge_score import rouge_scorer
@@ -178,7 +190,7 @@ def score(
         "unsupported_rate": bad / n,
         "unsupported_share": bad / claims if claims else 0.0,
         "claims_per_item": claims / n,
-        "copy_rate": sum(s > cap for s in shared) / n,
+        "mean_longest_shared_run": sum(shared) / n,
         "mean_words": sum(len(words(t)) for t in texts) / n,
         **{f"unsupported_{c}": by_category[c] / n for c in CATEGORIES},
     }
@@ -186,7 +198,7 @@ def score(
 
 def evaluate_describe(
     catalog: Path,
-    backend: Backend,
+    backend: Backend | None = None,
     queries_path: Path | None = None,
     holdout_fraction: float = 0.1,
     seed: int = 0,
@@ -195,6 +207,7 @@ def evaluate_describe(
     options: DescribeOptions | None = None,
     columns: DescribeColumns | None = None,
     progress: bool = True,
+    controls: bool = True,
 ) -> dict[str, Any]:
     cols = columns or DescribeColumns()
     opts = options or DescribeOptions()
@@ -212,12 +225,15 @@ def evaluate_describe(
     if not queries or len(catalogue) < k:
         raise CatalogueError(f"not enough rows: {len(catalogue)} catalogue, {len(queries)} queries")
 
-    lexicon = Lexicon(sorted({it.brand for it in items if it.brand}))
+    lexicon = Lexicon(
+        sorted({it.brand for it in items if it.brand}),
+        catalogue_nouns(c.title for c in catalogue),
+    )
     started = time.perf_counter()
     index = TitleIndex([c.title for c in catalogue], progress=progress)
     index_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    sims, rows = index.search([q.title for q in queries], k)
+    sims, rows = index.search([q.title for q in queries], max(k, CLAUSE_POOL))
     retrieval = (time.perf_counter() - started) / len(queries)
 
     # The catalogue's words (titles, descriptions, brands, genders, colours): the queries'
@@ -225,9 +241,10 @@ def evaluate_describe(
     vocabulary = Vocabulary.from_texts(
         t for c in catalogue for t in (c.title, c.description, c.brand, c.gender, c.colour)
     )
-    describer = Describer(backend, lexicon, vocabulary)
+    existing = {c.description for c in catalogue}  # no output may repeat one verbatim
+    describer = Describer(backend, lexicon, vocabulary, existing)
     outputs = {s: Outputs() for s in SYSTEMS}
-    facts_list, sources, neighbour_lists = [], [], []
+    facts_list, sources, neighbour_lists, pools = [], [], [], []
     for qi, q in enumerate(queries):
         nbrs = [
             catalogue[int(r)].listing(1.0 - float(s))
@@ -235,36 +252,41 @@ def evaluate_describe(
             if r >= 0
         ]
         facts_list.append(q.facts())
-        neighbour_lists.append(nbrs)
+        neighbour_lists.append(nbrs[:k])
+        pools.append(nbrs)
         sources.append([n.description for n in nbrs if n.description])
 
-    existing = {c.description for c in catalogue}  # no output may repeat one verbatim
+    settings = [(opts.length, opts.tone)]
+    if controls:
+        settings += [s for s in CONTROL_SETTINGS if s != settings[0]]
+    by_setting: dict[tuple[str, str], list[str]] = {s: [] for s in settings}
+    seconds: list[float] = []
     examples = []
     for qi, q in enumerate(tqdm(queries, desc="describe", unit="item", disable=not progress)):
-        d = describer.describe(facts_list[qi], neighbour_lists[qi], opts)
-        outputs["generator"].texts.append(d.text)
-        outputs["generator"].seconds += d.seconds + retrieval
-        if len(examples) < 5:
-            examples.append(
-                {"id": q.id, "title": q.title, "reference": q.description, **d.as_dict()}
-            )
-        t0 = time.perf_counter()
-        edited = edit_description(facts_list[qi], neighbour_lists[qi], lexicon, existing)
-        outputs["edit"].texts.append(edited.text if edited else template_text(facts_list[qi]))
-        outputs["edit"].seconds += time.perf_counter() - t0 + retrieval
-        t0 = time.perf_counter()
+        for length, tone in settings:
+            o = replace(opts, length=length, tone=tone)
+            d = describer.describe(facts_list[qi], neighbour_lists[qi], o, pools[qi])
+            by_setting[(length, tone)].append(d.text)
+            if (length, tone) == settings[0]:
+                seconds.append(d.seconds + retrieval)
+                if len(examples) < 5:
+                    examples.append(
+                        {"id": q.id, "title": q.title, "reference": q.description, **d.as_dict()}
+                    )
         outputs["nn_copy"].texts.append(neighbour_lists[qi][0].description)
-        outputs["nn_copy"].seconds += time.perf_counter() - t0 + retrieval
         t0 = time.perf_counter()
         outputs["template"].texts.append(template_text(facts_list[qi]))
         outputs["template"].seconds += time.perf_counter() - t0
+    outputs["describer"] = Outputs(by_setting[settings[0]], sum(seconds))
+    outputs["nn_copy"].seconds = retrieval * len(queries)
 
     refs = [q.description for q in queries]
     n = len(queries)
-    label = getattr(backend, "label", backend.name)
+    label = describer.label
     result: dict[str, Any] = {
         "n": n,
         "backend": label,
+        "median_seconds": round(statistics.median(seconds), 4),
         "catalogue_size": len(catalogue),
         "k": k,
         "length": opts.length,
@@ -275,7 +297,7 @@ def evaluate_describe(
     }
     for system in SYSTEMS:
         out = outputs[system]
-        metrics = score(out.texts, refs, facts_list, sources, lexicon, opts.max_shared_ngram)
+        metrics = score(out.texts, refs, facts_list, sources, lexicon)
         metrics["seconds_per_item"] = out.seconds / n
         metrics["identical_rate"] = sum(t in existing for t in out.texts) / n
         metrics["nonword_rate"] = (
@@ -285,10 +307,39 @@ def evaluate_describe(
         result[system] = {
             **{k: round(v, 4) for k, v in metrics.items()},
             "n": n,
-            "backend": label if system == "generator" else system,
+            "backend": label if system == "describer" else system,
         }
+    if controls:
+        result["controls"] = control_report(by_setting, ("medium", "neutral"), refs)
     result["examples"] = examples
     return result
+
+
+def control_report(
+    by_setting: dict[tuple[str, str], list[str]], base: tuple[str, str], refs: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Per length/tone: mean words, share within the length's word range, share of texts
+    that differ from the ``base`` setting's text for the same product, ROUGE-L."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    reference = by_setting[base]
+    out = {}
+    for (length, tone), texts in by_setting.items():
+        rouge = [scorer.score(r, t)["rougeL"].fmeasure for t, r in zip(texts, refs, strict=True)]
+        counts = [len(t.split()) for t in texts]
+        rng = WORD_RANGES.get(length)
+        out[f"{length}/{tone}"] = {
+            "mean_words": round(sum(counts) / len(counts), 2),
+            "in_range": round(sum(rng.low <= c <= rng.high for c in counts) / len(counts), 4)
+            if rng
+            else 1.0,
+            "changed_share": round(
+                sum(a != b for a, b in zip(texts, reference, strict=True)) / len(texts), 4
+            ),
+            "rouge_l": round(sum(rouge) / len(rouge), 4),
+        }
+    return out
 
 
 _ROW = "{:<10} {:>7} {:>6} {:>9} {:>9} {:>12} {:>8} {:>9} {:>8}"
@@ -296,7 +347,8 @@ _ROW = "{:<10} {:>7} {:>6} {:>9} {:>9} {:>12} {:>8} {:>9} {:>8}"
 
 def format_describe_table(result: dict[str, Any]) -> str:
     lines = [
-        f"n={result['n']} backend={result['backend']} k={result['k']} length={result['length']}",
+        f"n={result['n']} backend={result['backend']} k={result['k']} length={result['length']} "
+        f"tone={result['tone']} median {result['median_seconds']:.3f} s/description",
         _ROW.format(
             "system",
             "ROUGE-L",
@@ -305,7 +357,7 @@ def format_describe_table(result: dict[str, Any]) -> str:
             "distinct2",
             "unsupported",
             "nonword",
-            "copy>cap",
+            "identical",
             "s/item",
         ),
     ]
@@ -320,8 +372,18 @@ def format_describe_table(result: dict[str, Any]) -> str:
                 f"{m['distinct2']:.3f}",
                 f"{m['unsupported_rate']:.3f}",
                 f"{m['nonword_rate']:.2f}",
-                f"{m['copy_rate']:.2f}",
+                f"{m['identical_rate']:.2f}",
                 f"{m['seconds_per_item']:.3f}",
             )
         )
+    if "controls" in result:
+        lines.append("")
+        lines.append(
+            f"{'length/tone':<16} {'mean words':>10} {'in range':>9} {'changed':>8} {'ROUGE-L':>8}"
+        )
+        for name, c in result["controls"].items():
+            lines.append(
+                f"{name:<16} {c['mean_words']:>10.1f} {c['in_range']:>9.2f} "
+                f"{c['changed_share']:>8.2f} {c['rouge_l']:>8.3f}"
+            )
     return "\n".join(lines)

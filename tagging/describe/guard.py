@@ -133,7 +133,8 @@ _TIDY = [
     (re.compile(r"\b(and|or|&|with|in|of|from|by|for|a|an|the)(\s*)([,.;:!?]|$)", re.I), r"\3"),
     (re.compile(r"\b(and|or|&)\s+(and|or|&)\b", re.I), r"\1"),
     (re.compile(r"\b(a|an|the|with|in|of|from|by|for)\s+(and|or|&)\s+", re.I), r"\1 "),
-    (re.compile(r"(^|[.!?]\s+|[,;:]\s*)(and|or|&|,)\s+", re.I), r"\1"),
+    # a sentence that starts on a conjunction lost its first part; ", and" is house style
+    (re.compile(r"(^|[.!?]\s+)(and|or|&|,)\s+", re.I), r"\1"),
     (re.compile(r"([,;:])\s*([.!?])"), r"\2"),
     (re.compile(r"(^|\s)-+(\s|$)"), r"\1"),
     (re.compile(r"\s{2,}"), " "),

@@ -10,6 +10,7 @@ true sentence.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,6 +121,26 @@ _NOT_PLURAL = {
 }
 
 
+# Head nouns of titles that have an everyday second meaning ("tank top", "cream" the
+# colour, "belt loops", "gift set"): as product nouns they would delete true clauses.
+_AMBIGUOUS = """
+top tops cream creams belt belts heel heels set sets pack packs combo kit kits pair pairs
+piece pieces care wash oil gel mask cover covers base plus tone print design look
+detail details detailing material plating each square flat flats shade frame runner
+case ivory nude sleeve sleeves hem toe pocket suit chain tie valentine cup cups strap
+straps handle handles
+"""
+AMBIGUOUS_NOUNS = frozenset(_AMBIGUOUS.split())
+
+
+def singular(noun: str) -> str:
+    if noun.endswith(("sses", "ches", "shes", "xes")):
+        return noun[:-2]
+    if noun.endswith("s") and not noun.endswith("ss") and noun not in _NOT_PLURAL:
+        return noun[:-1]
+    return noun
+
+
 def _word_set(block: str) -> set[str]:
     return set(block.split())
 
@@ -159,9 +180,21 @@ class Claim:
         return {"category": self.category, "value": self.canonical, "text": self.text}
 
 
+# Catalogue exports glue bullet points together ("lace-up detailSynthetic upper"): a
+# lower-case letter followed by a capitalised word starts a new word.
+GLUED = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+
+
 def words(text: str) -> list[tuple[str, int, int]]:
-    """(lower-cased word, start, end); hyphens and apostrophes stay inside words."""
-    return [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+    """(lower-cased word, start, end); hyphens and apostrophes stay inside words, glued
+    bullet points come apart (a claim hidden in "detailSynthetic" is still a claim)."""
+    out = []
+    for m in _WORD.finditer(text):
+        token, start = m.group(), m.start()
+        cuts = [0, *(g.start() for g in GLUED.finditer(token)), len(token)]
+        for a, b in itertools.pairwise(cuts):
+            out.append((token[a:b].lower(), start + a, start + b))
+    return out
 
 
 def _split_hyphenated(word: str, start: int) -> list[tuple[str, int, int]]:
@@ -190,7 +223,28 @@ def _canonical(word: str) -> tuple[str, str] | None:
 class Lexicon:
     """Finds claims; ``brands`` are matched as whole phrases in their written case."""
 
-    def __init__(self, brands: Iterable[str] = ()) -> None:
+    def __init__(self, brands: Iterable[str] = (), articles: Iterable[str] = ()) -> None:
+        """``articles``: the catalogue's own product nouns (its titles' head nouns, its
+        article types) beyond the built-in list, so a description that calls a shirt a
+        "kaftan" is caught in a catalogue that sells kaftans."""
+        self.articles: dict[str, str] = {}
+        brand_words = {w for b in brands for w, _, _ in words(str(b))}
+        for a in articles:
+            low = a.lower().strip()
+            canon = singular(low)
+            if (
+                not low.isalpha()
+                or len(canon) < 3
+                or {low, canon} & AMBIGUOUS_NOUNS
+                or low in brand_words
+                or _canonical(low) is not None
+            ):
+                continue
+            # Only the written form (and a singular's plural): "tights" must not make
+            # "tight" a product noun.
+            self.articles.setdefault(low, canon)
+            if low == canon:
+                self.articles.setdefault(low + "s", canon)
         self.brands: dict[str, str] = {}
         for b in brands:
             b = " ".join(str(b).split())
@@ -223,6 +277,8 @@ class Lexicon:
                 pieces = _split_hyphenated(word, start)
             for piece, s, e in pieces:
                 found = _canonical(piece)
+                if found is None and piece in self.articles:
+                    found = ("article", self.articles[piece])
                 # Inside a compound only colours and materials claim anything:
                 # "man-made" says nothing about gender.
                 if found is not None and (len(pieces) == 1 or found[0] in _COMPOUND_PARTS):
@@ -251,3 +307,27 @@ def gender_groups(words_or_values: Iterable[str]) -> set[str]:
 
 def claim_groups(claim: Claim) -> frozenset[str]:
     return GENDER_WORDS.get(claim.canonical, frozenset())
+
+
+def catalogue_nouns(titles: Iterable[str], min_count: int = 3) -> list[str]:
+    """The catalogue's product nouns: the last word of its titles ("... Casual Shirt"),
+    kept where at least ``min_count`` titles end on it (a one-off is a model name)."""
+    counts: dict[str, int] = {}
+    written: dict[str, dict[str, int]] = {}  # singular -> its written forms, counted
+    for title in titles:
+        toks = words(title)
+        if not toks:
+            continue
+        word, start, end = toks[-1]
+        if title[start:end].isupper():  # a style code ("AUDF"), not a noun
+            continue
+        key = singular(word)
+        counts[key] = counts.get(key, 0) + 1
+        forms = written.setdefault(key, {})
+        forms[word] = forms.get(word, 0) + 1
+    # The commonest written form: "kaftan" (and so "kaftans"), but "tights" never "tight".
+    return sorted(
+        max(written[k], key=lambda w: (written[k][w], -len(w)))
+        for k, n in counts.items()
+        if n >= min_count
+    )

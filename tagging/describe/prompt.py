@@ -23,9 +23,10 @@ class Length:
 
 
 LENGTHS = {
-    "short": Length("one sentence of 12 to 20 words", 48),
-    "medium": Length("two sentences, about 30 to 45 words in all", 96),
-    "long": Length("three or four sentences, about 60 to 90 words in all", 176),
+    "house": Length("as long as the examples", 96),
+    "short": Length("one sentence of at most 15 words", 40),
+    "medium": Length("two sentences, 20 to 40 words in all", 96),
+    "long": Length("three or four sentences, 50 to 90 words in all", 176),
 }
 TONES = {
     "neutral": "Write in a plain, factual catalogue style.",
@@ -33,13 +34,6 @@ TONES = {
     "playful": "Write in an upbeat, friendly, playful style.",
 }
 MAX_EXAMPLES = 4
-GENERIC_EXAMPLE = Listing(
-    id="example",
-    title="Women Green Solid Cardigan",
-    # Says only what its facts say: a detail here would be copied into every answer.
-    description="A solid green cardigan for women, made for easy everyday layering.",
-    tags={"articleType": "Cardigan", "baseColour": "Green", "gender": "Women"},
-)
 
 
 def system_prompt(length: str, tone: str, language: str | None) -> str:
@@ -67,13 +61,13 @@ def build_messages(
     tone: str = "neutral",
     language: str | None = None,
     avoid: Sequence[str] = (),
+    draft: str = "",
 ) -> list[Message]:
     messages: list[Message] = [{"role": "system", "content": system_prompt(length, tone, language)}]
+    # A catalogue without descriptions gives no worked example: the draft (written from the
+    # facts) shows the task. A fixed example pair was tried and its ending ("made for
+    # everyday layering") came back on every product, a saree included.
     examples = [n for n in neighbours if n.description][:MAX_EXAMPLES]
-    if not examples:
-        # A catalogue without descriptions gives no worked example; one fixed pair shows
-        # the model the task (facts in, a description of them out) without lending facts.
-        examples = [GENERIC_EXAMPLE]
     for n in reversed(examples):
         messages.append({"role": "user", "content": "Facts:\n" + n.facts_text()})
         messages.append({"role": "assistant", "content": n.description})
@@ -85,6 +79,10 @@ def build_messages(
         messages[0]["content"] += (
             " Similar products in this catalogue: " + "; ".join(n.title for n in context) + "."
         )
+    if draft:
+        # The retrieve-and-edit scaffold: the house template with this product's facts.
+        request += "\n\nDraft in the house style (rewrite it in the asked tone and length):\n"
+        request += draft
     if avoid:
         request += "\n\nDo not mention: " + ", ".join(avoid) + "."
     messages.append({"role": "user", "content": request})

@@ -245,3 +245,32 @@ def test_describe_through_an_openai_endpoint(home, ids):
     with client(home, **dead) as c:
         r = c.post("/describe", files=form(product_id=ids[0]))
         assert r.status_code == 502 and "cannot reach" in r.json()["detail"]
+
+
+def test_describer_is_prepared_at_start_up_and_writes_every_length(cnn_home, ids):
+    import time
+
+    with client(cnn_home) as c:
+        deadline = time.monotonic() + 60
+        while c.get("/describe/status").json()["state"] != "ready":
+            assert time.monotonic() < deadline, c.get("/describe/status").json()
+            time.sleep(0.2)
+        status = c.get("/describe/status").json()
+        assert status["backend"] == "edit" and status["seconds"] >= 0
+        words = {}
+        for length in ("short", "medium", "long"):
+            r = c.post("/describe", files=form(product_id=ids[0], length=length))
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["backend"] == "edit" and body["length"] == length
+            words[length] = body["words"]
+        assert words["short"] <= 15 < words["medium"] <= words["long"]
+        # a form field that is not UTF-8 text is a 400 that says so, not a 500
+        r = c.post(
+            "/describe", files={"product_id": (None, b"\x97\xff"), "length": (None, "short")}
+        )
+        assert r.status_code == 400 and r.json()["error"] == "bad encoding"
+    with client(cnn_home, describe_enabled=False) as c:
+        assert c.get("/describe/status").json() == {"state": "off"}
+        r = c.post("/describe", files=form(product_id=ids[0]))
+        assert r.status_code == 503 and "SHELFSIGHT_DESCRIBE" in r.json()["detail"]

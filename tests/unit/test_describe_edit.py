@@ -21,7 +21,7 @@ def test_colour_and_pattern_come_from_this_products_title():
         facts("Parx Men Maroon & White Striped Casual Shirt", "Parx"), [SHIRT], LEX
     )
     assert out is not None and out.scaffold_id == "1"
-    assert out.text.startswith("Maroon and White striped casual shirt, has a spread collar")
+    assert out.text.startswith("Maroon and white striped casual shirt, has a spread collar")
     assert "navy" not in out.text.lower() and "checked" not in out.text.lower()
 
 
@@ -56,7 +56,7 @@ def test_every_word_comes_from_the_scaffold_or_the_facts():
     assert out is not None
     allowed = {w for w, _, _ in words(scaffold.description + " " + f.title)} | {"and"}
     assert {w for w, _, _ in words(out.text)} <= allowed
-    assert out.text.startswith("Orange and Navy typography self-design pullover")
+    assert out.text.startswith("Orange and navy typography self-design pullover")
 
 
 def test_no_description_to_edit_gives_none():

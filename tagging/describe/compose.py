@@ -1,0 +1,101 @@
+"""Clauses written from the facts alone: the scaffold where no neighbour has a description
+(a catalogue of titles and tags, like the fashion sample), and the clauses that lengthen a
+text once the neighbours' own clauses run out.
+
+Every clause states one fact this product has (its colour, type, gender, brand, usage,
+season, palette, a field the caller gave), so nothing here can be unsupported.
+"""
+
+from __future__ import annotations
+
+from tagging.describe.clauses import Clause
+from tagging.describe.facts import Facts
+from tagging.describe.lexicon import Lexicon, singular
+
+_TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
+_USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
+_SKIP_EXTRA = {"price", "currency", "url", "sku"}
+# The words this module writes itself (the vocabulary guard accepts them).
+_OWN = (
+    "for by made wear sportswear ethnic formal with touches of and a piece from unisex this comes"
+)
+COMPOSE_WORDS = frozenset(_OWN.split())
+
+
+def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
+    """What the product is, in words ("casual shirt", "t-shirt"): the title's product noun,
+    else its article-type tag."""
+    claims = [c for c in lexicon.claims(facts.title) if c.category == "article"]
+    if claims:
+        return claims[-1].text.lower()
+    for key in _TYPE_KEYS:
+        value = facts.tags.get(key) or facts.extra.get(key)
+        if value:
+            found = [c for c in lexicon.claims(value) if c.category == "article"]
+            if found:
+                return found[-1].canonical
+            return " ".join(singular(w) for w in value.lower().split())
+    return ""
+
+
+def colour_phrase(facts: Facts) -> str:
+    return " and ".join(c.lower() for c in facts.colours[:2])
+
+
+def gender_phrase(facts: Facts) -> str:
+    g = facts.gender.strip().lower()
+    return f"for {g}" if g and g != "unisex" else ("unisex" if g else "")
+
+
+def head_clause(facts: Facts, lexicon: Lexicon) -> str:
+    """ "Navy blue casual shirt for men by Roadster", or the title when nothing else is
+    known."""
+    article = article_phrase(facts, lexicon)
+    if not article:
+        return facts.title
+    usage = (facts.tags.get("usage") or "").lower()
+    words = [colour_phrase(facts), usage if usage and usage not in article else "", article]
+    head = " ".join(w for w in words if w)
+    if g := gender_phrase(facts):
+        head = f"{g} {head}" if g == "unisex" else f"{head} {g}"
+    if facts.brand:
+        head += f" by {facts.brand}"
+    return head[:1].upper() + head[1:]
+
+
+def summary_sentence(facts: Facts, lexicon: Lexicon) -> Clause | None:
+    """ "This casual shirt for men is from Roadster, in navy blue": the facts restated as
+    a sentence of their own, the last thing a longer text adds."""
+    article = article_phrase(facts, lexicon)
+    if not article or not (facts.brand or facts.colours):
+        return None
+    text = f"This {article}"
+    if g := gender_phrase(facts):
+        text += f" {g}" if g.startswith("for") else " is unisex and"
+    text += f" is from {facts.brand}" if facts.brand else " comes"
+    if facts.colours:
+        text += f"{',' if facts.brand else ''} in {colour_phrase(facts)}"
+    return Clause(text.replace(" and is ", " and "), sentence_start=True)
+
+
+def fact_clauses(facts: Facts, lexicon: Lexicon | None = None) -> list[Clause]:
+    """Short clauses, each one fact, for lengthening a text (most telling first), then
+    the facts' summary sentence."""
+    out: list[str] = []
+    usage = (facts.tags.get("usage") or "").lower()
+    if usage:
+        out.append(f"made for {_USAGE.get(usage, usage + ' wear')}")
+    extra_colours = [p.lower() for p in facts.palette if p not in facts.colours][:2]
+    if extra_colours:
+        out.append("with touches of " + " and ".join(extra_colours))
+    season = (facts.tags.get("season") or "").lower()
+    if season:
+        out.append(f"a {season} piece")
+    for name, value in facts.extra.items():
+        if name.lower() in _SKIP_EXTRA or len(value.split()) > 6:
+            continue
+        low = name.lower()
+        out.append(f"made of {value.lower()}" if low == "material" else f"{low} {value.lower()}")
+    clauses = [Clause(t) for t in out]
+    summary = summary_sentence(facts, lexicon or Lexicon())
+    return [*clauses, summary] if summary else clauses

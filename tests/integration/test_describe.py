@@ -1,0 +1,278 @@
+"""Descriptions on real data: retrieve-and-edit with its length and tone controls on real
+Myntra neighbours, the shipped SmolLM2-135M loaded once, the CLI, the evaluation command."""
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from tagging.describe.backends import load_backend
+from tagging.describe.controls import WORD_RANGES
+from tagging.describe.facts import Facts, Listing
+from tagging.describe.lexicon import Lexicon, catalogue_nouns
+from tagging.describe.text_neighbours import TitleIndex
+from tagging.describe.vocabulary import Vocabulary
+from tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer
+
+from .conftest import run_cli
+from .llm_server import ChatServer
+
+pytestmark = pytest.mark.integration
+
+DESCRIPTIONS = "descriptions/myntra_catalog.csv"
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    backend = load_backend("transformers", threads=2)
+    backend.load()
+    return backend
+
+
+@pytest.fixture(scope="module")
+def myntra(fashion_dir):
+    """A real catalogue with descriptions (3,000 listings), neighbours found by title."""
+    source = fashion_dir.parent / DESCRIPTIONS
+    if not source.is_file():
+        pytest.skip(f"no {source}")
+    with open(source, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:3000]
+    listings = [
+        Listing(r["Product_ID"], r["Product_Name"], r["Description"], {}, r["Product_Brand"])
+        for r in rows
+    ]
+    index = TitleIndex([x.title for x in listings], progress=False)
+    lexicon = Lexicon(
+        sorted({x.brand for x in listings}), catalogue_nouns(x.title for x in listings)
+    )
+    vocabulary = Vocabulary.from_texts(t for x in listings for t in (x.title, x.description))
+    describer = Describer(None, lexicon, vocabulary, {x.description for x in listings})
+
+    def pool(title):
+        _, found = index.search([title], CLAUSE_POOL)
+        return [listings[int(i)] for i in found[0] if i >= 0]
+
+    return describer, pool
+
+
+PRODUCTS = [
+    Facts(
+        title="Puma Women White Running Shoes",
+        brand="Puma",
+        gender="Women",
+        colours=["White"],
+        tags={"usage": "Sports", "season": "Summer"},
+    ),
+    Facts(
+        title="Roadster Men Navy Blue Checked Casual Shirt",
+        brand="Roadster",
+        gender="Men",
+        colours=["Navy Blue"],
+        tags={"usage": "Casual", "season": "Fall"},
+        palette=["White"],
+    ),
+    Facts(
+        title="Libas Women Maroon Printed Kurta",
+        brand="Libas",
+        gender="Women",
+        colours=["Maroon"],
+        tags={"usage": "Ethnic"},
+    ),
+]
+
+
+def _describe(myntra, facts, **opts):
+    describer, pool = myntra
+    nearest = pool(facts.title)
+    return describer.describe(facts, nearest[:5], DescribeOptions(**opts), nearest)
+
+
+def test_the_three_lengths_land_in_their_word_ranges(myntra):
+    shoes = PRODUCTS[0]
+    for length, rng in WORD_RANGES.items():
+        out = _describe(myntra, shoes, length=length)
+        assert rng.low <= len(out.text.split()) <= rng.high, (length, out.text)
+        assert out.unsupported_claims == [] and out.nonwords_removed == []
+    # where the neighbours hold fewer details, long still says more than medium, more
+    # than short: never padding that states nothing
+    for facts in PRODUCTS[1:]:
+        counts = [len(_describe(myntra, facts, length=n).text.split()) for n in WORD_RANGES]
+        assert counts == sorted(counts) and counts[0] <= 15 < counts[1]
+
+
+def test_tones_differ_and_no_phrase_ends_every_text(myntra):
+    endings = {tone: set() for tone in ("neutral", "premium", "playful")}
+    for facts in PRODUCTS:
+        texts = {t: _describe(myntra, facts, length="medium", tone=t).text for t in endings}
+        assert len(set(texts.values())) == 3, texts
+        for tone, text in texts.items():
+            endings[tone].add(" ".join(text.split()[-3:]))
+    assert all(len(e) == len(PRODUCTS) for e in endings.values())
+
+
+def test_a_planted_invented_noun_and_non_word_are_removed_from_a_real_scaffold(myntra):
+    describer, pool = myntra
+    facts = PRODUCTS[1]
+    nearest = pool(facts.title)
+    planted = Listing(
+        "planted",
+        nearest[0].title,
+        "Red checked casual shirt, has a spread collar, cardigamer cuffs, long sleeves, "
+        "turtle jacket pocket, curved hem",
+    )
+    for length in ("house", "medium"):
+        out = describer.describe(facts, [planted, *nearest[:4]], DescribeOptions(length=length))
+        low = out.text.lower()
+        assert "cardigamer" not in low and "jacket" not in low and " red " not in f" {low} "
+        assert low.startswith("navy blue checked casual shirt")
+
+
+def test_shipped_model_loads_once_and_its_text_is_guarded(smollm):
+    facts = Facts(
+        title="Roadster Men Navy Blue Slim Fit Casual Shirt",
+        brand="Roadster",
+        gender="Men",
+        colours=["Navy Blue"],
+    )
+    nbrs = [
+        Listing(
+            "1",
+            "Roadster Men Black Slim Fit Casual Shirt",
+            "Black casual shirt, has a spread collar, long sleeves, curved hem",
+        ),
+        Listing(
+            "2",
+            "HERE&NOW Men Red Checked Casual Shirt",
+            "Red checked casual shirt, has a button-down collar, long sleeves, curved hem",
+        ),
+    ]
+    assert load_backend("transformers", threads=2) is smollm  # one model per process
+    describer = Describer(smollm, Lexicon(["Roadster", "HERE&NOW"]))
+    opts = DescribeOptions(length="short")
+    first = describer.describe(facts, nbrs, opts)
+    again = describer.describe(facts, nbrs, opts)
+    assert smollm.loads == 1  # the second call did not read the weights again
+    assert first.text == again.text  # greedy decoding: the same facts give the same text
+    assert 3 <= len(first.text.split()) <= 15 and first.backend.startswith("transformers:")
+    claims = {c.canonical for c in describer.lexicon.claims(first.text) if c.category == "colour"}
+    assert claims <= {"navy", "blue"}  # never the neighbours' black or red
+    assert first.text not in {n.description for n in nbrs}
+
+
+def first_id(fashion_slice):
+    with open(fashion_slice, newline="") as fh:
+        return next(csv.DictReader(fh))["id"]
+
+
+def test_cli_describe_a_catalogue_product_and_a_title(cnn_home, fashion_slice):
+    pid = first_id(fashion_slice)
+    out = json.loads(
+        run_cli("describe", pid, "--home", cnn_home, "--length", "short", "--json", "-k", "3")
+    )
+    assert out["facts"]["title"] and len(out["neighbours"]) == 3
+    assert pid not in [n["id"] for n in out["neighbours"]]
+    assert out["text"] and out["backend"] == "edit"  # the default: no model to load
+    assert len(out["text"].split()) <= 15 and out["unsupported_claims"] == []
+    # text only: neighbours by title, through an OpenAI-compatible endpoint this time
+    with ChatServer(["A navy blue shirt for men."]) as srv:
+        out = json.loads(
+            run_cli(
+                "describe",
+                "--title",
+                "Men Navy Blue Checked Shirt",
+                "--gender",
+                "Men",
+                "--backend",
+                "openai",
+                "--openai-base-url",
+                srv.base_url,
+                "--llm-model",
+                "m",
+                "--home",
+                cnn_home,
+                "--json",
+            )
+        )
+    assert out["text"] == "A navy blue shirt for men."
+    assert len(out["neighbours"]) == 5 and all(n["title"] for n in out["neighbours"])
+
+
+def test_cli_describe_errors_are_clear(cnn_home, fashion_slice):
+    result = CliRunner().invoke(app, ["describe", "no-such-id", "--home", str(cnn_home)])
+    assert result.exit_code == 2 and "neither a product id nor an image" in result.output
+    result = CliRunner().invoke(
+        app, ["describe", first_id(fashion_slice), "--tone", "grumpy", "--home", str(cnn_home)]
+    )
+    assert result.exit_code == 2 and "unknown tone" in result.output
+    result = CliRunner().invoke(
+        app,
+        [
+            "describe",
+            "--title",
+            "Shirt",
+            "--backend",
+            "openai",
+            "--openai-base-url",
+            "http://127.0.0.1:9/v1",
+            "--llm-model",
+            "m",
+            "--retries",
+            "0",
+            "--home",
+            str(cnn_home),
+        ],
+    )
+    assert result.exit_code == 2 and "cannot reach" in result.output
+
+
+def test_eval_describe_reports_the_describer_baselines_and_controls(tmp_path, fashion_dir):
+    source = fashion_dir.parent / DESCRIPTIONS
+    if not source.is_file():
+        pytest.skip(f"no {source}")
+    with open(source, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh)][:400]
+    small = tmp_path / "small.csv"
+    fields = [f for f in rows[0] if f]
+    with open(small, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "eval.json"
+    table = run_cli("eval", "describe", "--catalog", small, "--limit", "20", "--json", out)
+    result = json.loads(out.read_text())
+    assert result["n"] == 20 and "nn_copy" in table and "changed" in table
+    for system in ("describer", "nn_copy", "template"):
+        m = result[system]
+        assert {
+            "rouge_l",
+            "bleu4",
+            "distinct1",
+            "distinct2",
+            "unsupported_rate",
+            "nonword_rate",
+            "identical_rate",
+            "seconds_per_item",
+            "n",
+            "backend",
+        } <= set(m)
+        assert 0 <= m["rouge_l"] <= 1 and m["n"] == 20
+    d = result["describer"]
+    assert d["backend"] == "edit" and result["median_seconds"] < 2
+    assert d["unsupported_rate"] == 0 and d["identical_rate"] == 0 and d["nonword_rate"] == 0
+    assert result["nn_copy"]["identical_rate"] == 1
+    controls = result["controls"]
+    assert set(controls) == {
+        "house/neutral",
+        "short/neutral",
+        "medium/neutral",
+        "long/neutral",
+        "medium/premium",
+        "medium/playful",
+    }
+    assert controls["medium/neutral"]["changed_share"] == 0
+    assert controls["short/neutral"]["mean_words"] <= 15
+    assert controls["short/neutral"]["in_range"] == 1
+    for name in ("short/neutral", "medium/premium", "medium/playful"):
+        assert controls[name]["changed_share"] >= 0.9, name

@@ -1,0 +1,133 @@
+"""Length and tone controls, clauses, facts-only composition and the product-noun guard."""
+
+from tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
+from tagging.describe.compose import fact_clauses, head_clause, summary_sentence
+from tagging.describe.controls import WORD_RANGES, apply_tone, fit_length, total_words
+from tagging.describe.edit import drop_foreign_products
+from tagging.describe.facts import Facts, Listing
+from tagging.describe.guard import build_support
+from tagging.describe.lexicon import Lexicon, catalogue_nouns
+from tagging.describe.vocabulary import Vocabulary
+from tagging.describe.writer import DescribeOptions, Describer
+
+HOUSE = "Navy blue checked casual shirt, has a spread collar, long sleeves, and curved hem"
+
+
+def test_clauses_split_and_join_in_the_house_style():
+    clauses = split_clauses(HOUSE)
+    assert [c.text for c in clauses] == [
+        "Navy blue checked casual shirt",
+        "has a spread collar",
+        "long sleeves",
+        "curved hem",
+    ]
+    assert [sorted(c.slots) for c in clauses[1:]] == [["neck"], ["sleeves"], ["hem"]]
+    assert uses_final_and(HOUSE)
+    assert join_clauses(clauses, final_and=True) == HOUSE + "."
+    # glued bullet points come apart; "Field: value" lines are slots of their own
+    glued = split_clauses("A pair of sneakers, lace-up detailLeather upperWarranty: 3 months")
+    assert [c.text for c in glued] == [
+        "A pair of sneakers",
+        "lace-up detail",
+        "Leather upper",
+        "Warranty: 3 months",
+    ]
+    assert glued[3].slots == {"field:warranty"}
+
+
+def test_fit_length_cuts_and_adds_without_two_clauses_on_one_detail():
+    clauses = split_clauses(HOUSE)
+    short = fit_length(clauses, [], "short")
+    assert total_words(short) <= WORD_RANGES["short"].high and short[0] == clauses[0]
+    candidates = [
+        Clause("has a button-down collar"),  # the neck is said already: skipped
+        Clause("button placket"),
+        Clause("1 patch pocket"),
+        Clause("made for casual wear"),
+        Clause("This shirt for men is from Roadster", sentence_start=True),
+    ]
+    medium = fit_length(clauses, candidates, "medium")
+    words = total_words(medium)
+    assert WORD_RANGES["medium"].low <= words <= WORD_RANGES["medium"].high
+    assert "has a button-down collar" not in [c.text for c in medium]
+    # a sentence of its own goes after every added clause, not in the middle
+    long = fit_length(clauses, candidates, "long")
+    assert long[-1].sentence_start and long[-1].text.startswith("This shirt")
+    # "house" keeps the scaffold as it is
+    assert fit_length(clauses, candidates, "house") == clauses
+    # one clause longer than the budget is cut at a word that can end it
+    prose = [Clause(" ".join(["word"] * 10 + ["with", "a"] + ["more"] * 10), True)]
+    cut = fit_length(prose, [], "short")[0].text.split()
+    assert len(cut) <= 15 and cut[-1] not in ("a", "with")
+
+
+def test_tones_reframe_the_text_and_vary_their_wording_per_product():
+    clauses = split_clauses(HOUSE)
+    premium = join_clauses(apply_tone(clauses, "premium", "p1"))
+    playful = join_clauses(apply_tone(clauses, "playful", "p1"))
+    neutral = join_clauses(apply_tone(clauses, "neutral", "p1"))
+    assert len({premium, playful, neutral}) == 3
+    assert "featuring a spread collar" in premium and "has a" not in premium
+    assert playful.count("!") == 1 and "It comes with a spread collar" in playful
+    # the frame is picked per product: no fixed phrase opens (or ends) every text
+    opens = {join_clauses(apply_tone(clauses, "premium", f"p{i}")).split()[1] for i in range(20)}
+    assert len(opens) >= 3
+    # a spec-sheet head is not wrapped: the frame gets a sentence of its own
+    sheet = split_clauses("Display: Analogue. Power source: Battery")
+    framed = join_clauses(apply_tone(sheet, "premium", "x", "black analogue watch"))
+    assert framed.startswith("A ") and "black analogue watch. Display: Analogue." in framed
+    shoes = join_clauses(apply_tone(split_clauses("White running shoes"), "premium", "x", "", True))
+    assert not shoes.startswith(("A ", "An "))  # plural: no article
+
+
+def test_facts_alone_give_a_head_clause_and_true_clauses():
+    facts = Facts(
+        brand="Roadster",
+        gender="Men",
+        colours=["Navy Blue"],
+        tags={"articleType": "Shirts", "usage": "Casual", "season": "Fall"},
+        palette=["Navy Blue", "White"],
+    )
+    lx = Lexicon(["Roadster"])
+    assert head_clause(facts, lx) == "Navy blue casual shirt for men by Roadster"
+    texts = [c.text for c in fact_clauses(facts, lx)]
+    assert texts[:3] == ["made for casual wear", "with touches of white", "a fall piece"]
+    summary = summary_sentence(facts, lx)
+    assert summary is not None and summary.sentence_start
+    assert summary.text == "This shirt for men is from Roadster, in navy blue"
+    support = build_support(facts, [], lx)
+    assert not [c for t in texts for c in lx.claims(t) if not support.supports(c)]
+
+
+def test_product_nouns_must_agree_with_the_product_type():
+    nouns = catalogue_nouns(["A Kaftan", "B Kaftan", "C Kaftans", "D Tops", "E Tops", "F Tops"])
+    assert nouns == ["kaftan", "tops"]
+    lx = Lexicon([], nouns)
+    assert [c.canonical for c in lx.claims("a kaftans and kaftan")] == ["kaftan", "kaftan"]
+    assert not lx.claims("a tank top")  # an everyday word stays out of the noun list
+    facts = Facts(title="Roadster Men Navy Blue Casual Shirt", colours=["Navy Blue"])
+    support = build_support(facts, [], lx)
+    text = "Navy blue casual shirt, has a spread collar, kaftan sleeves, turtle jacket pocket"
+    assert drop_foreign_products(text, support, lx) == "Navy blue casual shirt, has a spread collar"
+
+
+def test_describer_removes_a_planted_foreign_noun_and_a_non_word_at_every_length():
+    facts = Facts(title="Roadster Men Navy Blue Checked Casual Shirt", brand="Roadster")
+    planted = Listing(
+        "1",
+        "HERE&NOW Men Red Checked Casual Shirt",
+        "Red checked casual shirt, has a spread collar, cardigamer cuffs, turtle jacket "
+        "pocket, long sleeves",
+    )
+    other = Listing("2", "x", "Black casual shirt, has a spread collar, long sleeves, curved hem")
+    vocabulary = Vocabulary.from_texts([other.description, planted.title, "turtle pocket"])
+    d = Describer(None, Lexicon(["Roadster", "HERE&NOW"]), vocabulary, {other.description})
+    for length in ("house", "short", "medium", "long"):
+        for tone in ("neutral", "premium", "playful"):
+            out = d.describe(facts, [planted, other], DescribeOptions(length=length, tone=tone))
+            low = out.text.lower()
+            assert "cardigamer" not in low and "jacket" not in low and "red" not in low.split()
+            assert out.text not in (planted.description, other.description)
+            assert out.text.lower().startswith(
+                ("navy blue", "a ", "an ", "meet", "say", "look", "get", "introducing")
+            )
