@@ -63,11 +63,20 @@ def head_clause(facts: Facts, lexicon: Lexicon) -> str:
     return head[:1].upper() + head[1:]
 
 
-def summary_sentence(facts: Facts, lexicon: Lexicon) -> Clause | None:
+def summary_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause | None:
     """ "This casual shirt for men is from Roadster, in navy blue": the facts restated as
-    a sentence of their own, the last thing a longer text adds."""
+    a sentence of their own, the last thing a longer text adds; None when the text
+    (``said``) already names the brand, the gender and the colour."""
     article = article_phrase(facts, lexicon)
     if not article or not (facts.brand or facts.colours):
+        return None
+    low = said.lower()
+    news = [
+        facts.brand and facts.brand.lower() not in low,
+        facts.gender and facts.gender.lower() not in low,
+        facts.colours and colour_phrase(facts) not in low,
+    ]
+    if said and not any(news):
         return None
     text = f"This {article}"
     if g := gender_phrase(facts):
@@ -78,18 +87,19 @@ def summary_sentence(facts: Facts, lexicon: Lexicon) -> Clause | None:
     return Clause(text.replace(" and is ", " and "), sentence_start=True)
 
 
-def fact_clauses(facts: Facts, lexicon: Lexicon | None = None) -> list[Clause]:
-    """Short clauses, each one fact, for lengthening a text (most telling first), then
-    the facts' summary sentence."""
+def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -> list[Clause]:
+    """Short clauses, each one fact the text (``said``) does not state yet, for
+    lengthening it (most telling first), then the facts' summary sentence."""
     out: list[str] = []
+    low = said.lower()
     usage = (facts.tags.get("usage") or "").lower()
-    if usage:
+    if usage and usage not in low:
         out.append(f"made for {_USAGE.get(usage, usage + ' wear')}")
     extra_colours = [p.lower() for p in facts.palette if p not in facts.colours][:2]
     if extra_colours:
         out.append("with touches of " + " and ".join(extra_colours))
     season = (facts.tags.get("season") or "").lower()
-    if season:
+    if season and season not in low:
         out.append(f"a {season} piece")
     for name, value in facts.extra.items():
         if name.lower() in _SKIP_EXTRA or len(value.split()) > 6:
@@ -97,5 +107,5 @@ def fact_clauses(facts: Facts, lexicon: Lexicon | None = None) -> list[Clause]:
         low = name.lower()
         out.append(f"made of {value.lower()}" if low == "material" else f"{low} {value.lower()}")
     clauses = [Clause(t) for t in out]
-    summary = summary_sentence(facts, lexicon or Lexicon())
+    summary = summary_sentence(facts, lexicon or Lexicon(), said)
     return [*clauses, summary] if summary else clauses

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from tagging.describe.compose import article_phrase
 from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import Support, build_support, remove_claims, tidy
-from tagging.describe.lexicon import Claim, Lexicon
+from tagging.describe.lexicon import Claim, Lexicon, singular, words
 
 # Pattern words of fashion listings; longest first so "self design" wins over "design".
 PATTERNS = (
@@ -214,6 +214,56 @@ def _not_a_copy(text: str, slots: _Slots, existing: Container[str]) -> str | Non
     return None
 
 
+# Product nouns close enough that one's description is a fair scaffold for the other
+# (the head noun is re-filled either way).
+KINDRED = {
+    "kurti": "kurta",
+    "tunic": "kurta",
+    "jeggings": "jeans",
+    "sneaker": "shoe",
+    "loafer": "shoe",
+    "handbag": "bag",
+    "purse": "bag",
+    "clutch": "bag",
+    "tote": "bag",
+    "sling": "bag",
+    "smartwatch": "watch",
+    "sari": "saree",
+    "shoeliner": "sock",
+    "liner": "sock",
+    "hoodie": "sweatshirt",
+    "boxers": "briefs",
+    "pendant": "necklace",
+}
+
+
+def _kind(noun: str) -> str:
+    return KINDRED.get(noun, noun)
+
+
+def product_kinds(title: str, lexicon: Lexicon) -> set[str]:
+    """What a title says the product is: its product nouns; failing those, its last word
+    (the head noun of a catalogue title, "... Wicker Cane Dome Wall Lamp") when it looks
+    like a noun."""
+    kinds = {_kind(c.canonical) for c in lexicon.claims(title) if c.category == "article"}
+    if not kinds:
+        toks = words(title)
+        last = singular(toks[-1][0]) if toks else ""
+        if last.isalpha() and len(last) >= 3 and not last.endswith("ing"):
+            kinds.add(_kind(last))
+    return kinds
+
+
+def same_kind(facts: Facts, listing: Listing, lexicon: Lexicon) -> bool:
+    """False when both titles name what they are and nothing matches: a wall lamp is not
+    rewritten from a football shoe's description, however near its title vector was."""
+    mine = product_kinds(facts.title, lexicon) if facts.title else set()
+    if not mine:
+        mine = {_kind(singular(w)) for w in article_phrase(facts, lexicon).split()[-1:]}
+    theirs = product_kinds(listing.title, lexicon)
+    return not (mine and theirs) or bool(mine & theirs)
+
+
 def edit_description(
     facts: Facts,
     neighbours: Sequence[Listing],
@@ -225,7 +275,7 @@ def edit_description(
     support = build_support(facts, [], lexicon)  # the facts alone decide every slot
     slots = _Slots.of(facts, lexicon)
     for n in neighbours:
-        if not n.description:
+        if not n.description or not same_kind(facts, n, lexicon):
             continue
         edits = _edits(n.description, slots, support, lexicon)
         text = drop_foreign_products(_apply(n.description, edits), support, lexicon)

@@ -21,7 +21,13 @@ from tagging.describe.backends import Backend, GenerationRequest
 from tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
 from tagging.describe.compose import COMPOSE_WORDS, article_phrase, fact_clauses, head_clause
 from tagging.describe.controls import CONTROL_WORDS, apply_tone, fit_length
-from tagging.describe.edit import edit_description, not_a_copy, refill
+from tagging.describe.edit import (
+    drop_foreign_products,
+    edit_description,
+    not_a_copy,
+    refill,
+    same_kind,
+)
 from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import (
     DEFAULT_MAJORITY,
@@ -159,7 +165,7 @@ def neighbour_clauses(
     found: dict[str, tuple[Clause, int, int]] = {}
     count: Counter[str] = Counter()
     for rank, n in enumerate(neighbours):
-        if not n.description:
+        if not n.description or not same_kind(facts, n, lexicon):
             continue
         clauses = split_clauses(refill(n.description, facts, lexicon, support))
         seen: set[str] = set()
@@ -286,7 +292,7 @@ class Describer:
         clauses = split_clauses(text)
         candidates = [
             *neighbour_clauses(facts, pool or neighbours, lx, support),
-            *fact_clauses(facts, lx),
+            *fact_clauses(facts, lx, text),
         ]
         if opts.length == "long":
             # 50 words is more than most listings agree on (median description: 18
@@ -322,7 +328,7 @@ class Describer:
         support = build_support(facts, neighbours, lx, opts.majority) if self.backend else own
         sources = [n.description for n in neighbours if n.description]
         scaffold = edit_description(facts, neighbours, lx)
-        draft = scaffold.text if scaffold else head_clause(facts, lx)
+        draft = scaffold.text if scaffold else head_clause(facts, lx) + "."
 
         bad: list[Claim] = []
         regenerated = False
@@ -330,7 +336,10 @@ class Describer:
             text = draft
         else:
             text, bad, regenerated = self._generate(facts, neighbours, opts, support, draft)
-            text = remove_claims(cut_loop(text), bad)
+            # Another product named after the head ("a turtle jacket pocket" on a shirt)
+            # takes its clause with it; the other false claims lose their word.
+            text = drop_foreign_products(cut_loop(text), support, lx)
+            text = remove_claims(text, unsupported(text, support, lx))
         generated = text
 
         unchanged = opts.length == "house" and (opts.tone == "neutral" or self.backend)

@@ -138,3 +138,34 @@ def test_the_timeout_is_a_deadline_for_the_whole_call_and_frees_its_socket():
         listener.close()
     assert took < 4.5, f"the call took {took:.1f} s against a 3 s deadline"
     assert threading.active_count() <= threads_before + 1  # the accept loop, nothing of ours
+
+
+def test_endpoint_text_gets_the_same_guard_and_length_control():
+    from tagging.describe.lexicon import Lexicon
+    from tagging.describe.vocabulary import Vocabulary
+
+    planted = (
+        "A blue slim fit shirt for men with a spread collar, cardigamer cuffs, a turtle "
+        "jacket pocket, long sleeves, a curved hem, a button placket and a chest pocket, "
+        "made for easy everyday wear."
+    )
+    vocabulary = Vocabulary.from_texts(
+        [n.description for n in NEIGHBOURS]
+        + ["with long sleeves a curved hem button placket chest pocket made easy everyday wear"]
+        + ["turtle"]
+    )
+    d = Describer(None, Lexicon(["Roadster"]), vocabulary)
+    with ChatServer([planted] * 4) as srv:
+        d.backend = backend(srv)
+        short = d.describe(FACTS, NEIGHBOURS, DescribeOptions(length="short"))
+        house = d.describe(FACTS, NEIGHBOURS, DescribeOptions(length="house", tone="playful"))
+    for out in (short, house):
+        low = out.text.lower()
+        assert "cardigamer" not in low and "jacket" not in low, out.text
+        assert "cardigamer" in out.nonwords_removed
+        assert out.backend.startswith("openai:")
+    assert len(short.text.split()) <= 15 < len(house.text.split())
+    # the endpoint got the edit as its draft, and the asked tone
+    request = srv.requests[-1]["body"]["messages"]
+    assert "Draft in the house style" in request[-1]["content"]
+    assert "playful" in request[0]["content"]

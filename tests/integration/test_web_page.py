@@ -103,3 +103,28 @@ def test_readable_on_a_phone_width_screen(server, browser, fashion_slice, fashio
     tile = page.locator("#similar .product").first.bounding_box()
     assert 120 < tile["width"] < 200  # two products per row
     page.screenshot(path=str(tmp_path / "page-phone.png"), full_page=True)
+
+
+def test_describe_from_the_page_with_length_and_tone(server, browser, fashion_slice, fashion_dir):
+    with open(fashion_slice, newline="") as fh:
+        pid = list(csv.DictReader(fh))[5]["id"]
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(server.url + "/")
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{pid}.jpg"))
+    page.wait_for_selector("#describe-card:not([hidden])", timeout=60_000)
+    written = {}
+    for length, tone in (("short", "neutral"), ("medium", "neutral"), ("medium", "playful")):
+        page.select_option("#length", length)
+        page.select_option("#tone", tone)
+        page.click("#regenerate")
+        page.wait_for_function(
+            "(() => { const t = document.querySelector('#description').textContent;"
+            " return t && !t.startsWith('Writing') && !t.startsWith('Loading')"
+            " && !document.querySelector('#regenerate').disabled; })()",
+            timeout=60_000,
+        )
+        written[(length, tone)] = page.inner_text("#description")
+    assert len(written[("short", "neutral")].split()) <= 15
+    assert len(written[("medium", "neutral")].split()) > len(written[("short", "neutral")].split())
+    assert written[("medium", "playful")] != written[("medium", "neutral")]
+    assert "!" in written[("medium", "playful")]

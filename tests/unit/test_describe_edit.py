@@ -32,11 +32,18 @@ def test_claims_the_facts_do_not_make_are_removed():
     assert "leather" not in out.text.lower() and "men" not in out.text.lower().split()
 
 
-def test_the_article_noun_is_this_products():
-    out = edit_description(
-        facts("Roadster Men Navy Blue Checked Casual Kurta", "Roadster"), [SHIRT], LEX
+def test_the_article_noun_is_this_products_and_another_kind_is_no_scaffold():
+    kurta = Listing(
+        "2",
+        "Libas Women Maroon Printed Straight Kurta",
+        "Maroon printed straight kurta, has a mandarin collar, three-quarter sleeves",
     )
-    assert out is not None and "kurta" in out.text.lower() and "shirt" not in out.text.lower()
+    out = edit_description(facts("Libas Women Maroon Printed Kurti", "Libas"), [kurta], LEX)
+    assert out is not None and "kurti" in out.text.lower() and "kurta" not in out.text.lower()
+    # a shirt's description is no scaffold for a kurta, however near its title
+    kurta_facts = facts("Roadster Men Navy Blue Checked Casual Kurta", "Roadster")
+    assert edit_description(kurta_facts, [SHIRT], LEX) is None
+    assert edit_description(kurta_facts, [SHIRT, kurta], LEX).scaffold_id == "2"
 
 
 def test_never_an_existing_description_verbatim():

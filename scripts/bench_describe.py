@@ -1,0 +1,96 @@
+"""Time per description the way the service writes them: one describer per process
+(prepared once, as at start-up), then product ids and uploaded photos described at each
+length and tone.
+
+    python scripts/bench_describe.py --home WS --images ../shared/data/fashion/images \
+        --limit 40 [--backend edit|transformers|openai] [--json out.json]
+
+Prints the preparation time and, per target kind (id, photo) and setting, the median and
+90th percentile seconds and the mean words. A photo's time includes tagging it (the
+facts) and finding its neighbours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+from indexer.images import decode_bytes, read_image_file
+from indexer.workspace import Workspace
+from tagging.describe.backends import load_backend
+from tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
+from tagging.describe.writer import DescribeOptions, Describer
+from tagging.neighbours import NeighbourSearch
+
+SETTINGS = [
+    ("house", "neutral"),
+    ("short", "neutral"),
+    ("medium", "neutral"),
+    ("long", "neutral"),
+    ("medium", "premium"),
+    ("medium", "playful"),
+]
+
+
+def _summary(seconds: list[float], words: list[int]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "median_s": round(statistics.median(ordered), 4),
+        "p90_s": round(ordered[int(0.9 * (len(ordered) - 1))], 4),
+        "mean_words": round(sum(words) / len(words), 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--home", type=Path, required=True)
+    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--limit", type=int, default=40)
+    ap.add_argument("--backend", default="edit")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    search = NeighbourSearch(Workspace.open(args.home, create=False))
+    t0 = time.perf_counter()
+    describer = CatalogueDescriber(search, Describer(load_backend(args.backend)))
+    describer.prepare()
+    prepare_s = time.perf_counter() - t0
+    ids = [p.id for p in search.catalogue.iter_products()]
+    random.Random(args.seed).shuffle(ids)
+    ids = ids[: args.limit]
+    photos = [args.images / f"{i}.jpg" for i in ids if (args.images / f"{i}.jpg").is_file()]
+
+    result: dict[str, object] = {"backend": describer.describer.label, "prepare_s": prepare_s}
+    for kind, targets in (("id", ids), ("photo", photos)):
+        for length, tone in SETTINGS:
+            seconds, words = [], []
+            for target in targets:
+                opts = DescribeOptions(length=length, tone=tone)
+                started = time.perf_counter()
+                if kind == "id":
+                    d = describer.describe(DescribeRequest(target=str(target)), opts)
+                else:
+                    image = decode_bytes(read_image_file(Path(target)))
+                    query = search.query_for_image(image, exclude_same_image=True)
+                    d = describer.describe_query(query, DescribeRequest(force=True), opts)
+                seconds.append(time.perf_counter() - started)
+                words.append(len(d.text.split()))
+            result[f"{kind} {length}/{tone}"] = _summary(seconds, words)
+    print(f"backend {result['backend']}: prepared in {prepare_s:.1f} s")
+    for key, value in result.items():
+        if isinstance(value, dict):
+            print(
+                f"{key:<24} median {value['median_s']:.3f} s  p90 {value['p90_s']:.3f} s  "
+                f"{value['mean_words']:.1f} words"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
