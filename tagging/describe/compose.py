@@ -8,16 +8,20 @@ season, palette, a field the caller gave), so nothing here can be unsupported.
 
 from __future__ import annotations
 
+import re
+
 from tagging.describe.clauses import Clause
 from tagging.describe.facts import Facts
-from tagging.describe.lexicon import Lexicon, singular
+from tagging.describe.lexicon import Lexicon, is_plural, singular
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
 _SKIP_EXTRA = {"price", "currency", "url", "sku"}
+_FIT = re.compile(r"\b([A-Za-z]+(?:-[A-Za-z]+)?)\s+Fit\b")
 # The words this module writes itself (the vocabulary guard accepts them).
 _OWN = (
-    "for by made wear sportswear ethnic formal with touches of and a piece from unisex this comes"
+    "for by made wear sportswear ethnic formal with touches of and a piece from unisex this "
+    "these comes in fit"
 )
 COMPOSE_WORDS = frozenset(_OWN.split())
 
@@ -78,7 +82,12 @@ def summary_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause |
     ]
     if said and not any(news):
         return None
-    text = f"This {article}"
+    claims = [c for c in lexicon.claims(article) if c.category == "article"]
+    if claims:  # "tshirt" as the title writes it -> "t-shirt"
+        c = claims[-1]
+        article = article[: c.start] + c.canonical + article[c.end :]
+    noun = article.split()[-1]
+    text = f"{'These' if is_plural(noun) else 'This'} {article}"
     if g := gender_phrase(facts):
         text += f" {g}" if g.startswith("for") else " is unisex and"
     text += f" is from {facts.brand}" if facts.brand else " comes"
@@ -98,6 +107,9 @@ def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -
     extra_colours = [p.lower() for p in facts.palette if p not in facts.colours][:2]
     if extra_colours:
         out.append("with touches of " + " and ".join(extra_colours))
+    fit = _FIT.search(facts.title)
+    if fit and "fit" not in low.split():
+        out.append(f"in a {fit.group(1).lower()} fit")
     season = (facts.tags.get("season") or "").lower()
     if season and season not in low:
         out.append(f"a {season} piece")

@@ -133,6 +133,11 @@ straps handle handles
 AMBIGUOUS_NOUNS = frozenset(_AMBIGUOUS.split())
 
 
+def is_plural(noun: str) -> bool:
+    """ "shoes", "jeans" (worn as a pair: plural only), not "dress"."""
+    return noun in _NOT_PLURAL or singular(noun) != noun
+
+
 def singular(noun: str) -> str:
     if noun.endswith(("sses", "ches", "shes", "xes")):
         return noun[:-2]

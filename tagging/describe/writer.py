@@ -40,7 +40,7 @@ from tagging.describe.guard import (
     tidy,
     unsupported,
 )
-from tagging.describe.lexicon import Claim, Lexicon, singular, words
+from tagging.describe.lexicon import Claim, Lexicon, is_plural, words
 from tagging.describe.prompt import LENGTHS, build_messages, system_prompt
 from tagging.describe.vocabulary import Vocabulary, remove_nonwords
 
@@ -305,7 +305,7 @@ class Describer:
             seed = facts.title or repr(sorted(facts.tags.items()))
             subject = _lower_first_word(head_clause(facts, lx))
             noun = article_phrase(facts, lx).split()[-1:] or [""]
-            plural = singular(noun[0]) != noun[0]
+            plural = is_plural(noun[0])
             toned = apply_tone(clauses, opts.tone, seed, subject, plural)
             clauses = fit_length(toned, [], opts.length, reserve)
         return join_clauses(clauses, final_and=final_and)
