@@ -23,17 +23,9 @@ from indexer.images import decode_bytes, read_image_file
 from indexer.workspace import Workspace
 from tagging.describe.backends import load_backend
 from tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
+from tagging.describe.evaluate import CONTROL_SETTINGS
 from tagging.describe.writer import DescribeOptions, Describer
 from tagging.neighbours import NeighbourSearch
-
-SETTINGS = [
-    ("house", "neutral"),
-    ("short", "neutral"),
-    ("medium", "neutral"),
-    ("long", "neutral"),
-    ("medium", "premium"),
-    ("medium", "playful"),
-]
 
 
 def _summary(seconds: list[float], words: list[int]) -> dict[str, float]:
@@ -67,7 +59,7 @@ def main() -> None:
 
     result: dict[str, object] = {"backend": describer.describer.label, "prepare_s": prepare_s}
     for kind, targets in (("id", ids), ("photo", photos)):
-        for length, tone in SETTINGS:
+        for length, tone in CONTROL_SETTINGS:
             seconds, words = [], []
             for target in targets:
                 opts = DescribeOptions(length=length, tone=tone)

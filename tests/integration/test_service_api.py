@@ -275,3 +275,19 @@ def test_describer_is_prepared_at_start_up_and_writes_every_length(cnn_home, ids
         assert c.get("/describe/status").json() == {"state": "off"}
         r = c.post("/describe", files=form(product_id=ids[0]))
         assert r.status_code == 503 and "SHELFSIGHT_DESCRIBE" in r.json()["detail"]
+
+
+def test_a_language_model_is_loaded_at_start_up_not_on_the_first_request(cnn_home, ids):
+    import time
+
+    with client(cnn_home, describe_backend="transformers") as c:
+        deadline = time.monotonic() + 120
+        while (status := c.get("/describe/status").json())["state"] != "ready":
+            assert status["state"] in ("idle", "loading") and time.monotonic() < deadline
+            time.sleep(0.5)
+        assert status["backend"].startswith("transformers:")
+        backend = c.app.state.shelfsight.describer().describer.backend
+        assert backend.loaded and backend.loads == 1
+        r = c.post("/describe", files=form(product_id=ids[0], length="short"))
+        assert r.status_code == 200, r.text
+        assert 3 <= r.json()["words"] <= 15 and backend.loads == 1  # reused, not reloaded
