@@ -33,7 +33,7 @@ from tagging.pipeline import Pipeline, PipelineOptions
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 # Tag families that name what a product is: their values are product nouns.
-ARTICLE_TAGS = ("articleType", "article_type", "subCategory")
+ARTICLE_TAGS = ("articleType", "article_type")
 
 
 @dataclass
@@ -82,7 +82,8 @@ class CatalogueDescriber:
                 types.update(str(v) for k, v in p.tags.items() if k in ARTICLE_TAGS and v)
                 existing.update(str(p.fields[k]) for k in DESCRIPTION_KEYS if p.fields.get(k))
             brands = list(self.pipeline.brands.brands.values())
-            nouns = [*catalogue_nouns(titles), *(w for t in types for w, _, _ in words(t))]
+            # An article type's last word is its noun ("Casual Shoes" -> shoes).
+            nouns = [*catalogue_nouns(titles), *(words(t)[-1][0] for t in types if words(t))]
             d = self.describer
             d.lexicon = Lexicon(brands, nouns)
             if d.vocabulary is None:

@@ -16,7 +16,10 @@ from tagging.describe.lexicon import Lexicon, is_plural, singular
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
-_SKIP_EXTRA = {"price", "currency", "url", "sku"}
+_SKIP_EXTRA = {"price", "currency", "url", "sku", "year"}
+# Families said by their own clause (or the head): never again as "season summer".
+_OWN_FAMILIES = {"articletype", "article_type", "type", "category", "subcategory"}
+_OWN_FAMILIES |= {"mastercategory", "usage", "season", "gender", "basecolour", "colour"}
 _FIT = re.compile(r"\b([A-Za-z]+(?:-[A-Za-z]+)?)\s+Fit\b")
 # The words this module writes itself (the vocabulary guard accepts them).
 _OWN = (
@@ -24,6 +27,11 @@ _OWN = (
     "these comes in fit"
 )
 COMPOSE_WORDS = frozenset(_OWN.split())
+
+
+def _fact(facts: Facts, family: str) -> str:
+    """A tag family's value, from the tags or (a catalogue product's record) its fields."""
+    return (facts.tags.get(family) or facts.extra.get(family) or "").lower()
 
 
 def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
@@ -57,7 +65,7 @@ def head_clause(facts: Facts, lexicon: Lexicon) -> str:
     article = article_phrase(facts, lexicon)
     if not article:
         return facts.title
-    usage = (facts.tags.get("usage") or "").lower()
+    usage = _fact(facts, "usage")
     words = [colour_phrase(facts), usage if usage and usage not in article else "", article]
     head = " ".join(w for w in words if w)
     if g := gender_phrase(facts):
@@ -101,7 +109,7 @@ def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -
     lengthening it (most telling first), then the facts' summary sentence."""
     out: list[str] = []
     low = said.lower()
-    usage = (facts.tags.get("usage") or "").lower()
+    usage = _fact(facts, "usage")
     if usage and usage not in low:
         out.append(f"made for {_USAGE.get(usage, usage + ' wear')}")
     extra_colours = [p.lower() for p in facts.palette if p not in facts.colours][:2]
@@ -110,11 +118,11 @@ def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -
     fit = _FIT.search(facts.title)
     if fit and "fit" not in low.split():
         out.append(f"in a {fit.group(1).lower()} fit")
-    season = (facts.tags.get("season") or "").lower()
+    season = _fact(facts, "season")
     if season and season not in low:
         out.append(f"a {season} piece")
     for name, value in facts.extra.items():
-        if name.lower() in _SKIP_EXTRA or len(value.split()) > 6:
+        if name.lower() in _SKIP_EXTRA | _OWN_FAMILIES or len(value.split()) > 6:
             continue
         low = name.lower()
         out.append(f"made of {value.lower()}" if low == "material" else f"{low} {value.lower()}")

@@ -264,6 +264,22 @@ def same_kind(facts: Facts, listing: Listing, lexicon: Lexicon) -> bool:
     return not (mine and theirs) or bool(mine & theirs)
 
 
+def names_the_product(text: str, facts: Facts, lexicon: Lexicon) -> bool:
+    """Whether the text's first sentence says what this product is (its noun, or a kindred
+    one): "A shell of a turtle, made for everyday layering" does not, for a shirt. True
+    when the facts do not say what it is."""
+    mine = {_kind(c.canonical) for c in lexicon.claims(facts.title) if c.category == "article"}
+    if not mine:
+        phrase = article_phrase(facts, lexicon)
+        mine = {_kind(singular(w)) for w in phrase.split()[-1:]}
+    if not mine:
+        return True
+    first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+    said = {_kind(c.canonical) for c in lexicon.claims(first) if c.category == "article"}
+    said |= {_kind(singular(w)) for w, _, _ in words(first)}
+    return bool(mine & said)
+
+
 def edit_description(
     facts: Facts,
     neighbours: Sequence[Listing],

@@ -128,7 +128,7 @@ top tops cream creams belt belts heel heels set sets pack packs combo kit kits p
 piece pieces care wash oil gel mask cover covers base plus tone print design look
 detail details detailing material plating each square flat flats shade frame runner
 case ivory nude sleeve sleeves hem toe pocket suit chain tie valentine cup cups strap
-straps handle handles
+straps handle handles short sports casual formal party gift gifts wear ethnic
 """
 AMBIGUOUS_NOUNS = frozenset(_AMBIGUOUS.split())
 

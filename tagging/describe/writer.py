@@ -24,6 +24,7 @@ from tagging.describe.controls import CONTROL_WORDS, apply_tone, fit_length
 from tagging.describe.edit import (
     drop_foreign_products,
     edit_description,
+    names_the_product,
     not_a_copy,
     refill,
     same_kind,
@@ -331,7 +332,7 @@ class Describer:
         draft = scaffold.text if scaffold else head_clause(facts, lx) + "."
 
         bad: list[Claim] = []
-        regenerated = False
+        regenerated = fallback_to_draft = False
         if self.backend is None:
             text = draft
         else:
@@ -340,6 +341,10 @@ class Describer:
             # takes its clause with it; the other false claims lose their word.
             text = drop_foreign_products(cut_loop(text), support, lx)
             text = remove_claims(text, unsupported(text, support, lx))
+            if not names_the_product(text, facts, lx):
+                # The model described something else ("a shell of a turtle" for a shirt
+                # by Turtle Check): the scaffold says what the product is.
+                text, fallback_to_draft = draft, True
         generated = text
 
         unchanged = opts.length == "house" and (opts.tone == "neutral" or self.backend)
@@ -353,7 +358,7 @@ class Describer:
             text, copied = cut_copied(text, sources, opts.max_shared_ngram)
         nonwords = self.vocabulary.unknown(text, facts) if self.vocabulary is not None else []
         text = remove_nonwords(text, nonwords)
-        fallback = False
+        fallback = fallback_to_draft
         if len(text.split()) < 3:
             text, fallback = template_text(facts), True
         text = not_a_copy(text, facts, _Either(self.existing, sources)) or template_text(facts)

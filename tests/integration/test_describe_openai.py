@@ -169,3 +169,18 @@ def test_endpoint_text_gets_the_same_guard_and_length_control():
     request = srv.requests[-1]["body"]["messages"]
     assert "Draft in the house style" in request[-1]["content"]
     assert "playful" in request[0]["content"]
+
+
+def test_a_text_about_something_else_falls_back_to_the_scaffold():
+    # issue 14: a navy check shirt by "Turtle Check" came back as "A shell of a turtle"
+    shirt = Facts(
+        title="Turtle Check Men Navy Blue Shirt",
+        gender="Men",
+        colours=["Navy Blue"],
+        tags={"articleType": "Shirts", "usage": "Casual"},
+    )
+    with ChatServer(["A shell of a turtle, made for everyday layering."] * 2) as srv:
+        out = Describer(backend(srv)).describe(shirt, [])
+    assert "turtle" not in out.text.lower() and "shirt" in out.text.lower()
+    assert out.fallback and out.text.startswith("Navy blue")
+    assert "layering" not in out.text  # no fixed ending either
