@@ -61,15 +61,19 @@ class CatalogueDescriber:
         self.describer = describer
         self._titles: TitleIndex | None = None
         self._title_keys: list[int] = []
-        self._prepared = False
+        self._prepared: int | None = None  # the catalogue generation it was read at
+        self._own_vocabulary = False  # built here (rebuilt on change), not given
         self._lock = threading.Lock()
 
     def prepare(self) -> None:
         """Read the catalogue once: its words (the vocabulary guard), its product nouns
         and brands (the claim lexicon), its descriptions (none may be repeated verbatim),
-        and load the language model if there is one. The service calls this at start-up."""
+        and load the language model if there is one. The service calls this at start-up;
+        after a write to the catalogue (any process) the next call reads it again, so a
+        product added online lends its words and nouns."""
         with self._lock:
-            if self._prepared:
+            generation = self.search.catalogue.generation()
+            if self._prepared == generation:
                 return
             texts: list[str] = []
             titles: list[str] = []
@@ -86,15 +90,16 @@ class CatalogueDescriber:
             nouns = [*catalogue_nouns(titles), *(words(t)[-1][0] for t in types if words(t))]
             d = self.describer
             d.lexicon = Lexicon(brands, nouns)
-            if d.vocabulary is None:
+            if d.vocabulary is None or self._own_vocabulary:
                 # Titles and tags alone hold few descriptive words: general English counts.
                 d.vocabulary = Vocabulary.from_texts(texts, general=not existing)
+                self._own_vocabulary = True
             d.vocabulary.known |= CONTROL_WORDS | COMPOSE_WORDS
             d.existing = existing
             load = getattr(d.backend, "load", None)
             if load is not None:
                 load()
-            self._prepared = True
+            self._prepared = generation
 
     def _pool(self, query: Query, column: str | None) -> list[Listing]:
         """The nearest CLAUSE_POOL listings, whose agreed details a longer text may add."""

@@ -292,3 +292,15 @@ def test_a_language_model_is_loaded_at_start_up_not_on_the_first_request(cnn_hom
         r = c.post("/describe", files=form(product_id=ids[0], length="short"))
         assert r.status_code == 200, r.text
         assert 3 <= r.json()["words"] <= 15 and backend.loads == 1  # reused, not reloaded
+
+
+def test_a_product_added_online_lends_its_words_to_the_guard(home, ids, fashion_dir):
+    with client(home) as c:
+        describer = c.app.state.shelfsight.describer()
+        assert "zorblaxian" not in describer.describer.vocabulary.known
+        listing = {"id": "new-words", "title": "Zorblaxian Men Navy Shirt", "tags": {}}
+        r = add(c, listing, upload(photo(fashion_dir, ids[9])))
+        assert r.status_code == 201, r.text
+        r = c.post("/describe", files=form(product_id=ids[9]))
+        assert r.status_code == 200, r.text
+        assert "zorblaxian" in describer.describer.vocabulary.known  # read again after the write
