@@ -165,15 +165,36 @@ def _fix_article(before: str, after: str) -> str:
     return before[: m.start()] + m.group(1) + ("n" if want_n else "") + " "
 
 
+def _glued_at(text: str, i: int) -> bool:
+    """A bullet break that lost its stop starts at ``i`` ("upper|Cushioned")."""
+    return (
+        0 < i < len(text) - 1
+        and text[i - 1].islower()
+        and text[i].isupper()
+        and text[i + 1].islower()
+    )
+
+
+# "Material: " right before a removed value: the label goes with it.
+_FIELD_LABEL = re.compile(r"(^\s*|[.;!?]\s*|[a-z])([A-Z][A-Za-z &/-]{0,30}):\s*$")
+
+
 def _cut(text: str, claims: Sequence[Claim]) -> str:
     for c in sorted(claims, key=lambda c: c.start, reverse=True):
         start, end = c.start, c.end
-        # A compound such as "black-and-white" goes whole when one of its colours is false.
-        while start > 0 and not text[start - 1].isspace():
+        # A compound such as "black-and-white" goes whole when one of its colours is false;
+        # a glued bullet point next to it stays.
+        while start > 0 and not text[start - 1].isspace() and not _glued_at(text, start):
             start -= 1
-        while end < len(text) and text[end] not in " ,.;:!?)":
+        while end < len(text) and text[end] not in " ,.;:!?)" and not _glued_at(text, end):
             end += 1
         before, after = text[:start], text[end:]
+        label = _FIELD_LABEL.search(before)
+        if (label and re.match(r"\s*(?:[.;]|$)", after)) or (label and _glued_at(text, end)):
+            before = before[: label.start(2)]
+            after = re.sub(r"^\s*[.;]", "", after)
+        elif _glued_at(text, start):  # the claim opened a glued bullet: keep a break
+            before += " "
         # "blue and red striped" minus red: the coordination goes with it.
         joined = re.search(r"\s+(?:and|or|&)\s*$", before, re.I)
         if joined:

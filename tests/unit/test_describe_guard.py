@@ -107,3 +107,22 @@ def test_prompt_controls_and_example_order():
     assert "luxury" in msgs[0]["content"] and "French" in msgs[0]["content"]
     assert msgs[-2]["content"] == "closest text"  # the closest example sits next to the answer
     assert "Mine" in msgs[-1]["content"] and "Do not mention: red" in msgs[-1]["content"]
+
+
+def test_a_removed_field_value_takes_its_label_and_glued_bullets_stay_apart():
+    from tagging.describe.guard import remove_claims
+    from tagging.describe.lexicon import Lexicon
+
+    lx = Lexicon()
+
+    def without(text, *values):
+        return remove_claims(text, [c for c in lx.claims(text) if c.canonical in values])
+
+    sheet = "Pattern: Printed. Finish: Matte. Material: Ceramic. Features: Dishwasher Safe"
+    assert without(sheet, "ceramic") == "Pattern: Printed. Finish: Matte. Features: Dishwasher Safe"
+    glued = "Finish: MatteMaterial: CeramicFeatures: Dishwasher Safe"
+    assert without(glued, "ceramic") == "Finish: MatteFeatures: Dishwasher Safe"
+    bullets = "A pair of sneakers, lace-up detailSynthetic upperCushioned footbed"
+    assert (
+        without(bullets, "synthetic") == "A pair of sneakers, lace-up detailUpperCushioned footbed"
+    )
