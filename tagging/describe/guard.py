@@ -1,5 +1,6 @@
-"""The faithfulness guard: which claims the facts support, removing the rest, and a cap
-on how much of a neighbour's description a text may repeat.
+"""The faithfulness guard: which claims the facts support, removing the rest, and an
+optional cap on how much of a neighbour's description a text may repeat (off by default:
+the house template may be reused; only a verbatim copy is refused, in the writer).
 
 A claim is supported when the facts state it. Where the facts say nothing about a
 category (no material given, say), a value most neighbours share is accepted too:
@@ -31,7 +32,6 @@ from tagging.describe.lexicon import (
 
 DEFAULT_MAJORITY = 0.8
 MIN_NEIGHBOURS_FOR_MAJORITY = 3
-DEFAULT_MAX_SHARED_NGRAM = 12
 
 
 @dataclass
