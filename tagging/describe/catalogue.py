@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from indexer.workspace import atomic_path
-from tagging.describe.compose import COMPOSE_WORDS
-from tagging.describe.controls import CONTROL_WORDS
 from tagging.describe.facts import (
     DESCRIPTION_KEYS,
     Facts,
@@ -94,16 +92,16 @@ class CatalogueDescriber:
                 # Titles and tags alone hold few descriptive words: general English counts.
                 d.vocabulary = Vocabulary.from_texts(texts, general=not existing)
                 self._own_vocabulary = True
-            d.vocabulary.known |= CONTROL_WORDS | COMPOSE_WORDS
             d.existing = existing
             load = getattr(d.backend, "load", None)
             if load is not None:
                 load()
             self._prepared = generation
 
-    def _pool(self, query: Query, column: str | None) -> list[Listing]:
-        """The nearest CLAUSE_POOL listings, whose agreed details a longer text may add."""
-        found = self.search.neighbours(query, CLAUSE_POOL)
+    def _pool(self, query: Query, column: str | None, k: int) -> list[Listing]:
+        """The nearest k (at least CLAUSE_POOL) listings: the neighbours first, then those
+        whose agreed details a longer text may add."""
+        found = self.search.neighbours(query, max(k, CLAUSE_POOL))
         products = self.search.catalogue.by_keys(n.key for n in found if n.key)
         return listings_from_neighbours(found, products, column)
 
@@ -175,7 +173,6 @@ class CatalogueDescriber:
             p = query.product
             facts = facts.merge(Facts.from_fields({**p.fields, **p.tags, "title": p.title}))
         facts = facts.merge(given)
-        products = self.search.catalogue.by_keys(n.key for n in result.neighbours if n.key)
-        neighbours = listings_from_neighbours(result.neighbours, products, req.description_column)
-        pool = self._pool(query, req.description_column)
-        return self.describer.describe(facts, neighbours, opts, pool)
+        # The tagging's k neighbours are the pool's first k (one search, read once).
+        pool = self._pool(query, req.description_column, req.k)
+        return self.describer.describe(facts, pool[: req.k], opts, pool)

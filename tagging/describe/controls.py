@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 
 from tagging.describe.clauses import Clause
 
-LENGTH_CHOICES = ("house", "short", "medium", "long")
 TONE_CHOICES = ("neutral", "premium", "playful")
 
 

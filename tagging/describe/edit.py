@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from tagging.describe.compose import article_phrase
 from tagging.describe.facts import Facts, Listing
 from tagging.describe.guard import Support, build_support, remove_claims, tidy
-from tagging.describe.lexicon import Claim, Lexicon, singular, words
+from tagging.describe.lexicon import GLUED, Claim, Lexicon, singular, words
 
 # Pattern words of fashion listings; longest first so "self design" wins over "design".
 PATTERNS = (
@@ -154,7 +154,7 @@ def _apply(text: str, edits: list[tuple]) -> str:
 
 
 # A clause runs to the next comma, semicolon or sentence end (or a glued bullet break).
-_CLAUSE_END = re.compile(r",\s+|;\s+|[.!?](?:\s+|$)|(?<=[a-z])(?=[A-Z][a-z])")
+_CLAUSE_END = re.compile(r",\s+|;\s+|[.!?](?:\s+|$)|" + GLUED.pattern)
 
 
 def drop_foreign_products(text: str, support: Support, lexicon: Lexicon) -> str:
@@ -254,12 +254,18 @@ def product_kinds(title: str, lexicon: Lexicon) -> set[str]:
     return kinds
 
 
-def same_kind(facts: Facts, listing: Listing, lexicon: Lexicon) -> bool:
-    """False when both titles name what they are and nothing matches: a wall lamp is not
-    rewritten from a football shoe's description, however near its title vector was."""
+def _my_kinds(facts: Facts, lexicon: Lexicon) -> set[str]:
+    """What this product is: its title's kinds, else its article-type tag's noun."""
     mine = product_kinds(facts.title, lexicon) if facts.title else set()
     if not mine:
         mine = {_kind(singular(w)) for w in article_phrase(facts, lexicon).split()[-1:]}
+    return mine
+
+
+def same_kind(facts: Facts, listing: Listing, lexicon: Lexicon) -> bool:
+    """False when both titles name what they are and nothing matches: a wall lamp is not
+    rewritten from a football shoe's description, however near its title vector was."""
+    mine = _my_kinds(facts, lexicon)
     theirs = product_kinds(listing.title, lexicon)
     return not (mine and theirs) or bool(mine & theirs)
 
@@ -268,10 +274,7 @@ def names_the_product(text: str, facts: Facts, lexicon: Lexicon) -> bool:
     """Whether the text's first sentence says what this product is (its noun, or a kindred
     one): "A shell of a turtle, made for everyday layering" does not, for a shirt. True
     when the facts do not say what it is."""
-    mine = {_kind(c.canonical) for c in lexicon.claims(facts.title) if c.category == "article"}
-    if not mine:
-        phrase = article_phrase(facts, lexicon)
-        mine = {_kind(singular(w)) for w in phrase.split()[-1:]}
+    mine = _my_kinds(facts, lexicon)
     if not mine:
         return True
     first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
@@ -285,10 +288,12 @@ def edit_description(
     neighbours: Sequence[Listing],
     lexicon: Lexicon,
     existing: Container[str] = frozenset(),
+    support: Support | None = None,
 ) -> Edited | None:
     """The nearest neighbour's description with this product's facts, or None when no
-    neighbour has a description that can be made into one (the caller falls back)."""
-    support = build_support(facts, [], lexicon)  # the facts alone decide every slot
+    neighbour has a description that can be made into one (the caller falls back).
+    ``support``: the facts' own (built here when not given); it decides every slot."""
+    support = support or build_support(facts, [], lexicon)
     slots = _Slots.of(facts, lexicon)
     for n in neighbours:
         if not n.description or not same_kind(facts, n, lexicon):

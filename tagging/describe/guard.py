@@ -22,6 +22,7 @@ from tagging.describe.lexicon import (
     COLOUR_FAMILY,
     COLOUR_FORMS,
     GENDER_WORDS,
+    GLUED,
     MATERIAL_FORMS,
     Claim,
     Lexicon,
@@ -167,12 +168,7 @@ def _fix_article(before: str, after: str) -> str:
 
 def _glued_at(text: str, i: int) -> bool:
     """A bullet break that lost its stop starts at ``i`` ("upper|Cushioned")."""
-    return (
-        0 < i < len(text) - 1
-        and text[i - 1].islower()
-        and text[i].isupper()
-        and text[i + 1].islower()
-    )
+    return i > 0 and GLUED.match(text, i) is not None
 
 
 # "Material: " right before a removed value: the label goes with it.

@@ -153,13 +153,16 @@ def template_text(facts: Facts) -> str:
     return text
 
 
-def neighbour_clauses(
-    facts: Facts,
-    neighbours: Sequence[Listing],
-    lexicon: Lexicon,
-    support: Support,
-    min_agreement: int = 2,
-) -> list[Clause]:
+@dataclass(frozen=True)
+class Detail:
+    clause: Clause
+    agreement: int  # how many listings have it
+    rank: int  # the nearest listing that has it
+
+
+def neighbour_details(
+    facts: Facts, neighbours: Sequence[Listing], lexicon: Lexicon, support: Support
+) -> list[Detail]:
     """The neighbours' detail clauses (not their head clause, which names *their*
     product), re-filled with these facts; a clause with a claim the facts do not support
     is left out whole. Clauses most neighbours share come first, then the nearest's."""
@@ -181,11 +184,8 @@ def neighbour_clauses(
             seen.add(c.key)
             count[c.key] += 1
             found.setdefault(c.key, (c, rank, pos))
-    # A detail only one listing has is that listing's (a "1 patch pocket" from a shirt
-    # three places away): by default two must agree.
-    agreed = [f for f in found.values() if count[f[0].key] >= min_agreement]
-    ordered = sorted(agreed, key=lambda f: (-count[f[0].key], f[1], f[2]))
-    return [c for c, _, _ in ordered]
+    ordered = sorted(found.values(), key=lambda f: (-count[f[0].key], f[1], f[2]))
+    return [Detail(c, count[c.key], rank) for c, rank, _ in ordered]
 
 
 class Describer:
@@ -208,11 +208,19 @@ class Describer:
     ) -> None:
         self.backend = backend
         self.lexicon = lexicon or Lexicon()
-        # The catalogue's words; None checks nothing (no catalogue to learn them from).
         self.vocabulary = vocabulary
+        self.existing = existing  # descriptions no output may repeat verbatim
+
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        """The catalogue's words; None checks nothing (no catalogue to learn them from)."""
+        return self._vocabulary
+
+    @vocabulary.setter
+    def vocabulary(self, vocabulary: Vocabulary | None) -> None:
         if vocabulary is not None:  # the words length and tone control write themselves
             vocabulary.known |= CONTROL_WORDS | COMPOSE_WORDS
-        self.existing = existing  # descriptions no output may repeat verbatim
+        self._vocabulary = vocabulary
 
     @property
     def label(self) -> str:
@@ -291,14 +299,17 @@ class Describer:
         """The text cut or lengthened to the asked length, in the asked tone."""
         lx = self.lexicon
         clauses = split_clauses(text)
+        details = neighbour_details(facts, pool or neighbours, lx, support)
+        # A detail only one listing has is that listing's (a "1 patch pocket" from a shirt
+        # three places away): two must agree.
         candidates = [
-            *neighbour_clauses(facts, pool or neighbours, lx, support),
+            *(d.clause for d in details if d.agreement >= 2),
             *fact_clauses(facts, lx, text),
         ]
         if opts.length == "long":
             # 50 words is more than most listings agree on (median description: 18
             # words): the nearest listings' own details, as the scaffold takes them.
-            candidates += neighbour_clauses(facts, neighbours, lx, support, min_agreement=1)
+            candidates += [d.clause for d in details if d.rank < len(neighbours)]
         final_and = uses_final_and(draft)
         reserve = int(final_and)
         clauses = fit_length(clauses, candidates, opts.length, reserve)
@@ -328,7 +339,7 @@ class Describer:
         own = build_support(facts, [], lx)
         support = build_support(facts, neighbours, lx, opts.majority) if self.backend else own
         sources = [n.description for n in neighbours if n.description]
-        scaffold = edit_description(facts, neighbours, lx)
+        scaffold = edit_description(facts, neighbours, lx, support=own)
         draft = scaffold.text if scaffold else head_clause(facts, lx) + "."
 
         bad: list[Claim] = []
