@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders import Embedder
+from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
 from tqdm import tqdm
-
-from indexer.catalogue import Catalogue
-from indexer.embedders import Embedder
-from indexer.images import ImageError, decode_file
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +35,13 @@ class IndexReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     version: str | None = None
     index_type: str | None = None
+    # tagging.calibration.Calibration of the new index, fitted by the caller (a layer up)
+    calibration: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        out["calibration"] = self.calibration.summary() if self.calibration else None
+        return out
 
 
 def _load_batch(
@@ -126,12 +129,12 @@ def embed_pending_on_ray(
     batch_size: int = DEFAULT_BATCH,
 ) -> tuple[int, list[dict[str, str]]]:
     """The Ray engine's embed step: shards on the cluster, then into the catalogue here."""
-    from indexer.ray_engine import embed_to_shards, read_shards
+    from shelfsight.indexer.ray_engine import embed_to_shards, read_shards
 
     todo = catalogue.keys_needing_embedding(embedder.name)
     if not todo:
         return 0, []
-    shards = engine.shards or str(workspace.cache_dir / "shards" / embedder.name)
+    shards = engine.shards or str(workspace.shard_dir(embedder.name))
     run = embed_to_shards(
         embedder.spec, workspace.home, todo, shards, engine.address, engine.actors, batch_size
     )

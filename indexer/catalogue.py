@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
-
-from indexer.disk_full import disk_full_as_error
+from shelfsight.indexer.disk_full import disk_full_as_error
+from shelfsight.indexer.errors import BadInput
 
 
 @dataclass
@@ -44,8 +44,10 @@ class Product:
         }
 
 
-class UnknownFilter(ValueError):
+class UnknownFilter(BadInput):
     """A tag filter naming a family or value the catalogue does not have."""
+
+    error = "unknown filter"
 
 
 def _now() -> str:

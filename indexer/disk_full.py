@@ -13,10 +13,12 @@ import errno
 import sqlite3
 from collections.abc import Iterator
 
+from shelfsight.indexer.errors import StorageError
+
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
-class DiskFull(OSError):
+class DiskFull(StorageError, OSError):
     def __init__(self, where: str, cause: BaseException) -> None:
         super().__init__(errno.ENOSPC, f"disk full while writing {where}: {cause}")
         self.where = where

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, letterbox_pixels
+from shelfsight.indexer.embedders.cnn import LITE_INPUT, load_backbone
+from shelfsight.indexer.embedders.runtime import compile_network
 from torch import nn
-
-from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, letterbox_pixels
-from indexer.embedders.cnn import LITE_INPUT, load_backbone
-from indexer.embedders.runtime import compile_network
 
 LAYOUT = "ms1"  # bump when the map layout changes: the cache file name carries it
 MID_BLOCKS = (2, 4)
@@ -198,7 +197,9 @@ class FeatureCache:
 
         Returns (sha256, path, reason) for images that could not be read.
         """
-        from indexer.build import iter_embedded  # the same overlapped decode/compute loop
+        from shelfsight.indexer.build import (
+            iter_embedded,  # the same overlapped decode/compute loop
+        )
 
         missing = self._missing([s for s, _ in items])
         todo = [(s, p) for s, p in dict(items).items() if s in missing]

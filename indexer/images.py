@@ -9,8 +9,13 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from shelfsight.indexer.errors import BadInput
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Far above any product photo (a 12k x 8k studio shot is ~100 MP), far below a bomb.
 MAX_PIXELS = 64_000_000
@@ -24,13 +29,14 @@ MAX_ASPECT = 20.0
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
-class ImageError(ValueError):
+class ImageError(BadInput):
     """An image that cannot be used; ``reason`` is short and stable, ``detail`` says more."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.error = reason
 
 
 @dataclass(frozen=True)
@@ -145,3 +151,45 @@ def read_image_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
 
 def decode_file(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     return decode_bytes(read_image_file(path), max_pixels=max_pixels)
+
+
+# What the Python API takes as a photo.
+ImageInput: TypeAlias = "str | os.PathLike[str] | bytes | Image.Image | np.ndarray | DecodedImage"
+
+
+def decode_image(image: Any, max_pixels: int = MAX_PIXELS) -> DecodedImage:
+    """Any image a caller may hold: a file path, the file's bytes, a PIL image, or a numpy
+    array (H x W x 3 uint8 RGB, H x W x 4 RGBA, or H x W grey). In-memory pictures get a
+    hash of their pixels, so the same picture sent twice is recognised as such."""
+    if isinstance(image, DecodedImage):
+        return image
+    if isinstance(image, str | os.PathLike):
+        return decode_file(Path(image), max_pixels)
+    if isinstance(image, bytes | bytearray | memoryview):
+        return decode_bytes(bytes(image), max_pixels)
+    if type(image).__module__ == "numpy":
+        image = _from_array(image)
+    if isinstance(image, Image.Image):
+        check_shape(image.width, image.height, max_pixels)
+        rgb = to_rgb(image)
+        digest = hashlib.sha256(rgb.tobytes() + repr(rgb.size).encode()).hexdigest()
+        return DecodedImage(rgb, digest, rgb.width, rgb.height, image.mode, image.format)
+    raise ImageError(
+        "not an image",
+        f"expected a path, bytes, a PIL image or a numpy array, not {type(image).__name__}",
+    )
+
+
+def _from_array(array: Any) -> Image.Image:
+    import numpy as np
+
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError("not an image", f"an array of shape {a.shape} is not H x W (x 3|4)")
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating) and a.size and float(np.nanmax(a)) <= 1.0:
+            a = a * 255.0  # floats in [0, 1], as most vision code holds them
+        a = np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8)
+    return Image.fromarray(a)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.errors import BadInput, Skip
+from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
+from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
 from tqdm import tqdm
-
-from indexer.catalogue import Catalogue
-from indexer.images import DecodedImage, ImageError, decode_file
-from indexer.product_ids import ID_RULE, is_valid_id, loads_json
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,10 @@ _MAX_TAG_UNIQUE_RATIO = 0.5
 _MAX_TAG_MEAN_LENGTH = 60
 
 
-class CatalogueError(ValueError):
+class CatalogueError(BadInput):
     """The catalogue file or its column options are unusable as a whole."""
+
+    error = "bad catalogue"
 
 
 @dataclass
@@ -51,17 +53,6 @@ class ResolvedColumns:
     tag_columns: list[str]
     image_pattern: str | None
     image_column: str | None
-
-
-@dataclass
-class Skip:
-    row: int
-    id: str
-    reason: str
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "id": self.id, "reason": self.reason, "detail": self.detail}
 
 
 @dataclass
@@ -278,25 +269,27 @@ def ingest_rows(
     candidates: list[tuple[Row, str, Path]] = []
     for row in rows:
         if row.error:
-            report.skipped.append(Skip(row.number, "", "malformed row", row.error))
+            report.skipped.append(Skip("malformed row", row.error, id="", row=row.number))
             continue
         pid = _as_text(row.values.get(cols.id_column))
         if not pid:
-            report.skipped.append(Skip(row.number, "", "empty id"))
+            report.skipped.append(Skip("empty id", id="", row=row.number))
             continue
         if not is_valid_id(pid):
-            report.skipped.append(Skip(row.number, pid, "bad id", f"an id must be {ID_RULE}"))
+            report.skipped.append(
+                Skip("bad id", f"an id must be {ID_RULE}", id=pid, row=row.number)
+            )
             continue
         if pid in seen:
             report.skipped.append(
-                Skip(row.number, pid, "duplicate id", f"first seen on row {seen[pid]}")
+                Skip("duplicate id", f"first seen on row {seen[pid]}", id=pid, row=row.number)
             )
             continue
         seen[pid] = row.number
         try:
             path = _image_path(row.values, cols, images_dir)
         except ImageError as exc:
-            report.skipped.append(Skip(row.number, pid, exc.reason, exc.detail))
+            report.skipped.append(Skip(exc.reason, exc.detail, id=pid, row=row.number))
             continue
         candidates.append((row, pid, path))
 
@@ -318,7 +311,7 @@ def ingest_rows(
             disable=not progress,
         ):
             if isinstance(result, ImageError):
-                report.skipped.append(Skip(row.number, pid, result.reason, result.detail))
+                report.skipped.append(Skip(result.reason, result.detail, id=pid, row=row.number))
                 continue
             if result.original_mode != "RGB":
                 report.converted[result.original_mode] += 1

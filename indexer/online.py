@@ -25,22 +25,22 @@ from typing import Any
 
 import faiss
 import numpy as np
+from shelfsight.indexer.catalogue import Catalogue, Product
+from shelfsight.indexer.embedders import Embedder, embed_images
+from shelfsight.indexer.errors import Busy
+from shelfsight.indexer.images import DecodedImage
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
 
-from indexer.catalogue import Catalogue, Product
-from indexer.embedders import Embedder, embed_images
-from indexer.images import DecodedImage
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
 
-
-class LockBusy(RuntimeError):
+class LockBusy(Busy, RuntimeError):
     """Another process holds the writer lock (only raised when not waiting for it)."""
 
 
 @contextlib.contextmanager
 def writer_lock(workspace: Workspace, wait: bool = True) -> Iterator[None]:
     """An exclusive lock across processes (flock), held for one whole write."""
-    path = workspace.home / ".writer.lock"
+    path = workspace.lock_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
         try:
@@ -179,4 +179,4 @@ def reconcile(
 def stored_image_path(workspace: Workspace, sha256: str, fmt: str | None) -> Path:
     """Where an uploaded image lives: named by its hash, never by anything the client sent."""
     ext = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}.get(fmt or "", ".img")
-    return workspace.home / "images" / sha256[:2] / f"{sha256}{ext}"
+    return workspace.stored_image(sha256, ext)

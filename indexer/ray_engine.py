@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from indexer.images import ImageError, decode_file
+from shelfsight.indexer.images import ImageError, decode_file
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ class EmbedActor:
     """One per Ray actor: holds the embedder, embeds batches of rows."""
 
     def __init__(self, spec: str, home: str, batch_size: int) -> None:
-        from indexer.embedders import load_embedder
+        from shelfsight.indexer.embedders import load_embedder
 
         self.embedder = load_embedder(spec, Path(home))
         self.batch_size = batch_size

@@ -20,11 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
-
-from indexer.build import rebuild_index
-from indexer.catalogue import Catalogue
-from indexer.embedders.hybrid import (
+from shelfsight.indexer.build import rebuild_index
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders.hybrid import (
     HybridConfig,
     HybridEmbedder,
     HybridViT,
@@ -34,8 +32,9 @@ from indexer.embedders.hybrid import (
     load_model_file,
     save_model_bytes,
 )
-from indexer.features import CnnTrunk, FeatureCache
-from indexer.workspace import Workspace, atomic_path, atomic_write_text
+from shelfsight.indexer.features import CnnTrunk, FeatureCache
+from shelfsight.indexer.workspace import Workspace, atomic_path, atomic_write_text
+from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,23 @@ class TrainReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     indexed: int = 0
     val_indices: list[int] = field(default_factory=list)  # rows the heads never trained on
+    calibration: Any = None  # tagging.calibration.Calibration, fitted after training
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        cal, self.calibration = self.calibration, None
+        try:
+            out = asdict(self)
+        finally:
+            self.calibration = cal
         out.pop("val_indices")  # internal: which rows calibration may use
+        out["calibration"] = cal.summary() if cal else None
         return out
 
 
 def feature_cache_for(
     workspace: Workspace, trunk: CnnTrunk, path: Path | None = None
 ) -> FeatureCache:
-    return FeatureCache(path or workspace.cache_dir / f"features-{trunk.layout}.db", trunk)
+    return FeatureCache(path or workspace.feature_cache(trunk.layout), trunk)
 
 
 def build_vocabulary(families: list[str], tags: list[dict[str, str]], min_count: int) -> Vocabulary:
@@ -276,7 +281,7 @@ def train_workspace(
     catalogue.set_meta(
         f"validation_keys:{embedder.name}", [products[i].key for i in report.val_indices]
     )
-    atomic_write_text(workspace.models_dir / "CURRENT", name + "\n")
+    atomic_write_text(workspace.current_model_pointer, name + "\n")
     index = rebuild_index(workspace, catalogue, embedder)
     report.index_seconds = round(time.perf_counter() - t2, 1)
     report.model_name = embedder.name

@@ -16,21 +16,21 @@ from typing import Any
 
 import faiss
 import numpy as np
-
-from indexer.disk_full import disk_full_as_error
-from indexer.index_types import (
+from shelfsight.indexer.disk_full import disk_full_as_error
+from shelfsight.indexer.errors import NotIndexed
+from shelfsight.indexer.index_types import (
     apply_search_params,
     build_index,
     gpu_count,
     plan_index,
     to_gpu,
 )
-from indexer.workspace import atomic_path, atomic_write_text
+from shelfsight.indexer.workspace import atomic_path, atomic_write_text
 
 KEEP_VERSIONS = 2
 
 
-class IndexMissing(FileNotFoundError):
+class IndexMissing(NotIndexed, FileNotFoundError):
     pass
 
 

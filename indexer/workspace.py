@@ -4,11 +4,16 @@ Layout::
 
     HOME/
       catalogue.db          SQLite (WAL): products, tags, embeddings
+      .writer.lock          held by whoever writes (ingest, index, train, the API)
+      images/ab/<sha256>    images added through the API, by content
       index/
         CURRENT             name of the live index version (swapped atomically)
         v-<stamp>/          index.faiss + manifest.json of one build
       models/               trained model files (hybrid CNN-ViT)
-      cache/                derived, re-creatable data (CNN feature maps)
+      cache/                derived, re-creatable data: CNN feature maps, Ray shards,
+                            thumbnails, title vectors
+
+Every path below HOME is named here and nowhere else.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.disk_full import disk_full_as_error
+from shelfsight.indexer.disk_full import disk_full_as_error
+from shelfsight.indexer.errors import NotFound
 
 DEFAULT_HOME = "shelfsight-data"
 HOME_ENV = "SHELFSIGHT_HOME"
@@ -43,6 +49,10 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     return Path(home).expanduser().resolve()
 
 
+class WorkspaceMissing(NotFound, FileNotFoundError):
+    """Opened without ``create`` where there is no workspace."""
+
+
 @dataclass(frozen=True)
 class Workspace:
     home: Path
@@ -53,7 +63,7 @@ class Workspace:
         if create:
             path.mkdir(parents=True, exist_ok=True)
         elif not path.is_dir():
-            raise FileNotFoundError(
+            raise WorkspaceMissing(
                 f"workspace {path} does not exist; run `shelfsight ingest` first"
             )
         return cls(path)
@@ -73,6 +83,30 @@ class Workspace:
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / ".writer.lock"
+
+    @property
+    def current_model_pointer(self) -> Path:
+        return self.models_dir / "CURRENT"
+
+    def stored_image(self, sha256: str, ext: str) -> Path:
+        """Where an image sent through the API is kept: by content, so a re-send is free."""
+        return self.home / "images" / sha256[:2] / f"{sha256}{ext}"
+
+    def thumbnail(self, sha256: str, size: str) -> Path:
+        return self.cache_dir / "thumbs" / f"{sha256}-{size}.jpg"
+
+    def feature_cache(self, layout: str) -> Path:
+        return self.cache_dir / f"features-{layout}.db"
+
+    def shard_dir(self, model: str) -> Path:
+        return self.cache_dir / "shards" / model
+
+    def title_vectors(self, model: str, digest: str) -> Path:
+        return self.cache_dir / f"titles-{model}-{digest}.npy"
 
 
 @contextlib.contextmanager

@@ -18,11 +18,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from PIL import Image
-
-from tagging.colour import palette
-from tagging.foreground import segment
-from tagging.ocr import read_text
-from tagging.shape import describe_shape
+from shelfsight.tagging.colour import palette
+from shelfsight.tagging.foreground import segment
+from shelfsight.tagging.ocr import read_text
+from shelfsight.tagging.shape import describe_shape
 
 
 def _top(counts: Counter[str], prefix: str) -> tuple[str, int]:

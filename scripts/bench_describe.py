@@ -19,13 +19,13 @@ import statistics
 import time
 from pathlib import Path
 
-from indexer.images import decode_bytes, read_image_file
-from indexer.workspace import Workspace
-from tagging.describe.backends import load_backend
-from tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
-from tagging.describe.evaluate import CONTROL_SETTINGS
-from tagging.describe.writer import DescribeOptions, Describer
-from tagging.neighbours import NeighbourSearch
+from shelfsight.indexer.images import decode_bytes, read_image_file
+from shelfsight.indexer.workspace import Workspace
+from shelfsight.tagging.describe.backends import load_backend
+from shelfsight.tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
+from shelfsight.tagging.describe.evaluate import CONTROL_SETTINGS
+from shelfsight.tagging.describe.writer import DescribeOptions, Describer
+from shelfsight.tagging.neighbours import NeighbourSearch
 
 
 def _summary(seconds: list[float], words: list[int]) -> dict[str, float]:

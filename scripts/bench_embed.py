@@ -30,14 +30,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
+from shelfsight.indexer.build import DEFAULT_BATCH, iter_embedded
+from shelfsight.indexer.embedders import load_embedder
+from shelfsight.indexer.embedders.base import to_normalised_array
+from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.indexer.workspace import resolve_home
+from shelfsight.tagging.knn import idw_weights
 from tqdm import tqdm
-
-from indexer.build import DEFAULT_BATCH, iter_embedded
-from indexer.embedders import load_embedder
-from indexer.embedders.base import to_normalised_array
-from indexer.images import ImageError, decode_file
-from indexer.workspace import resolve_home
-from tagging.knn import idw_weights
 
 BASELINE_BATCH = 32
 

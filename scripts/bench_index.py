@@ -22,14 +22,13 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders.base import l2_normalise
+from shelfsight.indexer.index_types import INDEX_TYPES, apply_search_params, build_index, plan_index
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
 from sklearn.mixture import GaussianMixture
 from tqdm import tqdm
-
-from indexer.catalogue import Catalogue
-from indexer.embedders.base import l2_normalise
-from indexer.index_types import INDEX_TYPES, apply_search_params, build_index, plan_index
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
 
 K = 10
 

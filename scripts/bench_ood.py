@@ -169,10 +169,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    from indexer.images import decode_bytes
-    from indexer.workspace import Workspace
-    from tagging.neighbours import NeighbourSearch
-    from tagging.pipeline import Pipeline, PipelineOptions
+    from shelfsight.indexer.images import decode_bytes
+    from shelfsight.indexer.workspace import Workspace
+    from shelfsight.tagging.neighbours import NeighbourSearch
+    from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-ood-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import platform
 import time
 from pathlib import Path
 
-from tagging.evaluate import evaluate_tagging, format_table
+from shelfsight.tagging.evaluate import evaluate_tagging, format_table
 
 
 def _floats(text: str) -> list[float]:

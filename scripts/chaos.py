@@ -231,9 +231,9 @@ def cli_writer_killed(home: Path, csv_path: Path, tally: Tally, rng: random.Rand
 
 def check(home: Path, tally: Tally) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
-    from indexer.catalogue import Catalogue
-    from indexer.vector_index import VectorIndex
-    from indexer.workspace import Workspace
+    from shelfsight.indexer.catalogue import Catalogue
+    from shelfsight.indexer.vector_index import VectorIndex
+    from shelfsight.indexer.workspace import Workspace
 
     ws = Workspace.open(home, create=False)
     cat = Catalogue(ws.db_path)

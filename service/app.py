@@ -30,17 +30,29 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
 from PIL import Image
+from shelfsight.indexer.errors import ShelfsightError, Skip
+from shelfsight.indexer.images import ImageError, decode_bytes, read_image_file
+from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
+from shelfsight.indexer.workspace import atomic_path
+from shelfsight.service import errors
+from shelfsight.service.body_deadline import BodyDeadline
+from shelfsight.service.responses import (
+    ERROR_RESPONSES,
+    WRITTEN_NOTHING,
+    Deleted,
+    DescriberStatus,
+    Health,
+    WriteStatus,
+    Written,
+)
+from shelfsight.service.state import WRITE_MODES, ServiceConfig, ServiceState
+from shelfsight.service.uploads import ApiError, read_image
+from shelfsight.tagging.describe.writer import Description
+from shelfsight.tagging.neighbours import NotEmbedded
+from shelfsight.tagging.pipeline import ATTRIBUTES
+from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarResult, TagResult
 
-from indexer.catalogue import UnknownFilter
-from indexer.disk_full import DiskFull
-from indexer.images import ImageError, decode_bytes, read_image_file
-from indexer.product_ids import ID_RULE, is_valid_id, loads_json
-from indexer.workspace import atomic_path
-from service.body_deadline import BodyDeadline
-from service.state import WRITE_MODES, ServiceConfig, ServiceState
-from service.uploads import ApiError, image_error, read_image
-from tagging.neighbours import NotEmbedded, UnknownProduct, parse_where
-from tagging.pipeline import ATTRIBUTES, PipelineOptions
+from shelfsight.library import Shelfsight
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -57,19 +69,12 @@ WhereParam = Annotated[
 
 def state_of(request: Request) -> ServiceState:
     st: ServiceState = request.app.state.shelfsight
-    st.refresh()
+    st.shelf.refresh()  # another process may have published a new index version
     return st
 
 
-def _where(st: ServiceState, where: list[str] | None) -> dict[str, list[str]]:
-    try:
-        filters = parse_where(where)
-        st.catalogue.check_where(filters)
-    except UnknownFilter as exc:
-        raise ApiError(400, "unknown filter", str(exc)) from None
-    except ValueError as exc:
-        raise ApiError(400, "bad filter", str(exc)) from None
-    return filters
+def shelf_of(request: Request) -> Shelfsight:
+    return state_of(request).shelf
 
 
 async def _in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
@@ -94,60 +99,54 @@ def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise NotAuthorizedException("missing or wrong API key (X-API-Key header)")
 
 
-def _product_or_404(st: ServiceState, product_id: str) -> Any:
-    product = st.catalogue.get(product_id)
-    if product is None:
-        raise ApiError(404, "unknown product", f"no product with id {product_id!r}")
-    return product
-
-
-def _product_json(p: Any) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "title": p.title,
-        "tags": p.tags,
-        "fields": p.fields,
-        "image": f"/images/{p.id}",
-        "thumbnail": f"/images/{p.id}?size=thumb",
-    }
-
-
-def _neighbours_json(neighbours: list[Any]) -> list[dict[str, Any]]:
-    return [{**n.as_dict(), "thumbnail": f"/images/{n.id}?size=thumb"} for n in neighbours]
+def _linked(items: list[Any]) -> list[Any]:
+    """Products in an answer get the URLs the page fetches their photos from."""
+    for item in items:
+        item.thumbnail = f"/images/{item.id}?size=thumb"
+        if hasattr(item, "image"):
+            item.image = f"/images/{item.id}"
+    return items
 
 
 # -- reads ------------------------------------------------------------------------------
-@get("/health", sync_to_thread=False)
-def health(request: Request) -> dict[str, Any]:
+@get("/health", sync_to_thread=False, responses=ERROR_RESPONSES)
+def health(request: Request) -> Health:
     st = state_of(request)
-    return {
-        "status": "ok",
-        "products": st.catalogue.count(),
-        "indexed": len(st.search.index),
-        "model": st.search.index.model,
-        "index_version": st.version,
-        "writes_enabled": bool(st.config.api_key),
-    }
+    index = st.shelf.neighbour_search.index
+    return Health(
+        status="ok",
+        products=st.shelf.catalogue.count(),
+        indexed=len(index),
+        model=index.model,
+        index_version=st.shelf.version,
+        writes_enabled=bool(st.config.api_key),
+    )
 
 
-@get("/products/{product_id:str}", sync_to_thread=False)
-def get_product(request: Request, product_id: str) -> dict[str, Any]:
-    return _product_json(_product_or_404(state_of(request), product_id))
+@get("/products/{product_id:str}", sync_to_thread=False, responses=ERROR_RESPONSES)
+def get_product(request: Request, product_id: str) -> ProductInfo:
+    product = shelf_of(request).product(product_id)
+    return _linked([ProductInfo.from_product(product)])[0]
 
 
-@get("/images/{product_id:str}", sync_to_thread=True)
+@get(
+    "/images/{product_id:str}",
+    sync_to_thread=True,
+    media_type="image/jpeg",
+    responses=ERROR_RESPONSES,
+)
 def get_image(
     request: Request,
     product_id: str,
     size: Annotated[str, Parameter(description="thumb, medium or full")] = "full",
 ) -> Response[bytes]:
     st = state_of(request)
-    product = _product_or_404(st, product_id)
+    product = st.shelf.product(product_id)
     if size != "full" and size not in THUMB_SIZES:
         raise ApiError(400, "bad size", f"size must be full or one of {sorted(THUMB_SIZES)}")
     if not product.image_path:
         raise ApiError(404, "image missing", f"{product_id!r} has no image")
-    cache = st.workspace.cache_dir / "thumbs" / f"{product.image_sha256}-{size}.jpg"
+    cache = st.shelf.workspace.thumbnail(product.image_sha256, size)
     if size != "full" and cache.is_file():
         return Response(
             cache.read_bytes(),
@@ -193,26 +192,15 @@ def _stored_bytes(product: Any) -> bytes:
     return data
 
 
-@get("/similar/{product_id:str}")
+@get("/similar/{product_id:str}", responses=ERROR_RESPONSES)
 async def similar_to_product(
     request: Request, product_id: str, k: KParam = 10, where: WhereParam = None
-) -> dict[str, Any]:
+) -> SimilarResult:
     st = state_of(request)
-    filters = _where(st, where)
+    filters = st.shelf.where(where)
 
-    def compute(embed: bool) -> dict[str, Any]:
-        try:
-            query = st.search.query_for_product(product_id, with_image=False, embed=embed)
-        except UnknownProduct:
-            raise ApiError(404, "unknown product", f"no product with id {product_id!r}") from None
-        except NotEmbedded:
-            if not embed:
-                raise
-            raise ApiError(404, "not indexed", f"{product_id!r} has no vector yet") from None
-        except ImageError as exc:
-            raise ApiError(404, "not indexed", f"{product_id!r}: {exc}") from None
-        neighbours = st.search.neighbours(query, k, where=filters)
-        return {"query": product_id, "where": filters, "results": _neighbours_json(neighbours)}
+    def compute(embed: bool) -> SimilarResult:
+        return _linked_similar(st.shelf.similar(product_id, k, filters, embed=embed))
 
     key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
     try:
@@ -224,48 +212,44 @@ async def similar_to_product(
         return await _in_thread(lambda: st.cached(key, lambda: compute(embed=True)))
 
 
+def _linked_similar(result: SimilarResult) -> SimilarResult:
+    _linked(result.results)
+    return result
+
+
 @dataclass
 class ImageUpload:
     image: UploadFile
 
 
-@post("/similar", status_code=200)
+@post("/similar", status_code=200, responses=ERROR_RESPONSES)
 async def similar_to_image(
     request: Request,
     data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     k: KParam = 10,
     where: WhereParam = None,
-) -> dict[str, Any]:
+) -> SimilarResult:
     st = state_of(request)
-    filters = _where(st, where)
+    filters = st.shelf.where(where)
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
-
-    def work() -> list[Any]:
-        return st.search.neighbours(st.search.query_for_image(image), k, where=filters)
-
-    neighbours = await _in_thread(work)
-    return {"query": "upload", "where": filters, "results": _neighbours_json(neighbours)}
+    result = await _in_thread(lambda: st.shelf.similar(image, k, filters))
+    result.query = "upload"
+    return _linked_similar(result)
 
 
-@get("/search", sync_to_thread=True)
+@get("/search", sync_to_thread=True, responses=ERROR_RESPONSES)
 def search(
     request: Request,
     q: Annotated[str, Parameter(min_length=1, max_length=200, description="Words to find.")],
     k: KParam = 20,
     where: WhereParam = None,
-) -> dict[str, Any]:
-    st = state_of(request)
-    filters = _where(st, where)
-    allowed = st.catalogue.keys_matching(filters) if filters else None
-    hits = st.catalogue.search_text(q, k, allowed)
-    return {
-        "query": q,
-        "where": filters,
-        "results": [{**_product_json(p), "rank": round(r, 4)} for p, r in hits],
-    }
+) -> SearchResult:
+    result = shelf_of(request).search(q, k, where)
+    _linked(result.results)
+    return result
 
 
-@post("/tag", status_code=200)
+@post("/tag", status_code=200, responses=ERROR_RESPONSES)
 async def tag(
     request: Request,
     data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
@@ -281,7 +265,7 @@ async def tag(
             description="Flag tags below this score for review (default: per-family fitted).",
         ),
     ] = None,
-) -> dict[str, Any]:
+) -> TagResult:
     st = state_of(request)
     attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
     unknown = set(attrs) - set(ATTRIBUTES)
@@ -290,26 +274,25 @@ async def tag(
             400, "bad attributes", f"unknown {sorted(unknown)}; choose from {ATTRIBUTES}"
         )
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
-    opts = PipelineOptions(
-        k=k,
-        attributes=attrs,
-        ocr_timeout=st.config.slow_timeout,
-        review_threshold=review_threshold,
-    )
 
-    def work() -> dict[str, Any]:
-        result = st.pipeline.run(st.search.query_for_image(image), image, opts)
-        out = result.as_dict()
-        out["neighbours"] = _neighbours_json(result.neighbours)
-        return out
+    def work() -> TagResult:
+        result = st.shelf.tag(
+            image,
+            k=k,
+            attributes=attrs,
+            ocr_timeout=st.config.slow_timeout,
+            review_threshold=review_threshold,
+        )
+        _linked(result.neighbours)
+        return result
 
     return await _in_thread(work, st.config.slow_timeout + 5 if "ocr" in attrs else None)
 
 
-@get("/describe/status", sync_to_thread=False)
-def describe_status(request: Request) -> dict[str, Any]:
+@get("/describe/status", sync_to_thread=False, responses=ERROR_RESPONSES)
+def describe_status(request: Request) -> DescriberStatus:
     """Whether the describer is ready: off, idle, loading (its model), ready or failed."""
-    return dict(state_of(request).describer_state)
+    return DescriberStatus(**state_of(request).shelf.describer_state)
 
 
 @dataclass
@@ -326,59 +309,42 @@ class DescribeForm:
     force: bool = False  # describe an out-of-domain photo anyway
 
 
-@post("/describe", status_code=200)
+@post("/describe", status_code=200, responses=ERROR_RESPONSES)
 async def describe(
     request: Request,
     data: Annotated[DescribeForm, Body(media_type=RequestEncodingType.MULTI_PART)],
-) -> dict[str, Any]:
-    from tagging.describe.backends import BackendError
-    from tagging.describe.catalogue import DescribeRequest, OutOfDomain
-    from tagging.describe.writer import DescribeOptions
-
+) -> Description:
     st = state_of(request)
     if not st.config.describe_enabled:
         raise ApiError(503, "descriptions are off", "this server runs with SHELFSIGHT_DESCRIBE=0")
-    try:
-        opts = DescribeOptions(length=data.length, tone=data.tone, timeout=st.config.slow_timeout)
-    except ValueError as exc:
-        raise ApiError(400, "bad control", str(exc)) from None
     if not 1 <= int(data.k) <= 20:
         raise ApiError(400, "bad k", "k must be between 1 and 20")
     fields = {
         n: v
-        for n, v in (
-            ("title", data.title),
-            ("brand", data.brand),
-            ("gender", data.gender),
-            ("colour", data.colour),
-        )
+        for n, v in (("brand", data.brand), ("gender", data.gender), ("colour", data.colour))
         if v
     }
     upload = data.image if isinstance(data.image, UploadFile) else None
-    image = None
+    target: Any = None
     if upload is not None:
-        image, _ = await read_image(upload, st.config.max_upload_bytes, st.config.max_pixels)
+        target, _ = await read_image(upload, st.config.max_upload_bytes, st.config.max_pixels)
     elif data.product_id:
-        _product_or_404(st, data.product_id)
+        target = st.shelf.product(data.product_id).id
     elif not data.title:
         raise ApiError(400, "nothing to describe", "send an image, a product_id or a title")
 
-    def work() -> dict[str, Any]:
-        describer = st.describer()
-        if image is not None:
-            query = st.search.query_for_image(image)
-            return describer.describe_query(
-                query, DescribeRequest(fields=fields, k=data.k, force=data.force), opts
-            ).as_dict()
-        req = DescribeRequest(target=data.product_id, fields=fields, k=data.k)
-        return describer.describe(req, opts).as_dict()
+    def work() -> Description:
+        return st.shelf.describe(
+            target,
+            title=data.title,
+            fields=fields,
+            k=data.k,
+            force=data.force,
+            length=data.length,
+            tone=data.tone,
+        )
 
-    try:
-        return await _in_thread(work, st.config.slow_timeout + 30)  # + model load
-    except BackendError as exc:
-        raise ApiError(502, "description model failed", str(exc)) from None
-    except OutOfDomain as exc:
-        raise ApiError(422, "out of domain", str(exc)) from None
+    return await _in_thread(work, st.config.slow_timeout + 30)  # + model load
 
 
 # -- writes -----------------------------------------------------------------------------
@@ -405,7 +371,12 @@ def _listing(raw: Any, n: int) -> dict[str, Any]:
     return out
 
 
-@post("/products", guards=[require_api_key], status_code=201)
+@post(
+    "/products",
+    guards=[require_api_key],
+    status_code=201,
+    responses={**ERROR_RESPONSES, 422: WRITTEN_NOTHING},
+)
 async def add_products(
     request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
@@ -416,7 +387,7 @@ async def add_products(
             "merge: sent fields overwrite, the rest (and the image, if none is sent) stay."
         ),
     ] = "replace",
-) -> Response[dict[str, Any]]:
+) -> Response[Written]:
     """Multipart: ``listings`` = a JSON object or array (each with ``id``, ``title``,
     ``tags``, and ``image`` naming its file part, default ``image``) plus the file parts.
     201 when something was written; 422 with each listing's reason when nothing was."""
@@ -440,12 +411,12 @@ async def add_products(
         raise ApiError(400, "duplicate id", f"ids repeated in this request: {dupes}")
     accepted: list[dict[str, Any]] = []
     images: list[Any] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[Skip] = []
     for item in listings:
         upload = data.get(item["image"])
         try:
             if not isinstance(upload, UploadFile):
-                if mode == "merge" and st.catalogue.get(item["id"]) is not None:
+                if mode == "merge" and st.shelf.catalogue.get(item["id"]) is not None:
                     images.append(None)  # keeps its image and vector
                     accepted.append(item)
                     continue
@@ -457,19 +428,22 @@ async def add_products(
             )
             accepted.append(item)
         except ApiError as exc:
-            skipped.append({"id": item["id"], "reason": exc.extra["error"], "detail": exc.detail})
-    results = await _in_thread(lambda: st.add(accepted, images, mode)) if accepted else []
-    body = {"results": results, "skipped": skipped, "index_version": st.version}
-    return Response(body, status_code=201 if results else 422)
+            skipped.append(Skip(exc.extra["error"], exc.detail, id=item["id"]))
+    done = await _in_thread(lambda: st.shelf.add(accepted, images, mode)) if accepted else []
+    body = Written([WriteStatus(**r) for r in done], skipped, st.shelf.version)
+    return Response(body, status_code=201 if done else 422)
 
 
-@delete("/products/{product_id:str}", guards=[require_api_key], status_code=200)
-async def delete_product(request: Request, product_id: str) -> dict[str, Any]:
+@delete(
+    "/products/{product_id:str}",
+    guards=[require_api_key],
+    status_code=200,
+    responses=ERROR_RESPONSES,
+)
+async def delete_product(request: Request, product_id: str) -> Deleted:
     st = state_of(request)
-    product = await _in_thread(lambda: st.delete(product_id))
-    if product is None:
-        raise ApiError(404, "unknown product", f"no product with id {product_id!r}")
-    return {"deleted": product_id, "index_version": st.version}
+    await _in_thread(lambda: st.shelf.delete(product_id))
+    return Deleted(product_id, st.shelf.version)
 
 
 # -- page -------------------------------------------------------------------------------
@@ -513,17 +487,12 @@ def _bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response[dict[st
     )
 
 
-def _image_error(_: Request, exc: ImageError) -> Response[dict[str, Any]]:
-    return _http_error(_, image_error(exc))
-
-
-def _unknown(_: Request, exc: UnknownProduct) -> Response[dict[str, Any]]:
-    return _http_error(_, ApiError(404, "unknown product", str(exc)))
-
-
-def _disk_full(request: Request, exc: DiskFull) -> Response[dict[str, Any]]:
-    log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
-    return _http_error(request, ApiError(507, "disk full", f"{exc.strerror}; nothing was changed"))
+def _library_error(request: Request, exc: ShelfsightError) -> Response[dict[str, Any]]:
+    """Every library error, by the one table in ``service.errors``."""
+    status = errors.http_status(exc)
+    if status >= 500:
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    return _http_error(request, ApiError(status, errors.error_name(exc), errors.detail(exc)))
 
 
 def _share_cores(workers: int) -> None:
@@ -542,7 +511,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
     config = config or ServiceConfig.from_env()
     _share_cores(int(os.environ.get("SHELFSIGHT_WORKERS", "1")))
     if not logging.getLogger().handlers:  # a uvicorn worker process: same quiet logfmt
-        from service import logs
+        from shelfsight.service import logs
 
         logs.configure(0)
     app = Litestar(
@@ -564,9 +533,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="Shelfsight", version="0.1.0", path="/schema"),
         exception_handlers={
             HTTPException: _http_error,
-            ImageError: _image_error,
-            UnknownProduct: _unknown,
-            DiskFull: _disk_full,
+            ShelfsightError: _library_error,
             UnicodeDecodeError: _bad_encoding,
             Exception: _internal_error,
         },

@@ -1,127 +1,47 @@
-"""The `shelfsight` command: ingest, train, index, tag, similar, describe, eval."""
+"""The `shelfsight` command: each command parses its options, calls one method of the
+library (``shelfsight.library.Shelfsight``) and renders what it returns."""
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-
-from indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
-from service import logs
-from tagging.defaults import DEFAULT_ALPHA, DEFAULT_PIXEL_WEIGHT, DEFAULT_POWER, NOVELTY_PRIOR
-
-app = typer.Typer(
-    help="Tag, find and describe e-commerce products from their photos.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from shelfsight.indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
+from shelfsight.service.cli_common import (
+    AlphaOpt,
+    ColourColOpt,
+    HomeOpt,
+    IdCol,
+    ImgCol,
+    ImgPattern,
+    JsonOpt,
+    KOpt,
+    NoveltyOpt,
+    PixelWeightOpt,
+    PowerOpt,
+    TagCols,
+    TitleCol,
+    _column_options,
+    _fail,
+    _print_json,
+    app,
+    command,
+    eval_app,
+    open_workspace,
 )
-eval_app = typer.Typer(help="Quality evaluations.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
-
-NoveltyOpt = Annotated[
-    float,
-    typer.Option(
-        "--novelty-prior",
-        min=0.0,
-        max=0.9,
-        help="Share of new products assumed to be of types the catalogue lacks; scores and "
-        "review flags are calibrated for it (0: a closed catalogue).",
-    ),
-]
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--home", help="Workspace folder (env SHELFSIGHT_HOME, default ./shelfsight-data)."
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-PixelWeightOpt = Annotated[
-    float,
-    typer.Option(
-        "--pixel-weight", min=0.0, max=1.0, help="Weight of the pixel palette in the colour tag."
-    ),
-]
-ColourColOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--colour-column", help="Colour tag family (default: baseColour or colour if present)."
-    ),
-]
-AlphaOpt = Annotated[
-    float,
-    typer.Option("--alpha", min=0.0, max=1.0, help="Weight of the hybrid's heads vs the KNN vote."),
-]
-PowerOpt = Annotated[float, typer.Option("--power", help="IDW exponent p in w=1/(d+eps)^p.")]
-KOpt = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Number of neighbours.")]
+from shelfsight.tagging.defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_PIXEL_WEIGHT,
+    DEFAULT_POWER,
+    NOVELTY_PRIOR,
+)
 
 
-@app.callback()
-def _main(
-    verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="-v info, -vv debug.")
-    ] = 0,
-) -> None:
-    logs.configure(verbose)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def _split_list(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    return out
-
-
-def _column_options(
-    id_column: str,
-    title_column: str | None,
-    tag_columns: list[str] | None,
-    image_pattern: str,
-    image_column: str | None,
-):
-    from indexer.ingest import ColumnOptions
-
-    return ColumnOptions(
-        id_column, title_column, _split_list(tag_columns), image_pattern, image_column
-    )
-
-
-IdCol = Annotated[str, typer.Option("--id-column", help="Column holding the product id.")]
-TitleCol = Annotated[
-    str | None,
-    typer.Option("--title-column", help="Title column (default: productDisplayName/title/name)."),
-]
-TagCols = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--tag-columns",
-        help="Tag columns, comma-separated or repeated (default: every other text column).",
-    ),
-]
-ImgPattern = Annotated[
-    str,
-    typer.Option("--image-pattern", help="Image file name from row fields, relative to --images."),
-]
-ImgCol = Annotated[
-    str | None, typer.Option("--image-column", help="Column holding each image's path.")
-]
-
-
-@app.command()
+@command()
 def ingest(
     catalog: Annotated[Path, typer.Argument(help="Catalogue CSV or JSON Lines file.")],
     images: Annotated[
@@ -136,21 +56,10 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Load listings into the workspace (upsert; every skipped row is reported)."""
-    from indexer.catalogue import Catalogue
-    from indexer.ingest import CatalogueError, ingest_file
-    from indexer.online import writer_lock
-    from indexer.workspace import Workspace
-
-    if images is not None and not images.is_dir():
-        raise _fail(f"--images {images} is not a folder")
-    ws = Workspace.open(home)
-    catalogue = Catalogue(ws.db_path)
+    shelf = open_workspace(home, create=True)
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
-    try:
-        with writer_lock(ws):  # a running service's writes wait, and the reverse
-            report = ingest_file(catalogue, catalog, images, opts, progress=sys.stderr.isatty())
-    except CatalogueError as exc:
-        raise _fail(str(exc)) from None
+    report = shelf.ingest(catalog, images, opts, progress=sys.stderr.isatty())
+    ws, catalogue = shelf.workspace, shelf.catalogue
     if as_json:
         _print_json({"workspace": str(ws.home), **report.as_dict()})
         return
@@ -172,7 +81,7 @@ def ingest(
         typer.echo(f"    ... {len(report.skipped) - 20} more (use --json for all)")
 
 
-@app.command()
+@command()
 def index(
     model: Annotated[str, typer.Option("--model", help=f"Embedding model: {SPECS}.")] = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1024)] = 8,
@@ -200,38 +109,20 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Embed every product not embedded yet and rebuild the FAISS index (atomic swap)."""
-    from indexer.build import EngineOptions, run_index
-    from indexer.catalogue import Catalogue
-    from indexer.index_types import INDEX_TYPES
-    from indexer.online import writer_lock
-    from indexer.workspace import Workspace
-
-    if index_type is not None and index_type not in INDEX_TYPES:
-        raise _fail(f"unknown --index-type {index_type!r}; choose one of {', '.join(INDEX_TYPES)}")
-    try:
-        engine_options = EngineOptions(engine, address=address, shards=shards)
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-    if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise _fail("--engine ray needs Ray: pip install 'ray[data]'")
-    ws = Workspace.open(home, create=False)
-    catalogue = Catalogue(ws.db_path)
-    if catalogue.count() == 0:
-        raise _fail("the catalogue is empty; run `shelfsight ingest` first")
-    embedder = _load_model(model, ws.home)
-    with writer_lock(ws):
-        report = run_index(
-            ws,
-            catalogue,
-            embedder,
-            batch_size=batch_size,
-            progress=sys.stderr.isatty(),
-            index_type=index_type,
-            engine=engine_options,
-        )
-        calibration = _calibrate(ws, catalogue, embedder, novelty_prior)
+    shelf = open_workspace(home)
+    report = shelf.index(
+        model,
+        batch_size=batch_size,
+        index_type=index_type,
+        engine=engine,
+        address=address,
+        shards=shards,
+        novelty_prior=novelty_prior,
+        progress=sys.stderr.isatty(),
+    )
+    calibration = report.calibration
     if as_json:
-        _print_json({**report.as_dict(), "calibration": calibration.summary()})
+        _print_json(report.as_dict())
         return
     typer.echo(
         f"index {report.version}: {report.indexed} products ({report.model}, "
@@ -244,15 +135,6 @@ def index(
     _echo_calibration(calibration)
 
 
-def _calibrate(ws, catalogue, embedder=None, novelty_prior=NOVELTY_PRIOR):
-    """Fit what the live index's scores mean (tagging.calibration) and store it."""
-    from tagging.calibration import calibrate_workspace
-    from tagging.neighbours import NeighbourSearch
-
-    search = NeighbourSearch(ws, catalogue, embedder=embedder)
-    return calibrate_workspace(search, novelty_prior=novelty_prior)
-
-
 def _echo_calibration(cal) -> None:
     accept = ", ".join(f"{f} {c.accept_threshold:.2f}" for f, c in cal.families.items())
     typer.echo(
@@ -262,17 +144,7 @@ def _echo_calibration(cal) -> None:
     )
 
 
-def _load_model(spec: str, home: Path):
-    from indexer.embedders import ModelNotTrained, load_embedder
-    from indexer.embedders.hybrid import ModelFileError
-
-    try:
-        return load_embedder(spec, home)
-    except (ValueError, ModelNotTrained, ModelFileError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-
-
-@app.command()
+@command()
 def train(
     epochs: Annotated[int, typer.Option("--epochs", min=1, max=500)] = 18,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -284,28 +156,13 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the hybrid CNN-ViT to the catalogue's tags, then re-embed and re-index with it."""
-    from indexer.catalogue import Catalogue
-    from indexer.embedders.hybrid import HybridConfig
-    from indexer.online import writer_lock
-    from indexer.train import TrainOptions, train_workspace
-    from indexer.workspace import Workspace
-
-    ws = Workspace.open(home, create=False)
-    catalogue = Catalogue(ws.db_path)
-    try:
-        with writer_lock(ws):
-            report = train_workspace(
-                ws,
-                catalogue,
-                cfg=HybridConfig(arch=cnn),
-                opts=TrainOptions(epochs=epochs, seed=seed),
-                progress=sys.stderr.isatty(),
-            )
-            calibration = _calibrate(ws, catalogue, novelty_prior=novelty_prior)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    shelf = open_workspace(home)
+    report = shelf.train(
+        epochs=epochs, seed=seed, cnn=cnn, novelty_prior=novelty_prior, progress=sys.stderr.isatty()
+    )
+    calibration = report.calibration
     if as_json:
-        _print_json({**report.as_dict(), "calibration": calibration.summary()})
+        _print_json(report.as_dict())
         return
     typer.echo(
         f"model {report.model_name} ({report.model_bytes / 1e6:.1f} MB) -> {report.model_path}\n"
@@ -320,31 +177,7 @@ def train(
     _echo_calibration(calibration)
 
 
-def _open_search(home: Path | None):
-    from indexer.vector_index import IndexMissing
-    from indexer.workspace import Workspace
-    from tagging.neighbours import NeighbourSearch
-
-    try:
-        search = NeighbourSearch(Workspace.open(home, create=False))
-    except (IndexMissing, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
-    return search
-
-
-def _query(search, target: str):
-    from indexer.images import ImageError
-    from tagging.neighbours import UnknownProduct
-
-    try:
-        return search.query_for(target)
-    except UnknownProduct as exc:
-        raise _fail(f"{target!r} is neither a product id nor an image file ({exc})") from None
-    except ImageError as exc:
-        raise _fail(f"{target}: {exc}") from None
-
-
-@app.command()
+@command()
 def tag(
     target: Annotated[str, typer.Argument(help="Image file, or a product id from the catalogue.")],
     k: KOpt = 10,
@@ -378,28 +211,18 @@ def tag(
     as_json: JsonOpt = False,
 ) -> None:
     """Tag a product: IDW-KNN tag transfer (+ hybrid heads) with colour, shape and OCR."""
-    from indexer.embedders.hybrid import ModelFileError
-    from tagging.pipeline import Pipeline, PipelineOptions
-
-    search = _open_search(home)
-    opts = PipelineOptions(
+    result = open_workspace(home).tag(
+        target,
         k=k,
         power=power,
         alpha=alpha,
         pixel_weight=pixel_weight,
-        attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
+        attributes=attributes,
         colour_column=colour_column,
         ocr_timeout=ocr_timeout,
         min_score=min_score,
         review_threshold=review_threshold,
     )
-    try:
-        query = _query(search, target)
-        result = Pipeline(search).run(query, query.image, opts)
-    except (ModelFileError, FileNotFoundError) as exc:  # the index's model file is damaged
-        raise _fail(str(exc)) from None
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
     if as_json:
         _print_json(result.as_dict())
         return
@@ -411,16 +234,16 @@ def tag(
             f"not like anything in the catalogue (nearest {m.nearest_distance:.3f} > "
             f"{m.ood_threshold:.3f}): every tag needs review"
         )
-    for family, t in {**result.tags, **result.attribute_tags}.items():
-        alts = ", ".join(f"{v} {s:.2f}" for v, s in t.alternatives)
+    for family, t in result.tags.items():
+        alts = ", ".join(f"{a.value} {a.score:.2f}" for a in t.alternatives)
         flag = "  REVIEW" if t.review else ""
         typer.echo(
             f"{family:<16} {t.value:<24} {t.score:.2f}  [{t.source}]{flag}"
             + (f"   ({alts})" if alts else "")
         )
-    if result.palette:
-        sw = ", ".join(f"{s.name} {s.hex} {s.share:.0%}" for s in result.palette.swatches)
-        typer.echo(f"palette: {sw}  (foreground: {result.palette.foreground})")
+    if result.colour:
+        sw = ", ".join(f"{s.name} {s.hex} {s.share:.0%}" for s in result.colour.palette)
+        typer.echo(f"palette: {sw}  (foreground: {result.colour.foreground})")
     if result.ocr:
         text = " | ".join(ln.text for ln in result.ocr.lines) or "(none)"
         late = ", timed out" if result.ocr.timed_out else ""
@@ -430,7 +253,7 @@ def tag(
         typer.echo(f"  {n.id:<12} d={n.distance:.3f} w={n.weight:.2f}  {n.title}")
 
 
-@app.command()
+@command()
 def similar(
     target: Annotated[str, typer.Argument(help="Product id from the catalogue, or an image file.")],
     k: KOpt = 10,
@@ -444,27 +267,17 @@ def similar(
     as_json: JsonOpt = False,
 ) -> None:
     """Find the catalogue products that look most like a product or a photo."""
-    from tagging.neighbours import parse_where
-
-    search = _open_search(home)
-    try:
-        filters = parse_where(where)
-        search.catalogue.check_where(filters)
-    except ValueError as exc:  # malformed, or a family / value the catalogue lacks
-        raise _fail(str(exc)) from None
-    neighbours = search.neighbours(_query(search, target), k, where=filters)
+    result = open_workspace(home).similar(target, k, where)
     if as_json:
-        _print_json(
-            {"query": target, "where": filters, "results": [n.as_dict() for n in neighbours]}
-        )
+        _print_json(result.as_dict())
         return
-    if not neighbours:
+    if not result.results:
         typer.echo("no matching products")
-    for n in neighbours:
+    for n in result.results:
         typer.echo(f"{n.id:<12} d={n.distance:.3f}  {n.title}")
 
 
-@eval_app.command("tagging")
+@command(eval_app, "tagging")
 def eval_tagging(
     catalog: Annotated[Path, typer.Option("--catalog", help="Catalogue CSV/JSONL with labels.")],
     images: Annotated[Path, typer.Option("--images", help="Catalogue image folder.")],
@@ -518,10 +331,11 @@ def eval_tagging(
     ] = None,
 ) -> None:
     """Tag held-out products as new ones and compare with their own labels."""
-    from indexer.ingest import CatalogueError
-    from tagging.evaluate import evaluate_tagging, format_table
-    from tagging.query_transforms import parse_query_transform
-    from tagging.shift import parse_shift
+    from shelfsight.tagging.evaluate import format_table
+    from shelfsight.tagging.query_transforms import parse_query_transform
+    from shelfsight.tagging.shift import parse_shift
+
+    from shelfsight.library import Shelfsight
 
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     try:
@@ -530,14 +344,14 @@ def eval_tagging(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     run = functools.partial(
-        evaluate_tagging,
+        Shelfsight.evaluate_tagging,
         catalog,
         images,
-        queries,
-        query_images,
-        holdout_fraction,
-        seed,
-        opts,
+        queries=queries,
+        query_images=query_images,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+        opts=opts,
         ks=[k],
         model=model,
         powers=[power],
@@ -553,10 +367,7 @@ def eval_tagging(
     blocks = []
     for one_shift in shifts:
         for transform in transforms:
-            try:
-                (result,) = run(shift=one_shift, query_transform=transform)
-            except (CatalogueError, ValueError) as exc:
-                raise _fail(str(exc)) from None
+            (result,) = run(shift=one_shift, query_transform=transform)
             typer.echo(format_table(result))
             blocks.append(result)
     if json_out is not None:
@@ -564,20 +375,9 @@ def eval_tagging(
         json_out.write_text(json.dumps({"settings": blocks}, indent=2))
 
 
-# The describe commands live in their own module; importing it registers them.
-from service import cli_describe, cli_serve  # noqa: E402, F401
+# The describe and serve commands live in their own modules; importing them registers them.
+from shelfsight.service import cli_describe, cli_serve  # noqa: E402, F401
 
 
 def main() -> None:
-    from indexer.disk_full import DiskFull
-
-    try:
-        app()
-    except DiskFull as exc:
-        # Every write rolled back before this surfaced: say so, without a traceback.
-        typer.secho(f"error: {exc.strerror}; nothing was changed", fg=typer.colors.RED, err=True)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
+    app()

@@ -8,8 +8,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from service.cli import HomeOpt, _fail, _open_search, _print_json, app, eval_app
+from shelfsight.service.cli_common import (
+    HomeOpt,
+    _fail,
+    _print_json,
+    command,
+    eval_app,
+    open_workspace,
+)
 
 LengthOpt = Annotated[
     str,
@@ -64,27 +70,19 @@ TemperatureOpt = Annotated[
 ]
 
 
-def _backend(
-    backend: str,
+def _backend_options(
     llm_model: str | None,
     gguf_file: str | None,
     base_url: str | None,
-    timeout: float,
     retries: int,
-) -> Any:
-    from tagging.describe.backends import BackendError, load_backend
-
-    try:
-        return load_backend(
-            backend,
-            model=llm_model,
-            gguf_file=gguf_file,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=retries,
-        )
-    except BackendError as exc:
-        raise _fail(str(exc)) from None
+) -> dict[str, Any]:
+    """The describe backend's own options, as ``load_backend`` takes them."""
+    return {
+        "model": llm_model,
+        "gguf_file": gguf_file,
+        "base_url": base_url,
+        "max_retries": retries,
+    }
 
 
 def _fields(items: list[str] | None, **named: str | None) -> dict[str, str]:
@@ -97,7 +95,7 @@ def _fields(items: list[str] | None, **named: str | None) -> dict[str, str]:
     return out
 
 
-@app.command()
+@command()
 def describe(
     target: Annotated[
         str | None,
@@ -140,43 +138,29 @@ def describe(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Write a listing description from the product's facts and its neighbours' listings."""
-    from indexer.images import ImageError
-    from tagging.describe.backends import BackendError
-    from tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
-    from tagging.describe.writer import DescribeOptions, Describer
-    from tagging.neighbours import UnknownProduct
-
-    facts = _fields(field, title=title, brand=brand, gender=gender, colour=colour)
-    try:
-        opts = DescribeOptions(
-            length=length,
-            tone=tone,
-            language=language,
-            temperature=temperature,
-            seed=seed,
-            max_shared_ngram=max_shared_ngram,
-            timeout=timeout,
-        )
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    search = _open_search(home)
-    gen = _backend(backend, llm_model, gguf_file, openai_base_url, timeout, retries)
-    describer = CatalogueDescriber(search, Describer(gen))
-    req = DescribeRequest(
-        target=target,
+    facts = _fields(field, brand=brand, gender=gender, colour=colour)
+    shelf = open_workspace(
+        home,
+        describe_backend=backend,
+        describe_options=_backend_options(llm_model, gguf_file, openai_base_url, retries),
+        timeout=timeout,
+    )
+    result = shelf.describe(
+        target,
+        title=title,
         fields=facts,
         k=k,
-        attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
+        attributes=[a.strip() for a in attributes.split(",") if a.strip()],
         min_confidence=min_confidence,
         description_column=description_column,
         force=force,
+        length=length,
+        tone=tone,
+        language=language,
+        temperature=temperature,
+        seed=seed,
+        max_shared_ngram=max_shared_ngram,
     )
-    try:
-        result = describer.describe(req, opts)
-    except UnknownProduct as exc:
-        raise _fail(f"{target!r} is neither a product id nor an image file ({exc})") from None
-    except (ImageError, BackendError, ValueError) as exc:
-        raise _fail(str(exc)) from None
     if as_json:
         _print_json(result.as_dict())
         return
@@ -188,7 +172,7 @@ def describe(
     typer.echo("neighbours: " + ", ".join(n.id for n in result.neighbours), err=True)
 
 
-@eval_app.command("describe")
+@command(eval_app, "describe")
 def eval_describe(
     catalog: Annotated[
         Path, typer.Option("--catalog", help="Listings CSV with titles and descriptions.")
@@ -226,41 +210,33 @@ def eval_describe(
 ) -> None:
     """Describe held-out listings and score them against their real descriptions, next to
     a nearest-neighbour copy and a fill-in template, at every length and tone."""
-    from indexer.ingest import CatalogueError
-    from tagging.describe.backends import BackendError
-    from tagging.describe.evaluate import (
-        DescribeColumns,
-        evaluate_describe,
-        format_describe_table,
-    )
-    from tagging.describe.writer import DescribeOptions
+    from shelfsight.tagging.describe.evaluate import DescribeColumns, format_describe_table
+
+    from shelfsight.library import evaluate_describe
 
     cols = DescribeColumns(
         id_column, title_column, brand_column, gender_column, colour_column, description_column
     )
-    try:
-        opts = DescribeOptions(
-            length=length, tone=tone, max_shared_ngram=max_shared_ngram, timeout=timeout
-        )
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    gen = _backend(backend, llm_model, gguf_file, openai_base_url, timeout, retries)
-    try:
-        result = evaluate_describe(
-            catalog,
-            gen,
-            queries,
-            holdout_fraction,
-            seed,
-            limit,
-            k,
-            opts,
-            cols,
-            progress=sys.stderr.isatty(),
-            controls=controls,
-        )
-    except (CatalogueError, BackendError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+    result = evaluate_describe(
+        catalog,
+        backend=backend,
+        backend_options={
+            **_backend_options(llm_model, gguf_file, openai_base_url, retries),
+            "timeout": timeout,
+        },
+        queries=queries,
+        holdout_fraction=holdout_fraction,
+        seed=seed,
+        limit=limit,
+        k=k,
+        columns=cols,
+        controls=controls,
+        progress=sys.stderr.isatty(),
+        length=length,
+        tone=tone,
+        max_shared_ngram=max_shared_ngram,
+        timeout=timeout,
+    )
     typer.echo(format_describe_table(result))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,10 @@ import os
 from typing import Annotated
 
 import typer
+from shelfsight.service.cli_common import HomeOpt, command, open_workspace
 
-from service.cli import HomeOpt, _fail, app
 
-
-@app.command()
+@command()
 def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
@@ -22,15 +21,9 @@ def serve(
     """Serve the API (OpenAPI at /schema) and the web page at /."""
     import uvicorn
 
-    from indexer.vector_index import VectorIndex
-    from indexer.workspace import Workspace
-
-    try:
-        ws = Workspace.open(home, create=False)
-    except FileNotFoundError as exc:
-        raise _fail(str(exc)) from None
-    if VectorIndex.current_version(ws.index_dir) is None:
-        raise _fail(f"no index in {ws.index_dir}; run `shelfsight index` first")
+    shelf = open_workspace(home)
+    shelf.require_index()
+    ws = shelf.workspace
     # Worker processes build their own app from the environment.
     os.environ["SHELFSIGHT_HOME"] = str(ws.home)
     os.environ["SHELFSIGHT_WORKERS"] = str(workers)
@@ -38,7 +31,7 @@ def serve(
         typer.echo("note: SHELFSIGHT_API_KEY is not set, so write endpoints are off", err=True)
     typer.echo(f"serving {ws.home} on http://{host}:{port}/", err=True)
     uvicorn.run(
-        "service.app:create_app",
+        "shelfsight.service.app:create_app",
         factory=True,
         host=host,
         port=port,

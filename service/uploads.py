@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
-
-from indexer.images import DecodedImage, ImageError, decode_bytes
+from shelfsight.indexer.images import DecodedImage, ImageError, decode_bytes
+from shelfsight.service import errors
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
 
@@ -18,8 +18,7 @@ class ApiError(HTTPException):
 
 
 def image_error(exc: ImageError) -> ApiError:
-    status = {"image too large": 413, "empty image file": 400}.get(exc.reason, 422)
-    return ApiError(status, exc.reason, exc.detail or exc.reason)
+    return ApiError(errors.http_status(exc), exc.reason, errors.detail(exc))
 
 
 async def read_image(

@@ -53,16 +53,15 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders import embed_images
+from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.tagging.colour import colour_family, palette
+from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
+from shelfsight.tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, TagScore
+from shelfsight.tagging.neighbours import NeighbourSearch, Query
+from shelfsight.tagging.scoring import combined_scores
 from sklearn.linear_model import LogisticRegression
-
-from indexer.catalogue import Catalogue
-from indexer.embedders import embed_images
-from indexer.images import ImageError, decode_file
-from tagging.colour import colour_family, palette
-from tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
-from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, TagScore
-from tagging.neighbours import NeighbourSearch, Query
-from tagging.scoring import combined_scores
 
 log = logging.getLogger(__name__)
 

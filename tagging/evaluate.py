@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score
-
-from indexer.build import iter_embedded, run_index
-from indexer.catalogue import Catalogue
-from indexer.embedders import Embedder, load_embedder
-from indexer.embedders.hybrid import HybridConfig
-from indexer.images import ImageError, decode_file
-from indexer.ingest import (
+from shelfsight.indexer.build import iter_embedded, run_index
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders import Embedder, load_embedder
+from shelfsight.indexer.embedders.hybrid import HybridConfig
+from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.indexer.ingest import (
     ColumnOptions,
     ResolvedColumns,
     Row,
@@ -32,17 +30,18 @@ from indexer.ingest import (
     read_table,
     resolve_columns,
 )
-from indexer.train import TrainOptions, train_workspace
-from indexer.workspace import Workspace
-from tagging.calibration import fit_calibration
-from tagging.colour import colour_family, palette
-from tagging.confidence import confidence_report, expected_calibration_error
-from tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
-from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
-from tagging.neighbours import NeighbourSearch, Query
-from tagging.query_transforms import QueryTransform
-from tagging.scoring import combined_scores
-from tagging.shift import Shift, apply_shift, choose_stratify_family
+from shelfsight.indexer.train import TrainOptions, train_workspace
+from shelfsight.indexer.workspace import Workspace
+from shelfsight.tagging.calibration import fit_calibration
+from shelfsight.tagging.colour import colour_family, palette
+from shelfsight.tagging.confidence import confidence_report, expected_calibration_error
+from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
+from shelfsight.tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
+from shelfsight.tagging.neighbours import NeighbourSearch, Query
+from shelfsight.tagging.query_transforms import QueryTransform
+from shelfsight.tagging.scoring import combined_scores
+from shelfsight.tagging.shift import Shift, apply_shift, choose_stratify_family
+from sklearn.metrics import f1_score
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from tagging.defaults import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_POWER
+from shelfsight.tagging.defaults import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_POWER
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_EPS", "DEFAULT_POWER"]
 

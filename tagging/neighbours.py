@@ -11,22 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from indexer.catalogue import Catalogue, Product
-from indexer.embedders import Embedder, embed_images, load_embedder
-from indexer.images import DecodedImage, ImageError, decode_file
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
-from tagging.knn import Neighbour
+from shelfsight.indexer.catalogue import Catalogue, Product
+from shelfsight.indexer.embedders import Embedder, embed_images, load_embedder
+from shelfsight.indexer.errors import BadInput, ModelError, NotFound, NotIndexed
+from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
+from shelfsight.tagging.knn import Neighbour
 
 SPARE_HITS = 8
 
 
-class NotEmbedded(RuntimeError):
+class NotEmbedded(NotIndexed, RuntimeError):
     """The product has no stored vector yet; answering needs the model (slow)."""
 
 
-class UnknownProduct(KeyError):
+class UnknownProduct(NotFound, KeyError):
+    error = "unknown product"
+
     def __str__(self) -> str:
         return f"no product with id {self.args[0]!r} in the catalogue"
 
@@ -41,13 +43,17 @@ class Query:
     image: DecodedImage | None = None
 
 
+class BadFilter(BadInput):
+    error = "bad filter"
+
+
 def parse_where(items: list[str] | None) -> dict[str, list[str]]:
     """``["gender=Men", "gender=Unisex", "usage=Casual"]`` -> {family: [values]}."""
     where: dict[str, list[str]] = {}
     for item in items or []:
         family, sep, value = item.partition("=")
         if not sep or not family.strip() or not value.strip():
-            raise ValueError(f"filter {item!r} is not of the form family=value")
+            raise BadFilter(f"filter {item!r} is not of the form family=value")
         where.setdefault(family.strip(), []).append(value.strip())
     return where
 
@@ -78,7 +84,7 @@ class NeighbourSearch:
                 if self._embedder is None:
                     self._embedder = load_embedder(self._spec, self.workspace.home)
         if self._embedder.name != self.index.model:
-            raise RuntimeError(
+            raise ModelError(
                 f"index was built with {self.index.model}, embedder is {self._embedder.name}"
             )
         return self._embedder

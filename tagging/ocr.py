@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from rapidfuzz import fuzz, process
+from shelfsight.indexer.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ MIN_BRAND_SCORE = 85.0
 OCR_TARGET_SIDE = 640
 
 
-class OcrUnavailable(RuntimeError):
+class OcrUnavailable(ModelError, RuntimeError):
     pass
 
 

@@ -9,26 +9,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer.images import DecodedImage
-from tagging.calibration import DUPLICATE_DISTANCE, Calibration, load_calibration
-from tagging.colour import (
+from shelfsight.indexer.errors import BadInput
+from shelfsight.indexer.images import DecodedImage
+from shelfsight.tagging.calibration import DUPLICATE_DISTANCE, Calibration, load_calibration
+from shelfsight.tagging.colour import (
     Palette,
     colour_family,
     palette,
 )
-from tagging.defaults import DEFAULT_PIXEL_WEIGHT
-from tagging.foreground import segment
-from tagging.knn import (
+from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from shelfsight.tagging.foreground import segment
+from shelfsight.tagging.knn import (
     DEFAULT_ALPHA,
     DEFAULT_POWER,
     Neighbour,
     TagScore,
     best_tags,
 )
-from tagging.neighbours import NeighbourSearch, Query
-from tagging.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
-from tagging.scoring import combined_scores
-from tagging.shape import ShapeResult, describe_shape
+from shelfsight.tagging.neighbours import NeighbourSearch, Query
+from shelfsight.tagging.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
+from shelfsight.tagging.results import (
+    Colours,
+    Match,
+    QueryInfo,
+    SimilarProduct,
+    Tag,
+    TagResult,
+    rounded_match,
+    rounded_ocr,
+    rounded_shape,
+)
+from shelfsight.tagging.scoring import combined_scores
+from shelfsight.tagging.shape import ShapeResult, describe_shape
 
 ATTRIBUTES = ("colour", "shape", "ocr")
 DEFAULT_ATTRIBUTES = ("colour", "shape")
@@ -49,6 +61,14 @@ class PipelineOptions:
     # One auto-accept threshold for every family instead of the fitted ones (None).
     review_threshold: float | None = None
 
+    def __post_init__(self) -> None:
+        # Checked before any image is decoded or embedded: a typo costs nothing.
+        unknown = set(self.attributes) - set(ATTRIBUTES)
+        if unknown:
+            raise BadInput(f"unknown attributes {sorted(unknown)}; choose from {ATTRIBUTES}")
+        if self.k < 1:
+            raise BadInput(f"k must be at least 1, not {self.k}")
+
 
 @dataclass
 class PipelineResult:
@@ -61,36 +81,20 @@ class PipelineResult:
     attribute_tags: dict[str, TagScore] = field(default_factory=dict)
     match: Match | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "match": self.match.as_dict() if self.match else None,
-            "tags": {f: t.as_dict() for f, t in {**self.tags, **self.attribute_tags}.items()},
-            "colour": self.palette.as_dict() if self.palette else None,
-            "shape": self.shape.as_dict() if self.shape else None,
-            "ocr": self.ocr.as_dict() if self.ocr else None,
-            "neighbours": [n.as_dict() for n in self.neighbours],
-        }
-
-
-@dataclass
-class Match:
-    """How the photo relates to the catalogue as a whole."""
-
-    out_of_domain: bool  # farther from every product than the catalogue's own 99th pct
-    nearest_distance: float | None
-    duplicate_of: str | None  # a product with the same image bytes or a near-copy of it
-    ood_threshold: float | None = None
+    def answer(self) -> TagResult:
+        """The public result: every tag in one map, numbers rounded as they are shown."""
+        return TagResult(
+            query=QueryInfo(self.query["k"], self.query["model"], self.query.get("product_id")),
+            tags={f: Tag.from_score(t) for f, t in {**self.tags, **self.attribute_tags}.items()},
+            match=rounded_match(self.match),
+            colour=Colours.from_palette(self.palette) if self.palette else None,
+            shape=rounded_shape(self.shape),
+            ocr=rounded_ocr(self.ocr),
+            neighbours=[SimilarProduct.from_neighbour(n) for n in self.neighbours],
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "out_of_domain": self.out_of_domain,
-            "nearest_distance": (
-                None if self.nearest_distance is None else round(self.nearest_distance, 4)
-            ),
-            "duplicate_of": self.duplicate_of,
-            "ood_threshold": None if self.ood_threshold is None else round(self.ood_threshold, 4),
-        }
+        return self.answer().as_dict()
 
 
 def match_of(
@@ -145,9 +149,6 @@ class Pipeline:
         self, query: Query, image: DecodedImage | None, opts: PipelineOptions | None = None
     ) -> PipelineResult:
         opts = opts or PipelineOptions()
-        unknown = set(opts.attributes) - set(ATTRIBUTES)
-        if unknown:
-            raise ValueError(f"unknown attributes {sorted(unknown)}; choose from {ATTRIBUTES}")
         families = self.search.catalogue.tag_families()
         neighbours = self.search.neighbours(query, opts.k)
         heads = self.search.head_probs(query.vector) if opts.alpha > 0 else None

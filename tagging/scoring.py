@@ -7,9 +7,9 @@ evaluation all score the same way.
 
 from __future__ import annotations
 
-from tagging.colour import fuse_pixel_colour
-from tagging.defaults import DEFAULT_PIXEL_WEIGHT
-from tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, blend_scores, vote
+from shelfsight.tagging.colour import fuse_pixel_colour
+from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from shelfsight.tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, blend_scores, vote
 
 
 def combined_scores(

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.embedders.base import Embedder, embed_images, l2_normalise
-from indexer.model_specs import SPECS
+from shelfsight.indexer.embedders.base import Embedder, embed_images, l2_normalise
+from shelfsight.indexer.errors import NotIndexed
+from shelfsight.indexer.model_specs import SPECS
+from shelfsight.indexer.workspace import Workspace
 
 
-class ModelNotTrained(RuntimeError):
+class ModelNotTrained(NotIndexed, RuntimeError):
     pass
 
 
 def current_hybrid(home: Path | None) -> Path | None:
     if home is None:
         return None
-    pointer = home / "models" / "CURRENT"
-    return home / "models" / pointer.read_text().strip() if pointer.is_file() else None
+    models = Workspace(home).models_dir
+    pointer = Workspace(home).current_model_pointer
+    return models / pointer.read_text().strip() if pointer.is_file() else None
 
 
 def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
@@ -30,11 +33,11 @@ def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
     if kind == "auto":
         kind, rest = ("hybrid", "") if current_hybrid(home) else ("cnn", "")
     if kind == "cnn":
-        from indexer.embedders.cnn import CnnEmbedder
+        from shelfsight.indexer.embedders.cnn import CnnEmbedder
 
         return CnnEmbedder(rest or "efficientnet_lite0")
     if kind == "hybrid":
-        from indexer.embedders.hybrid import HybridEmbedder
+        from shelfsight.indexer.embedders.hybrid import HybridEmbedder
 
         if rest:
             path = Path(rest)
@@ -50,7 +53,7 @@ def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
             raise FileNotFoundError(f"hybrid model file not found: {path}")
         return HybridEmbedder(path, spec=rel)
     if kind == "openclip":
-        from indexer.embedders.openclip import OpenClipEmbedder
+        from shelfsight.indexer.embedders.openclip import OpenClipEmbedder
 
         arch, _, checkpoint = rest.partition(":")
         if not arch:

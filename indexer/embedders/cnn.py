@@ -14,11 +14,11 @@ import timm
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from shelfsight.indexer.embedders.base import letterbox_pixels
+from shelfsight.indexer.embedders.runtime import compile_network
+from shelfsight.indexer.errors import ModelError
+from shelfsight.indexer.model_specs import LITE_ARCHS
 from torch import nn
-
-from indexer.embedders.base import letterbox_pixels
-from indexer.embedders.runtime import compile_network
-from indexer.model_specs import LITE_ARCHS
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 LITE_INPUT = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(ModelError, RuntimeError):
     pass
 
 

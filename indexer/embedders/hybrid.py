@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from shelfsight.indexer.embedders.base import letterbox_pixels
+from shelfsight.indexer.errors import ModelError
+from shelfsight.indexer.model_specs import HYBRID_TRUNK
 from torch import nn
-
-from indexer.embedders.base import letterbox_pixels
-from indexer.model_specs import HYBRID_TRUNK
 
 FORMAT = "shelfsight-hybrid"
 FORMAT_VERSION = 1
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ModelError, ValueError):
     """A model file that is corrupt, of another format, or does not fit this code."""
 
 
@@ -230,9 +230,9 @@ class HybridEmbedder:
     """Frozen CNN trunk + trained ViT stage: images -> class-token embeddings."""
 
     def __init__(self, model_path: Path, spec: str | None = None, runtime: str = "auto") -> None:
-        from indexer.embedders.cnn import LITE_INPUT, load_backbone
-        from indexer.embedders.runtime import compile_network
-        from indexer.features import TrunkMaps  # features imports embedders: keep lazy
+        from shelfsight.indexer.embedders.cnn import LITE_INPUT, load_backbone
+        from shelfsight.indexer.embedders.runtime import compile_network
+        from shelfsight.indexer.features import TrunkMaps  # features imports embedders: keep lazy
 
         self.path = model_path
         payload, digest = read_model_file(model_path)

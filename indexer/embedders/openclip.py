@@ -16,8 +16,7 @@ import numpy as np
 import open_clip
 import torch
 from PIL import Image
-
-from indexer.embedders.base import l2_normalise, pick_device
+from shelfsight.indexer.embedders.base import l2_normalise, pick_device
 
 
 def _register(arch: str) -> str:

@@ -28,9 +28,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
+from shelfsight.indexer.errors import ModelError
 from torch import nn
-
-from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ RUNTIMES = ("auto", "onnxruntime", "torch", "cuda")
 _EXPORT_LOCK = threading.Lock()
 
 
-class RuntimeUnavailable(RuntimeError):
+class RuntimeUnavailable(ModelError, RuntimeError):
     pass
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tagging.describe.prompt import Message
+from shelfsight.indexer import errors
+from shelfsight.tagging.describe.prompt import Message
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ BACKENDS = ("edit", "transformers", "openai")
 DEFAULT_BACKEND = "edit"
 
 
-class BackendError(RuntimeError):
+class BackendError(errors.BackendError, RuntimeError):
     """The model could not produce text: unreachable endpoint, timeout, bad model path."""
 
 

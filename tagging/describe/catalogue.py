@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from indexer.workspace import atomic_path
-from tagging.describe.facts import (
+from shelfsight.indexer.errors import BadInput, OutOfDomain
+from shelfsight.indexer.workspace import atomic_path
+from shelfsight.tagging.describe.facts import (
     DESCRIPTION_KEYS,
     Facts,
     Listing,
@@ -22,12 +22,12 @@ from tagging.describe.facts import (
     listing_from_product,
     listings_from_neighbours,
 )
-from tagging.describe.lexicon import Lexicon, catalogue_nouns, words
-from tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
-from tagging.describe.vocabulary import Vocabulary
-from tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, Description
-from tagging.neighbours import NeighbourSearch, Query
-from tagging.pipeline import Pipeline, PipelineOptions
+from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns, words
+from shelfsight.tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
+from shelfsight.tagging.describe.vocabulary import Vocabulary
+from shelfsight.tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, Description
+from shelfsight.tagging.neighbours import NeighbourSearch, Query
+from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 # Tag families that name what a product is: their values are product nouns.
@@ -43,11 +43,6 @@ class DescribeRequest:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     description_column: str | None = None
     force: bool = False  # describe a photo even when it is not like anything here
-
-
-class OutOfDomain(ValueError):
-    """The photo is unlike every catalogue product: its neighbours' listings would lend it
-    facts it does not have. Refused unless the caller forces it."""
 
 
 class CatalogueDescriber:
@@ -111,7 +106,7 @@ class CatalogueDescriber:
             products = [p for p in self.search.catalogue.iter_products() if p.title]
             titles = [p.title for p in products]
             digest = hashlib.sha256("\n".join(titles).encode()).hexdigest()[:16]
-            cache = self.search.workspace.cache_dir / f"titles-{TEXT_MODEL}-{digest}.npy"
+            cache = self.search.workspace.title_vectors(TEXT_MODEL, digest)
             vectors = np.load(cache) if cache.is_file() else None
             index = TitleIndex(titles, TitleEncoder(), vectors)
             if vectors is None:
@@ -138,7 +133,7 @@ class CatalogueDescriber:
         if req.target is None:
             given = Facts.from_fields(req.fields or {})
             if not given.title:
-                raise ValueError("give an image, a product id, or at least a title")
+                raise BadInput("give an image, a product id, or at least a title")
             pool = self._by_title(given.title, max(req.k, CLAUSE_POOL), req.description_column)
             return self.describer.describe(given, pool[: req.k], opts, pool)
 

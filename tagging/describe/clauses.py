@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tagging.describe.guard import tidy
-from tagging.describe.lexicon import GLUED as _GLUED  # a bullet break that lost its stop
+from shelfsight.tagging.describe.guard import tidy
+from shelfsight.tagging.describe.lexicon import GLUED as _GLUED  # a bullet break that lost its stop
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CLAUSE = re.compile(r",\s+|;\s+")

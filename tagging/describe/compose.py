@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from tagging.describe.clauses import Clause
-from tagging.describe.facts import Facts
-from tagging.describe.lexicon import Lexicon, is_plural, singular
+from shelfsight.tagging.describe.clauses import Clause
+from shelfsight.tagging.describe.facts import Facts
+from shelfsight.tagging.describe.lexicon import Lexicon, is_plural, singular
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from tagging.describe.clauses import Clause
+from shelfsight.tagging.describe.clauses import Clause
 
 TONE_CHOICES = ("neutral", "premium", "playful")
 

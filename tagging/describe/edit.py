@@ -26,10 +26,10 @@ import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
-from tagging.describe.compose import article_phrase
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.guard import Support, build_support, remove_claims, tidy
-from tagging.describe.lexicon import GLUED, Claim, Lexicon, singular, words
+from shelfsight.tagging.describe.compose import article_phrase
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.guard import Support, build_support, remove_claims, tidy
+from shelfsight.tagging.describe.lexicon import GLUED, Claim, Lexicon, singular, words
 
 # Pattern words of fashion listings; longest first so "self design" wins over "design".
 PATTERNS = (

@@ -18,17 +18,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from shelfsight.indexer.ingest import CatalogueError, Row, read_table
+from shelfsight.tagging.describe.backends import Backend
+from shelfsight.tagging.describe.controls import WORD_RANGES
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.guard import build_support, longest_shared_ngram, unsupported
+from shelfsight.tagging.describe.lexicon import CATEGORIES, Lexicon, catalogue_nouns, words
+from shelfsight.tagging.describe.text_neighbours import TitleIndex
+from shelfsight.tagging.describe.vocabulary import Vocabulary
+from shelfsight.tagging.describe.writer import (
+    CLAUSE_POOL,
+    DescribeOptions,
+    Describer,
+    template_text,
+)
 from tqdm import tqdm
-
-from indexer.ingest import CatalogueError, Row, read_table
-from tagging.describe.backends import Backend
-from tagging.describe.controls import WORD_RANGES
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.guard import build_support, longest_shared_ngram, unsupported
-from tagging.describe.lexicon import CATEGORIES, Lexicon, catalogue_nouns, words
-from tagging.describe.text_neighbours import TitleIndex
-from tagging.describe.vocabulary import Vocabulary
-from tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, template_text
 
 # "describer" is the shipped describer on the chosen backend (by default retrieve-and-edit,
 # no language model); the two baselines run beside it on the same queries.

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer.catalogue import Product
-from tagging.knn import Neighbour
+from shelfsight.indexer.catalogue import Product
+from shelfsight.tagging.knn import Neighbour
 
 # Field names a caller or a catalogue may use for the same fact.
 TITLE_KEYS = ("title", "name", "productDisplayName", "Product_Name")

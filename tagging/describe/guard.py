@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.lexicon import (
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.lexicon import (
     ARTICLE_FORMS,
     CATEGORIES,
     COLOUR_FAMILY,

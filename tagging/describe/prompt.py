@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.facts import Facts, Listing
 
 Message = dict[str, str]
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from shelfsight.tagging.describe.facts import Facts
+from shelfsight.tagging.describe.guard import tidy
+from shelfsight.tagging.describe.lexicon import words
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-from tagging.describe.facts import Facts
-from tagging.describe.guard import tidy
-from tagging.describe.lexicon import words
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
 _CLAUSE = re.compile(r"[^,;]+[,;]*")
@@ -26,7 +25,7 @@ _CLAUSE = re.compile(r"[^,;]+[,;]*")
 
 def general_english() -> set[str]:
     """Whole English words of the shipped MiniLM tokenizer's vocabulary."""
-    from tagging.describe.text_neighbours import text_model_path
+    from shelfsight.tagging.describe.text_neighbours import text_model_path
 
     with open(text_model_path() / "vocab.txt", encoding="utf-8") as fh:
         return {w for w in (line.strip() for line in fh) if w.isalpha() and len(w) > 1}

@@ -14,14 +14,19 @@ import re
 import time
 from collections import Counter
 from collections.abc import Container, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tagging.describe.backends import Backend, GenerationRequest
-from tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
-from tagging.describe.compose import COMPOSE_WORDS, article_phrase, fact_clauses, head_clause
-from tagging.describe.controls import CONTROL_WORDS, apply_tone, fit_length
-from tagging.describe.edit import (
+from shelfsight.tagging.describe.backends import Backend, GenerationRequest
+from shelfsight.tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
+from shelfsight.tagging.describe.compose import (
+    COMPOSE_WORDS,
+    article_phrase,
+    fact_clauses,
+    head_clause,
+)
+from shelfsight.tagging.describe.controls import CONTROL_WORDS, apply_tone, fit_length
+from shelfsight.tagging.describe.edit import (
     drop_foreign_products,
     edit_description,
     names_the_product,
@@ -29,8 +34,8 @@ from tagging.describe.edit import (
     refill,
     same_kind,
 )
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.guard import (
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.guard import (
     DEFAULT_MAJORITY,
     Support,
     banned_words,
@@ -41,9 +46,9 @@ from tagging.describe.guard import (
     tidy,
     unsupported,
 )
-from tagging.describe.lexicon import Claim, Lexicon, is_plural, words
-from tagging.describe.prompt import LENGTHS, build_messages, system_prompt
-from tagging.describe.vocabulary import Vocabulary, remove_nonwords
+from shelfsight.tagging.describe.lexicon import Claim, Lexicon, is_plural, words
+from shelfsight.tagging.describe.prompt import LENGTHS, build_messages, system_prompt
+from shelfsight.tagging.describe.vocabulary import Vocabulary, remove_nonwords
 
 
 @dataclass
@@ -68,6 +73,10 @@ class DescribeOptions:
 
 @dataclass
 class Description:
+    """A listing description and what it rests on: the facts, the neighbours it was
+    grounded in, the claims the guard removed and the neighbour whose text was edited.
+    Returned as it is by the Python API, ``describe --json`` and ``POST /describe``."""
+
     text: str
     facts: Facts
     neighbours: list[Listing]
@@ -78,32 +87,20 @@ class Description:
     max_shared_ngram: int = 0
     backend: str = ""
     seconds: float = 0.0
-    support: dict[str, list[str]] = field(default_factory=dict)
-    draft: str = ""
+    supported: dict[str, list[str]] = field(default_factory=dict)
+    draft: str = ""  # what the model wrote before the guard (empty for ``edit``)
     scaffold_id: str = ""  # the neighbour whose description was edited
     nonwords_removed: list[str] = field(default_factory=list)
     length: str = "house"
     tone: str = "neutral"
+    words: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.words = len(self.text.split())
+        self.seconds = round(self.seconds, 3)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "facts": self.facts.as_dict(),
-            "neighbours": [n.as_dict() for n in self.neighbours],
-            "unsupported_claims": self.unsupported_claims,
-            "copied_removed": self.copied_removed,
-            "nonwords_removed": self.nonwords_removed,
-            "regenerated": self.regenerated,
-            "fallback": self.fallback,
-            "max_shared_ngram": self.max_shared_ngram,
-            "supported": self.support,
-            "scaffold_id": self.scaffold_id,
-            "length": self.length,
-            "tone": self.tone,
-            "words": len(self.text.split()),
-            "backend": self.backend,
-            "seconds": round(self.seconds, 3),
-        }
+        return asdict(self)
 
 
 # Listings whose clauses may lengthen a text: the 5 nearest rarely hold 50 words of
@@ -384,7 +381,7 @@ class Describer:
             max_shared_ngram=longest_shared_ngram(text, sources)[0],
             backend=self.label,
             seconds=time.perf_counter() - started,
-            support=support.as_dict(),
+            supported=support.as_dict(),
             draft=generated,
             scaffold_id=scaffold.scaffold_id if scaffold else "",
             nonwords_removed=sorted({w for w, _, _ in nonwords}),

@@ -2,9 +2,8 @@ import json
 import shutil
 
 import pytest
+from shelfsight.service.cli import app
 from typer.testing import CliRunner
-
-from service.cli import app
 
 
 def run_cli(*args):
@@ -20,6 +19,15 @@ def cnn_home(tmp_path_factory, fashion_slice, fashion_dir):
     run_cli("ingest", fashion_slice, "--images", fashion_dir / "images", "--home", home, "--json")
     json.loads(run_cli("index", "--home", home, "--json"))
     return home
+
+
+@pytest.fixture(scope="session")
+def ids(fashion_slice):
+    """The slice's product ids, in file order."""
+    import csv
+
+    with open(fashion_slice, newline="") as fh:
+        return [r["id"] for r in csv.DictReader(fh)]
 
 
 @pytest.fixture()

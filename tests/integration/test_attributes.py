@@ -6,10 +6,9 @@ import time
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from shelfsight.service.cli import app
+from shelfsight.tagging.ocr import BrandMatcher, brand_lexicon, read_text
 from typer.testing import CliRunner
-
-from service.cli import app
-from tagging.ocr import BrandMatcher, brand_lexicon, read_text
 
 pytestmark = pytest.mark.integration
 

@@ -5,10 +5,9 @@ import json
 import shutil
 
 import pytest
+from shelfsight.service.cli import app
+from shelfsight.tagging.evaluate import evaluate_tagging
 from typer.testing import CliRunner
-
-from service.cli import app
-from tagging.evaluate import evaluate_tagging
 
 from .conftest import run_cli
 
@@ -89,7 +88,7 @@ def test_index_tag_and_similar(workspace, indexed):
 def test_bad_inputs_give_clear_errors(workspace, indexed, tmp_path):
     home, *_ = workspace
     res = CliRunner().invoke(app, ["similar", "no-such-id", "--home", str(home)])
-    assert res.exit_code == 2 and "neither a product id nor an image" in res.output
+    assert res.exit_code == 3 and "neither a product id nor an image" in res.output
     res = CliRunner().invoke(app, ["similar", "x", "--home", str(home), "--where", "oops"])
     assert res.exit_code == 2 and "family=value" in res.output
     for name, data in (("empty.jpg", b""), ("notes.jpg", b"id,title\n")):

@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
+from shelfsight.indexer.embedders.cnn import load_backbone
 from skimage import data
-
-from indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
-from indexer.embedders.cnn import load_backbone
 
 pytestmark = pytest.mark.integration
 

@@ -7,24 +7,15 @@ import json
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-
-from indexer.workspace import Workspace
-from tagging.calibration import fit_family, leave_one_out, load_calibration
-from tagging.confidence import expected_calibration_error
-from tagging.neighbours import NeighbourSearch
+from shelfsight.indexer.workspace import Workspace
+from shelfsight.tagging.calibration import fit_family, leave_one_out, load_calibration
+from shelfsight.tagging.confidence import expected_calibration_error
+from shelfsight.tagging.neighbours import NeighbourSearch
 
 from .conftest import run_cli
 from .test_service_api import client, upload
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ids(fashion_slice):
-    import csv
-
-    with open(fashion_slice, newline="") as fh:
-        return [r["id"] for r in csv.DictReader(fh)]
 
 
 def text_page():

@@ -5,16 +5,15 @@ import csv
 import json
 
 import pytest
+from shelfsight.service.cli import app
+from shelfsight.tagging.describe.backends import load_backend
+from shelfsight.tagging.describe.controls import WORD_RANGES
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns
+from shelfsight.tagging.describe.text_neighbours import TitleIndex
+from shelfsight.tagging.describe.vocabulary import Vocabulary
+from shelfsight.tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer
 from typer.testing import CliRunner
-
-from service.cli import app
-from tagging.describe.backends import load_backend
-from tagging.describe.controls import WORD_RANGES
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.lexicon import Lexicon, catalogue_nouns
-from tagging.describe.text_neighbours import TitleIndex
-from tagging.describe.vocabulary import Vocabulary
-from tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer
 
 from .conftest import run_cli
 from .llm_server import ChatServer
@@ -201,7 +200,7 @@ def test_cli_describe_a_catalogue_product_and_a_title(cnn_home, fashion_slice):
 
 def test_cli_describe_errors_are_clear(cnn_home, fashion_slice):
     result = CliRunner().invoke(app, ["describe", "no-such-id", "--home", str(cnn_home)])
-    assert result.exit_code == 2 and "neither a product id nor an image" in result.output
+    assert result.exit_code == 3 and "neither a product id nor an image" in result.output
     result = CliRunner().invoke(
         app, ["describe", first_id(fashion_slice), "--tone", "grumpy", "--home", str(cnn_home)]
     )
@@ -224,7 +223,7 @@ def test_cli_describe_errors_are_clear(cnn_home, fashion_slice):
             str(cnn_home),
         ],
     )
-    assert result.exit_code == 2 and "cannot reach" in result.output
+    assert result.exit_code == 6 and "cannot reach" in result.output
 
 
 def test_eval_describe_reports_the_describer_baselines_and_controls(tmp_path, fashion_dir):

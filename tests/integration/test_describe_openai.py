@@ -4,10 +4,9 @@ import socket
 import time
 
 import pytest
-
-from tagging.describe.backends import BackendError, GenerationRequest, OpenAIBackend
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.writer import DescribeOptions, Describer
+from shelfsight.tagging.describe.backends import BackendError, GenerationRequest, OpenAIBackend
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.writer import DescribeOptions, Describer
 
 from .llm_server import ChatServer
 
@@ -141,8 +140,8 @@ def test_the_timeout_is_a_deadline_for_the_whole_call_and_frees_its_socket():
 
 
 def test_endpoint_text_gets_the_same_guard_and_length_control():
-    from tagging.describe.lexicon import Lexicon
-    from tagging.describe.vocabulary import Vocabulary
+    from shelfsight.tagging.describe.lexicon import Lexicon
+    from shelfsight.tagging.describe.vocabulary import Vocabulary
 
     planted = (
         "A blue slim fit shirt for men with a spread collar, cardigamer cuffs, a turtle "

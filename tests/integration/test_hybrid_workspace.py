@@ -5,15 +5,14 @@ import json
 import shutil
 
 import pytest
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders.hybrid import ModelFileError
+from shelfsight.indexer.ingest import ColumnOptions, ingest_file
+from shelfsight.indexer.train import TrainOptions, train_workspace
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
+from shelfsight.service.cli import app
 from typer.testing import CliRunner
-
-from indexer.catalogue import Catalogue
-from indexer.embedders.hybrid import ModelFileError
-from indexer.ingest import ColumnOptions, ingest_file
-from indexer.train import TrainOptions, train_workspace
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
-from service.cli import app
 
 pytestmark = pytest.mark.integration
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -87,7 +86,9 @@ def test_a_failed_retrain_leaves_the_previous_model_serving(trained, monkeypatch
     ws, cat, _, _, rows = trained
     before_model = (ws.models_dir / "CURRENT").read_text()
     before_index = VectorIndex.current_version(ws.index_dir)
-    monkeypatch.setattr("indexer.train.save_model_bytes", lambda *a, **k: b"garbage" * 50)
+    monkeypatch.setattr(
+        "shelfsight.indexer.train.save_model_bytes", lambda *a, **k: b"garbage" * 50
+    )
     with pytest.raises(ModelFileError):
         train_workspace(ws, cat, opts=TrainOptions(epochs=1), progress=False)
     assert (ws.models_dir / "CURRENT").read_text() == before_model
@@ -104,7 +105,7 @@ def test_a_damaged_model_file_gives_a_clear_error(trained, fashion_dir, tmp_path
     model = copy / "models" / (copy / "models" / "CURRENT").read_text().strip()
     model.write_bytes(model.read_bytes()[:1000])
     img = fashion_dir / "images" / f"{rows[0]['id']}.jpg"
-    out = cli("tag", img, "--home", copy, code=2)
+    out = cli("tag", img, "--home", copy, code=5)  # a ModelError
     assert "not a readable model file" in out
 
 

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from indexer.catalogue import Catalogue
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
 
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).parent / "shelfsight")

@@ -5,22 +5,13 @@ import json
 import faiss
 import pytest
 from litestar.testing import TestClient
-
-from service.app import create_app
-from service.state import ServiceConfig
+from shelfsight.service.app import create_app
+from shelfsight.service.state import ServiceConfig
 
 from .llm_server import ChatServer
 
 pytestmark = pytest.mark.integration
 KEY = {"X-API-Key": "s3cret"}
-
-
-@pytest.fixture(scope="module")
-def ids(fashion_slice):
-    import csv
-
-    with open(fashion_slice, newline="") as fh:
-        return [r["id"] for r in csv.DictReader(fh)]
 
 
 def client(home, **kw):
@@ -173,7 +164,7 @@ def test_add_update_delete_online_and_after_restart(home, ids, fashion_dir):
         assert c.get(f"/products/{ids[2]}").status_code == 404
         assert c.get("/health").json()["indexed"] == before["indexed"] - 1
         assert c.get("/similar/new-1?k=1").json()["results"][0]["id"] == ids[7]
-        index = c.app.state.shelfsight.search.index.index
+        index = c.app.state.shelfsight.shelf.neighbour_search.index.index
         stored = set(faiss.vector_to_array(index.id_map).tolist())
         assert len(stored) == index.ntotal == before["indexed"] - 1
 
@@ -273,7 +264,7 @@ def test_describer_is_prepared_at_start_up_and_writes_every_length(cnn_home, ids
         )
         assert r.status_code == 400 and r.json()["error"] == "bad encoding"
     with client(cnn_home, describe_enabled=False) as c:
-        assert c.get("/describe/status").json() == {"state": "off"}
+        assert c.get("/describe/status").json()["state"] == "off"
         r = c.post("/describe", files=form(product_id=ids[0]))
         assert r.status_code == 503 and "SHELFSIGHT_DESCRIBE" in r.json()["detail"]
 
@@ -287,7 +278,7 @@ def test_a_language_model_is_loaded_at_start_up_not_on_the_first_request(cnn_hom
             assert status["state"] in ("idle", "loading") and time.monotonic() < deadline
             time.sleep(0.5)
         assert status["backend"].startswith("transformers:")
-        backend = c.app.state.shelfsight.describer().describer.backend
+        backend = c.app.state.shelfsight.shelf.describer().describer.backend
         assert backend.loaded and backend.loads == 1
         r = c.post("/describe", files=form(product_id=ids[0], length="short"))
         assert r.status_code == 200, r.text
@@ -296,7 +287,7 @@ def test_a_language_model_is_loaded_at_start_up_not_on_the_first_request(cnn_hom
 
 def test_a_product_added_online_lends_its_words_to_the_guard(home, ids, fashion_dir):
     with client(home) as c:
-        describer = c.app.state.shelfsight.describer()
+        describer = c.app.state.shelfsight.shelf.describer()
         assert "zorblaxian" not in describer.describer.vocabulary.known
         listing = {"id": "new-words", "title": "Zorblaxian Men Navy Shirt", "tags": {}}
         r = add(c, listing, upload(photo(fashion_dir, ids[9])))

@@ -13,23 +13,14 @@ from io import BytesIO
 import httpx
 import pytest
 from PIL import Image
-
-from indexer.catalogue import Catalogue
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace
 
 from .server_process import Server
 from .test_service_api import KEY, add, client, form, photo, upload
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ids(fashion_slice):
-    import csv
-
-    with open(fashion_slice, newline="") as fh:
-        return [r["id"] for r in csv.DictReader(fh)]
 
 
 def png(size):
@@ -56,8 +47,8 @@ def test_a_strip_is_refused_and_a_wide_photo_stays_in_bounded_memory(cnn_home, f
         from io import BytesIO
         from PIL import Image
         from litestar.testing import TestClient
-        from service.app import create_app
-        from service.state import ServiceConfig
+        from shelfsight.service.app import create_app
+        from shelfsight.service.state import ServiceConfig
 
         def png(size):
             buf = BytesIO()
@@ -124,7 +115,13 @@ def test_a_post_that_adds_nothing_is_a_422_with_reasons(home):
         r = add(c, [{"id": "n-1", "image": "nope"}], upload(png((40, 40))))
         assert r.status_code == 422
         assert r.json()["skipped"] == [
-            {"id": "n-1", "reason": "missing image", "detail": "no file part named 'nope'"}
+            {
+                "id": "n-1",
+                "reason": "missing image",
+                "detail": "no file part named 'nope'",
+                "row": None,
+                "path": None,
+            }
         ]
 
 
@@ -165,9 +162,8 @@ def test_slow_bodies_time_out_and_the_model_loads_off_the_event_loop(home, fashi
     /similar for a product not embedded yet loads the model without stalling /health."""
     import csv
 
+    from shelfsight.service.cli import app
     from typer.testing import CliRunner
-
-    from service.cli import app
 
     with open(fashion_slice, newline="") as fh:
         row = next(csv.DictReader(fh))
@@ -235,8 +231,8 @@ DISK_FULL_PROBE = textwrap.dedent(
         while left > 0:
             n = fh.write(b"\\0" * min(left, 1 << 20)); left -= n
     from litestar.testing import TestClient
-    from service.app import create_app
-    from service.state import ServiceConfig
+    from shelfsight.service.app import create_app
+    from shelfsight.service.state import ServiceConfig
     out = {}
     with TestClient(create_app(ServiceConfig(home=str(home), api_key="k"))) as c:
         r = c.post("/products", data={"listings": json.dumps({"id": "full-1", "title": "x"})},

@@ -1,6 +1,5 @@
 import pytest
-
-from tagging.ocr import BrandMatcher, brand_from_title, brand_lexicon, normalise
+from shelfsight.tagging.ocr import BrandMatcher, brand_from_title, brand_lexicon, normalise
 
 TITLES = [
     "Wrangler Men Blue Custom Jeans",

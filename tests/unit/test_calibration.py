@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from tagging.calibration import (
+from shelfsight.tagging.calibration import (
     Calibration,
     FamilyCalibration,
     Rows,
@@ -11,8 +10,8 @@ from tagging.calibration import (
     fit_family,
     tag_features,
 )
-from tagging.confidence import expected_calibration_error
-from tagging.knn import Neighbour, TagScore
+from shelfsight.tagging.confidence import expected_calibration_error
+from shelfsight.tagging.knn import Neighbour, TagScore
 
 
 def overconfident(n, seed):
@@ -131,7 +130,7 @@ def test_json_round_trip():
 def embedded(vectors, tags, shas):
     from types import SimpleNamespace
 
-    from tagging.calibration import _Embedded
+    from shelfsight.tagging.calibration import _Embedded
 
     keys = np.arange(len(vectors))
     products = {
@@ -147,7 +146,7 @@ def embedded(vectors, tags, shas):
 
 
 def test_typical_distances_measure_each_cluster_and_skip_copies():
-    from tagging.calibration import typical_distances
+    from shelfsight.tagging.calibration import typical_distances
 
     rng = np.random.default_rng(0)
     centre_a, centre_b = np.eye(8)[0], np.eye(8)[1]

@@ -6,9 +6,8 @@ import sqlite3
 import threading
 
 import pytest
-
-from indexer.catalogue import Catalogue, UnknownFilter
-from indexer.disk_full import DiskFull
+from shelfsight.indexer.catalogue import Catalogue, UnknownFilter
+from shelfsight.indexer.disk_full import DiskFull
 
 
 def record(key, pid=None, title="t", **tags):

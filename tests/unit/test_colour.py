@@ -2,9 +2,8 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-
-from tagging.colour import palette
-from tagging.colour_names import NAMED_COLOURS, colour_name, nearest_names
+from shelfsight.tagging.colour import palette
+from shelfsight.tagging.colour_names import NAMED_COLOURS, colour_name, nearest_names
 
 
 def product(colour, second=None, bg=(255, 255, 255)):

@@ -1,6 +1,5 @@
 import pytest
-
-from tagging.confidence import (
+from shelfsight.tagging.confidence import (
     accuracy_at_coverage,
     confidence_report,
     coverage_at_accuracy,

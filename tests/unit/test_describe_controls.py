@@ -1,14 +1,14 @@
 """Length and tone controls, clauses, facts-only composition and the product-noun guard."""
 
-from tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
-from tagging.describe.compose import fact_clauses, head_clause, summary_sentence
-from tagging.describe.controls import WORD_RANGES, apply_tone, fit_length, total_words
-from tagging.describe.edit import drop_foreign_products
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.guard import build_support
-from tagging.describe.lexicon import Lexicon, catalogue_nouns
-from tagging.describe.vocabulary import Vocabulary
-from tagging.describe.writer import DescribeOptions, Describer
+from shelfsight.tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
+from shelfsight.tagging.describe.compose import fact_clauses, head_clause, summary_sentence
+from shelfsight.tagging.describe.controls import WORD_RANGES, apply_tone, fit_length, total_words
+from shelfsight.tagging.describe.edit import drop_foreign_products
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.guard import build_support
+from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns
+from shelfsight.tagging.describe.vocabulary import Vocabulary
+from shelfsight.tagging.describe.writer import DescribeOptions, Describer
 
 HOUSE = "Navy blue checked casual shirt, has a spread collar, long sleeves, and curved hem"
 

@@ -1,8 +1,8 @@
 """Retrieve-and-edit: the nearest description re-filled with this product's facts."""
 
-from tagging.describe.edit import edit_description
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.lexicon import Lexicon, words
+from shelfsight.tagging.describe.edit import edit_description
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.lexicon import Lexicon, words
 
 LEX = Lexicon(["Roadster", "Parx", "Flying Machine"])
 SHIRT = Listing(

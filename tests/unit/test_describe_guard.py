@@ -1,9 +1,8 @@
 """The faithfulness guard: claims, support, removal, copy cap."""
 
 import pytest
-
-from tagging.describe.facts import Facts, Listing
-from tagging.describe.guard import (
+from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.guard import (
     banned_words,
     build_support,
     cut_copied,
@@ -11,8 +10,8 @@ from tagging.describe.guard import (
     remove_claims,
     unsupported,
 )
-from tagging.describe.lexicon import Lexicon
-from tagging.describe.prompt import build_messages, system_prompt
+from shelfsight.tagging.describe.lexicon import Lexicon
+from shelfsight.tagging.describe.prompt import build_messages, system_prompt
 
 LEX = Lexicon(["Puma", "Roadster", "Red Tape", "Park Avenue"])
 
@@ -110,8 +109,8 @@ def test_prompt_controls_and_example_order():
 
 
 def test_a_removed_field_value_takes_its_label_and_glued_bullets_stay_apart():
-    from tagging.describe.guard import remove_claims
-    from tagging.describe.lexicon import Lexicon
+    from shelfsight.tagging.describe.guard import remove_claims
+    from shelfsight.tagging.describe.lexicon import Lexicon
 
     lx = Lexicon()
 

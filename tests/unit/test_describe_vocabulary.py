@@ -1,7 +1,7 @@
 """Words a description may use: the catalogue's, and this product's facts."""
 
-from tagging.describe.facts import Facts
-from tagging.describe.vocabulary import Vocabulary, remove_nonwords
+from shelfsight.tagging.describe.facts import Facts
+from shelfsight.tagging.describe.vocabulary import Vocabulary, remove_nonwords
 
 VOCAB = Vocabulary.from_texts(
     [

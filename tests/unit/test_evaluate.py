@@ -1,10 +1,9 @@
 from collections import Counter
 
 import pytest
-
-from indexer.ingest import Row
-from tagging.evaluate import score_predictions
-from tagging.shift import choose_stratify_family, stratified_split
+from shelfsight.indexer.ingest import Row
+from shelfsight.tagging.evaluate import score_predictions
+from shelfsight.tagging.shift import choose_stratify_family, stratified_split
 
 
 def rows():

@@ -5,8 +5,7 @@ import sqlite3
 import pytest
 import torch
 import torch.nn.functional as F
-
-from indexer.features import CellPool, CnnTrunk, FeatureCache, cell_pool, grid_side
+from shelfsight.indexer.features import CellPool, CnnTrunk, FeatureCache, cell_pool, grid_side
 
 
 @pytest.mark.parametrize("size,cells", [(28, 7), (14, 7), (33, 9), (17, 9), (260, 9)])

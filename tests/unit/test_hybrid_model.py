@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
-
-from indexer.embedders.hybrid import (
+from shelfsight.indexer.embedders.hybrid import (
     HybridConfig,
     ModelFileError,
     load_model_file,
     save_model_bytes,
 )
-from indexer.train import TrainOptions, build_vocabulary, fit, head_accuracy
+from shelfsight.indexer.train import TrainOptions, build_vocabulary, fit, head_accuracy
 
 CFG = HybridConfig(
     groups=(6, 2), group_norm=(True, False), grid=3, use_cnn_head=False, dim=32, depth=1, heads=2

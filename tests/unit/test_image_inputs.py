@@ -10,9 +10,8 @@ import threading
 
 import pytest
 from PIL import Image
-
-from indexer.embedders.base import letterbox
-from indexer.images import MAX_ASPECT, ImageError, decode_bytes, decode_file
+from shelfsight.indexer.embedders.base import letterbox
+from shelfsight.indexer.images import MAX_ASPECT, ImageError, decode_bytes, decode_file
 
 
 def png(size, colour=(120, 20, 20)):
@@ -49,7 +48,7 @@ def test_letterbox_memory_is_bounded_by_input_and_output():
         """
         import resource
         from PIL import Image
-        from indexer.embedders.base import letterbox_pixels
+        from shelfsight.indexer.embedders.base import letterbox_pixels
         img = Image.new("RGB", (20000, 1000), (10, 200, 10))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         letterbox_pixels(img, 224)
@@ -112,7 +111,7 @@ def test_dev_zero_is_refused(tmp_path):
 
 
 def test_file_size_is_capped(tmp_path, monkeypatch):
-    from indexer import images
+    from shelfsight.indexer import images
 
     big = tmp_path / "big.jpg"
     big.write_bytes(b"\xff" * 2048)

@@ -4,8 +4,7 @@ import zlib
 
 import pytest
 from PIL import Image
-
-from indexer.images import ImageError, decode_bytes, decode_file
+from shelfsight.indexer.images import ImageError, decode_bytes, decode_file
 
 
 def jpeg_bytes(mode="RGB", size=(64, 48), color=(200, 30, 30)):

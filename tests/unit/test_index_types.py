@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-
-from indexer.embedders import l2_normalise
-from indexer.index_types import gpu_count, lists_for, plan_index, pq_bytes
-from indexer.vector_index import VectorIndex
+from shelfsight.indexer.embedders import l2_normalise
+from shelfsight.indexer.index_types import gpu_count, lists_for, plan_index, pq_bytes
+from shelfsight.indexer.vector_index import VectorIndex
 
 ANN_TYPES = ("hnsw", "ivf", "ivfpq")
 

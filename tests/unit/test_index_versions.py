@@ -7,12 +7,11 @@ import stat
 
 import numpy as np
 import pytest
-
-from indexer.catalogue import Catalogue
-from indexer.embedders import l2_normalise
-from indexer.online import reconcile
-from indexer.vector_index import VectorIndex
-from indexer.workspace import Workspace, atomic_write_text
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.embedders import l2_normalise
+from shelfsight.indexer.online import reconcile
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace, atomic_write_text
 
 
 @pytest.fixture()

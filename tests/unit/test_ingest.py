@@ -4,9 +4,8 @@ import json
 
 import pytest
 from PIL import Image
-
-from indexer.catalogue import Catalogue
-from indexer.ingest import CatalogueError, ColumnOptions, ingest_file
+from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.ingest import CatalogueError, ColumnOptions, ingest_file
 
 
 def write_jpeg(path, color=(200, 30, 30), mode="RGB"):

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from tagging.knn import Neighbour, best_tags, idw_weights, vote
+from shelfsight.tagging.knn import Neighbour, best_tags, idw_weights, vote
 
 
 def nb(distance, **tags):

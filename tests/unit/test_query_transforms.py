@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 from PIL import Image
-
-from tagging.query_transforms import parse_query_transform
+from shelfsight.tagging.query_transforms import parse_query_transform
 
 
 @pytest.fixture()

@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from shelfsight.indexer.embedders.base import letterbox_pixels, to_normalised_array
+from shelfsight.indexer.embedders.runtime import (
+    RuntimeUnavailable,
+    compile_network,
+    resolve_runtime,
+)
 from torch import nn
-
-from indexer.embedders.base import letterbox_pixels, to_normalised_array
-from indexer.embedders.runtime import RuntimeUnavailable, compile_network, resolve_runtime
 
 
 def _net() -> nn.Module:

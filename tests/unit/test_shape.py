@@ -3,9 +3,8 @@
 import cv2
 import numpy as np
 import pytest
-
-from tagging.foreground import segment
-from tagging.shape import describe_shape, mirror_iou
+from shelfsight.tagging.foreground import segment
+from shelfsight.tagging.shape import describe_shape, mirror_iou
 
 
 def canvas(h=200, w=200):

@@ -3,9 +3,8 @@
 from collections import Counter
 
 import pytest
-
-from indexer.ingest import Row
-from tagging.shift import MIN_UNSEEN_ROWS, Shift, apply_shift, parse_shift
+from shelfsight.indexer.ingest import Row
+from shelfsight.tagging.shift import MIN_UNSEEN_ROWS, Shift, apply_shift, parse_shift
 
 
 def table():

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
-
-from indexer.embedders import l2_normalise
-from indexer.vector_index import IndexMissing, VectorIndex
+from shelfsight.indexer.embedders import l2_normalise
+from shelfsight.indexer.vector_index import IndexMissing, VectorIndex
 
 
 @pytest.fixture()
@@ -55,7 +54,7 @@ def test_crash_mid_write_keeps_previous_index(tmp_path, data, monkeypatch):
             fh.write(b"half an index")
         raise OSError("disk full")
 
-    monkeypatch.setattr("indexer.vector_index.faiss.write_index", boom)
+    monkeypatch.setattr("shelfsight.indexer.vector_index.faiss.write_index", boom)
     with pytest.raises(OSError):
         VectorIndex.build(keys, vecs, "m").save(tmp_path)
     assert VectorIndex.current_version(tmp_path) == before

@@ -1,0 +1,110 @@
+"""Shelfsight: tag, find and describe e-commerce products from their photos.
+
+    import shelfsight
+
+    s = shelfsight.open("shelfsight-data")      # a workspace made by `shelfsight ingest`
+    r = s.tag("photo.jpg")                      # a path, bytes, a PIL image or an array
+    r.tags["articleType"].value, r.tags["articleType"].score
+    s.similar("15970", k=5).results             # a product id or a photo
+    s.describe("photo.jpg").text
+
+Everything is imported on first use, so ``import shelfsight`` stays cheap (no torch); the
+errors are plain classes and come at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from shelfsight.indexer.errors import (
+    BackendError,
+    BadInput,
+    Busy,
+    ModelError,
+    NotFound,
+    NotIndexed,
+    OutOfDomain,
+    ShelfsightError,
+    Skip,
+    StorageError,
+)
+
+__version__ = "0.1.0"
+
+# name -> module it lives in, imported when the name is first used.
+_LAZY = {
+    "open": "shelfsight.library",
+    "Shelfsight": "shelfsight.library",
+    "TagResult": "shelfsight.tagging.results",
+    "Tag": "shelfsight.tagging.results",
+    "Alternative": "shelfsight.tagging.results",
+    "Match": "shelfsight.tagging.results",
+    "Colours": "shelfsight.tagging.results",
+    "SimilarResult": "shelfsight.tagging.results",
+    "SimilarProduct": "shelfsight.tagging.results",
+    "SearchResult": "shelfsight.tagging.results",
+    "ProductInfo": "shelfsight.tagging.results",
+    "Description": "shelfsight.tagging.describe.writer",
+    "ColumnOptions": "shelfsight.indexer.ingest",
+    "evaluate_tagging": "shelfsight.tagging.evaluate",
+}
+
+__all__ = [
+    "Alternative",
+    "BackendError",
+    "BadInput",
+    "Busy",
+    "Colours",
+    "ColumnOptions",
+    "Description",
+    "Match",
+    "ModelError",
+    "NotFound",
+    "NotIndexed",
+    "OutOfDomain",
+    "ProductInfo",
+    "SearchResult",
+    "Shelfsight",
+    "ShelfsightError",
+    "SimilarProduct",
+    "SimilarResult",
+    "Skip",
+    "StorageError",
+    "Tag",
+    "TagResult",
+    "__version__",
+    "evaluate_tagging",
+    "open",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shelfsight' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from shelfsight.indexer.ingest import ColumnOptions
+    from shelfsight.library import Shelfsight, open
+    from shelfsight.tagging.describe.writer import Description
+    from shelfsight.tagging.evaluate import evaluate_tagging
+    from shelfsight.tagging.results import (
+        Alternative,
+        Colours,
+        Match,
+        ProductInfo,
+        SearchResult,
+        SimilarProduct,
+        SimilarResult,
+        Tag,
+        TagResult,
+    )

@@ -1,0 +1,574 @@
+"""``Shelfsight``: one open workspace, and everything the tool does to it.
+
+The CLI and the HTTP app are thin layers over this class: they parse, call one method and
+render the answer. It owns what they used to do each on their own: the workspace (and
+refusing to invent one at a mistyped path), the writer lock around every write, loading
+each model once, and picking up index versions another process published.
+
+Layers: ``indexer`` (storage, embeddings, the index) < ``tagging`` (tags, attributes,
+descriptions) < this facade < ``service`` (CLI, HTTP, page).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from shelfsight.indexer.catalogue import Catalogue, Product
+from shelfsight.indexer.errors import BadInput, NotFound, NotIndexed
+from shelfsight.indexer.images import (
+    DecodedImage,
+    ImageInput,
+    decode_bytes,
+    decode_image,
+    read_image_file,
+)
+from shelfsight.indexer.ingest import ColumnOptions, IngestReport, ingest_file
+from shelfsight.indexer.model_specs import HYBRID_TRUNK
+from shelfsight.indexer.online import (
+    LockBusy,
+    add_products,
+    delete_product,
+    reconcile,
+    stored_image_path,
+    writer_lock,
+)
+from shelfsight.indexer.vector_index import VectorIndex
+from shelfsight.indexer.workspace import Workspace, atomic_path
+from shelfsight.tagging.defaults import NOVELTY_PRIOR
+from shelfsight.tagging.neighbours import NeighbourSearch, Query, UnknownProduct, parse_where
+from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
+from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarProduct, SimilarResult
+from shelfsight.tagging.results import TagResult as TagResult
+
+log = logging.getLogger(__name__)
+WRITE_MODES = ("replace", "merge")
+Where = Mapping[str, Sequence[str]] | Sequence[str] | None
+
+
+def open(
+    home: str | os.PathLike[str] | None = None, create: bool = False, **options: Any
+) -> Shelfsight:
+    """Open the workspace at ``home`` ($SHELFSIGHT_HOME, else ./shelfsight-data).
+
+    Without ``create`` a missing folder is ``NotFound`` rather than a new empty workspace.
+    ``options``: ``describe_backend`` (edit, transformers, openai), ``describe_options``
+    (passed to the backend: model, base_url...), ``timeout`` (seconds for OCR and one
+    description)."""
+    return Shelfsight(Workspace.open(home, create=create), **options)
+
+
+class Shelfsight:
+    """A workspace: its catalogue, its live index and the models that answer from it."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        describe_backend: str = "edit",
+        describe_options: Mapping[str, Any] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.workspace = workspace
+        self.catalogue = Catalogue(workspace.db_path)
+        self.describe_backend = describe_backend
+        self.describe_options = dict(describe_options or {})
+        self.timeout = timeout
+        self.version: str | None = None
+        self._search: NeighbourSearch | None = None
+        self._pipeline: Pipeline | None = None
+        self._describer: Any = None
+        self._write = threading.Lock()  # writers in this process; the file lock covers others
+        self._open_lock = threading.Lock()
+        self._describer_lock = threading.Lock()
+        self.describer_state: dict[str, Any] = {"state": "idle"}
+
+    def __repr__(self) -> str:
+        return f"<Shelfsight {self.workspace.home}>"
+
+    @property
+    def home(self) -> Path:
+        return self.workspace.home
+
+    # -- the live index -------------------------------------------------------------------
+    @property
+    def neighbour_search(self) -> NeighbourSearch:
+        """The catalogue + live index + embedder; the index is re-read when another process
+        (a worker, the CLI) publishes a new version. ``NotIndexed`` before the first index."""
+        current = VectorIndex.current_version(self.workspace.index_dir)
+        if self._search is None or current != self.version:
+            with self._open_lock:
+                if self._search is None:
+                    self._search = NeighbourSearch(self.workspace, self.catalogue)
+                    self.version = current
+                elif current != self.version:
+                    self._search.index = VectorIndex.load(self.workspace.index_dir)
+                    self.version = current
+        return self._search
+
+    @property
+    def pipeline(self) -> Pipeline:
+        search = self.neighbour_search
+        if self._pipeline is None:
+            self._pipeline = Pipeline(search)
+        return self._pipeline
+
+    def require_index(self) -> str:
+        """The live index version, or ``NotIndexed`` when there is none yet."""
+        version = VectorIndex.current_version(self.workspace.index_dir)
+        if version is None:
+            raise NotIndexed(
+                f"no index in {self.workspace.index_dir}; run `shelfsight index` first"
+            )
+        return version
+
+    def refresh(self) -> None:
+        """Pick up an index version another process wrote (reads do this themselves)."""
+        if VectorIndex.current_version(self.workspace.index_dir) is not None:
+            _ = self.neighbour_search
+
+    def recover(self) -> None:
+        """Repair what a write killed between its index swap and its catalogue commit left
+        (index ids of products that never committed), like a database replaying its log.
+        Skipped when another process is writing: its write publishes a fresh index."""
+        if VectorIndex.current_version(self.workspace.index_dir) is None:
+            return
+        try:
+            with writer_lock(self.workspace, wait=False):
+                index = VectorIndex.load(self.workspace.index_dir)
+                _, report = reconcile(self.workspace, self.catalogue, index)
+        except LockBusy:
+            return
+        if report.changed:
+            log.warning(
+                "recovered index: removed=%d added=%d", len(report.removed), len(report.added)
+            )
+
+    # -- reads ----------------------------------------------------------------------------
+    def product(self, product_id: str) -> Product:
+        product = self.catalogue.get(product_id)
+        if product is None:
+            raise UnknownProduct(product_id)
+        return product
+
+    def query(self, image_or_id: ImageInput | str, with_image: bool = True) -> Query:
+        """A product id (a ``str`` the catalogue knows, else a file path), a path, bytes, a
+        PIL image or a numpy array, as something to search from."""
+        search = self.neighbour_search
+        if isinstance(image_or_id, str):
+            if self.catalogue.get(image_or_id) is not None:
+                return search.query_for_product(image_or_id, with_image=with_image)
+            if not Path(image_or_id).is_file():
+                raise NotFound(f"{image_or_id!r} is neither a product id nor an image file")
+        return search.query_for_image(decode_image(image_or_id))
+
+    def tag(self, image_or_id: ImageInput | str, **options: Any) -> TagResult:
+        """Tags for a photo or a catalogue product: the neighbours' IDW vote (+ the hybrid's
+        heads), colour, shape and (``attributes=("ocr",)``) printed text.
+
+        ``options`` are ``PipelineOptions``: ``k``, ``attributes``, ``power``, ``alpha``,
+        ``pixel_weight``, ``colour_column``, ``min_score``, ``review_threshold``,
+        ``ocr_timeout``."""
+        if isinstance(options.get("attributes"), str):
+            attrs = options["attributes"].split(",")
+            options["attributes"] = tuple(a.strip() for a in attrs if a.strip())
+        try:
+            opts = PipelineOptions(**options)
+        except TypeError as exc:
+            raise BadInput(f"tag: {exc}") from None
+        query = self.query(image_or_id)
+        return self.pipeline.run(query, query.image, opts).answer()
+
+    def where(self, where: Where) -> dict[str, list[str]]:
+        """A tag filter, checked against the catalogue: ``{"gender": ["Men"]}`` or
+        ``["gender=Men", "usage=Casual"]`` (OR within a family, AND across)."""
+        if where is None:
+            return {}
+        if isinstance(where, Mapping):
+            filters = {str(f): [str(v) for v in vs] for f, vs in where.items()}
+        else:
+            filters = parse_where(list(where))
+        self.catalogue.check_where(filters)
+        return filters
+
+    def similar(
+        self, image_or_id: ImageInput | str, k: int = 10, where: Where = None, embed: bool = True
+    ) -> SimilarResult:
+        """The catalogue products that look most like a product or a photo.
+
+        A stored product answers from its stored vector without loading a model; one not
+        embedded yet is embedded now, or (``embed=False``) raises ``NotEmbedded``."""
+        filters = self.where(where)
+        search = self.neighbour_search
+        if isinstance(image_or_id, str) and self.catalogue.get(image_or_id) is not None:
+            query = search.query_for_product(image_or_id, with_image=False, embed=embed)
+            label = image_or_id
+        else:
+            query, label = self.query(image_or_id, with_image=False), "image"
+        found = search.neighbours(query, k, where=filters)
+        return SimilarResult(label, filters, [SimilarProduct.from_neighbour(n) for n in found])
+
+    def search(self, q: str, k: int = 20, where: Where = None) -> SearchResult:
+        """Products whose title or tags hold the words of ``q`` (SQLite FTS5, BM25)."""
+        filters = self.where(where)
+        allowed = self.catalogue.keys_matching(filters) if filters else None
+        hits = self.catalogue.search_text(q, k, allowed)
+        return SearchResult(
+            q, filters, [ProductInfo.from_product(p, rank=round(r, 4)) for p, r in hits]
+        )
+
+    # -- descriptions ---------------------------------------------------------------------
+    def describer(self) -> Any:
+        """The catalogue describer (``tagging.describe``), prepared once: vocabulary, product
+        nouns, existing descriptions and, for a model backend, the model."""
+        from shelfsight.tagging.describe.backends import BackendError, load_backend
+        from shelfsight.tagging.describe.catalogue import CatalogueDescriber
+        from shelfsight.tagging.describe.writer import Describer
+
+        with self._describer_lock:
+            if self._describer is None:
+                backend = load_backend(
+                    self.describe_backend, timeout=self.timeout, **self.describe_options
+                )
+                search = self.neighbour_search
+                self._describer = CatalogueDescriber(search, Describer(backend), self.pipeline)
+            describer = self._describer
+        if self.describer_state["state"] != "ready":
+            started = time.perf_counter()
+            self.describer_state = {"state": "loading", "backend": describer.describer.label}
+            try:
+                describer.prepare()
+            except BackendError as exc:
+                self.describer_state = {**self.describer_state, "state": "failed"}
+                self.describer_state["error"] = str(exc)
+                raise
+            self.describer_state = {
+                **self.describer_state,
+                "state": "ready",
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        return describer
+
+    def describe(
+        self,
+        image_or_id: ImageInput | str | None = None,
+        *,
+        title: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        k: int = 5,
+        force: bool = False,
+        attributes: Sequence[str] = ("colour", "shape"),
+        min_confidence: float = 0.5,
+        description_column: str | None = None,
+        **options: Any,
+    ) -> Any:
+        """A listing description (``tagging.describe.writer.Description``) for a photo, a
+        catalogue product or, with no image, a title (+ ``fields``: brand, gender, colour...).
+
+        ``options`` are ``DescribeOptions``: ``length`` (house, short, medium, long),
+        ``tone`` (neutral, premium, playful), ``language``, ``temperature``, ``seed``,
+        ``max_shared_ngram``. An out-of-domain photo raises ``OutOfDomain`` unless
+        ``force``."""
+        from shelfsight.tagging.describe.catalogue import DescribeRequest
+        from shelfsight.tagging.describe.writer import DescribeOptions
+
+        facts = {**(fields or {}), **({"title": title} if title else {})}
+        try:
+            opts = DescribeOptions(timeout=self.timeout, **options)
+        except (TypeError, ValueError) as exc:
+            raise BadInput(str(exc)) from None
+        req = DescribeRequest(
+            fields=facts,
+            k=k,
+            attributes=tuple(attributes),
+            min_confidence=min_confidence,
+            description_column=description_column,
+            force=force,
+        )
+        if image_or_id is None:
+            if not facts.get("title"):
+                raise BadInput("nothing to describe: give an image, a product id or a title")
+            return self.describer().describe(req, opts)
+        if isinstance(image_or_id, str) and self.catalogue.get(image_or_id) is not None:
+            req.target = image_or_id
+            return self.describer().describe(req, opts)
+        query = self.query(image_or_id)
+        return self.describer().describe_query(query, req, opts)
+
+    # -- writes ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """The workspace's writer lock (every process) and this object's (every thread)."""
+        with self._write, writer_lock(self.workspace):
+            yield
+
+    def ingest(
+        self,
+        catalog: str | os.PathLike[str],
+        images: str | os.PathLike[str] | None = None,
+        columns: ColumnOptions | None = None,
+        progress: bool = False,
+    ) -> IngestReport:
+        """Load listings (CSV or JSON Lines) into the catalogue: an upsert; every skipped row
+        is in the report with its reason."""
+        if images is not None and not Path(images).is_dir():
+            raise BadInput(f"images folder {images} is not a folder")
+        with self.writing():
+            return ingest_file(
+                self.catalogue,
+                Path(catalog),
+                Path(images) if images is not None else None,
+                columns or ColumnOptions(),
+                progress=progress,
+            )
+
+    def index(
+        self,
+        model: str = "auto",
+        *,
+        batch_size: int = 8,
+        index_type: str | None = None,
+        engine: str = "local",
+        address: str | None = None,
+        shards: str | None = None,
+        novelty_prior: float = NOVELTY_PRIOR,
+        progress: bool = False,
+    ) -> Any:
+        """Embed every product not embedded yet, rebuild the FAISS index (atomic swap) and
+        fit what its scores mean (calibration). Returns ``indexer.build.IndexReport``."""
+        from shelfsight.indexer.build import EngineOptions, run_index
+        from shelfsight.indexer.index_types import INDEX_TYPES
+
+        if index_type is not None and index_type not in INDEX_TYPES:
+            raise BadInput(f"unknown index type {index_type!r}; choose {', '.join(INDEX_TYPES)}")
+        try:
+            engine_options = EngineOptions(engine, address=address, shards=shards)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        if engine == "ray" and importlib.util.find_spec("ray") is None:
+            raise BadInput("the ray engine needs Ray: pip install 'ray[data]'")
+        if self.catalogue.count() == 0:
+            raise NotIndexed("the catalogue is empty; run `shelfsight ingest` first")
+        embedder = self._load_embedder(model)
+        with self.writing():
+            report = run_index(
+                self.workspace,
+                self.catalogue,
+                embedder,
+                batch_size=batch_size,
+                progress=progress,
+                index_type=index_type,
+                engine=engine_options,
+            )
+            report.calibration = self._calibrate(embedder, novelty_prior)
+        return report
+
+    def train(
+        self,
+        *,
+        epochs: int = 18,
+        seed: int = 0,
+        cnn: str = HYBRID_TRUNK,
+        novelty_prior: float = NOVELTY_PRIOR,
+        progress: bool = False,
+    ) -> Any:
+        """Fit the hybrid CNN-ViT to the catalogue's tags, then re-embed, re-index and
+        re-calibrate with it. Returns ``indexer.train.TrainReport``."""
+        from shelfsight.indexer.embedders.hybrid import HybridConfig
+        from shelfsight.indexer.train import TrainOptions, train_workspace
+
+        with self.writing():
+            try:
+                report = train_workspace(
+                    self.workspace,
+                    self.catalogue,
+                    cfg=HybridConfig(arch=cnn),
+                    opts=TrainOptions(epochs=epochs, seed=seed),
+                    progress=progress,
+                )
+            except ValueError as exc:
+                if isinstance(exc, BadInput | NotFound):
+                    raise
+                raise BadInput(str(exc)) from None
+            report.calibration = self._calibrate(None, novelty_prior)
+        return report
+
+    def add(
+        self,
+        listings: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        images: Sequence[Any] | Any = None,
+        mode: str = "replace",
+    ) -> list[dict[str, Any]]:
+        """Add or update products online: store each image, upsert the listing (``id``,
+        ``title``, ``tags``, ``fields``), embed it and publish a new index version.
+
+        ``replace`` (default): a listing is the product's whole record. ``merge``: given
+        fields overwrite, others (and the image, when ``None`` is given) are kept."""
+        if mode not in WRITE_MODES:
+            raise BadInput(f"mode must be one of {', '.join(WRITE_MODES)}")
+        if isinstance(listings, Mapping):
+            listings, images = [listings], [images]
+        listings = [dict(x) for x in listings]
+        images = list(images) if images is not None else [None] * len(listings)
+        if len(images) != len(listings):
+            raise BadInput(f"{len(listings)} listings but {len(images)} images")
+        uploads = [None if i is None else _with_bytes(i) for i in images]
+        with self.writing():
+            index = VectorIndex.load(self.workspace.index_dir)  # the newest, whoever wrote it
+            records, results = [], []
+            existing = self.catalogue.keys_by_id(str(item["id"]) for item in listings)
+            current = self.catalogue.by_keys(existing.values())
+            next_key = self.catalogue.next_key()
+            for item, upload in zip(listings, uploads, strict=True):
+                pid = str(item["id"])
+                key = existing.get(pid)
+                old = current.get(key) if key is not None else None
+                if key is None:
+                    key, next_key = next_key, next_key + 1
+                record: dict[str, Any] = {"key": key, "id": pid}
+                if mode == "merge" and old is not None:
+                    record["title"] = item.get("title", old.title)
+                    record["tags"] = {**old.tags, **item.get("tags", {})}
+                    record["fields"] = {**old.fields, **item.get("fields", {})}
+                else:
+                    record["title"] = item.get("title", "")
+                    record["tags"] = item.get("tags", {})
+                    record["fields"] = item.get("fields", {})
+                if upload is not None:
+                    image, data = upload
+                    path = stored_image_path(self.workspace, image.sha256, image.format)
+                    if not path.exists():
+                        with atomic_path(path) as tmp:
+                            tmp.write_bytes(data)
+                    record.update(
+                        image_path=str(path),
+                        image_sha256=image.sha256,
+                        width=image.width,
+                        height=image.height,
+                    )
+                elif old is None:
+                    raise BadInput(f"{pid!r} is a new product and needs an image")
+                records.append(record)
+                results.append({"id": pid, "status": "updated" if old else "added"})
+            search = self.neighbour_search
+            index = add_products(
+                self.workspace,
+                self.catalogue,
+                index,
+                search.embedder,
+                records,
+                [u[0] if u is not None else None for u in uploads],
+            )
+            self._publish(index)
+            return results
+
+    def delete(self, product_id: str) -> Product:
+        """Remove a product from the catalogue and the index (a new index version)."""
+        with self.writing():
+            index = VectorIndex.load(self.workspace.index_dir)
+            product, index = delete_product(self.workspace, self.catalogue, index, product_id)
+            if product is None:
+                raise UnknownProduct(product_id)
+            self._publish(index)
+            return product
+
+    # -- evaluation -----------------------------------------------------------------------
+    @staticmethod
+    def evaluate_tagging(
+        catalog: str | os.PathLike[str], images: str | os.PathLike[str], **options: Any
+    ) -> list[dict[str, Any]]:
+        """Tag held-out products of a labelled catalogue as new ones and score them
+        (``tagging.evaluate.evaluate_tagging``; it builds its own scratch workspace)."""
+        from shelfsight.tagging.evaluate import evaluate_tagging
+
+        options.setdefault("progress", False)
+        return evaluate_tagging(Path(catalog), Path(images), **options)
+
+    # -- internals ------------------------------------------------------------------------
+    def _publish(self, index: VectorIndex) -> None:
+        # One reference assignment: a search in flight keeps the index object it started with.
+        self.neighbour_search.index = index
+        self.version = VectorIndex.current_version(self.workspace.index_dir)
+
+    def _load_embedder(self, spec: str) -> Any:
+        from shelfsight.indexer.embedders import load_embedder
+
+        try:
+            return load_embedder(spec, self.workspace.home)
+        except ValueError as exc:
+            if isinstance(exc, BadInput):
+                raise
+            raise BadInput(str(exc)) from None
+
+    def _calibrate(self, embedder: Any, novelty_prior: float) -> Any:
+        from shelfsight.tagging.calibration import calibrate_workspace
+
+        self._search = self._pipeline = self._describer = None  # a new model, a new index
+        search = NeighbourSearch(self.workspace, self.catalogue, embedder=embedder)
+        self._search, self.version = search, VectorIndex.current_version(self.workspace.index_dir)
+        return calibrate_workspace(search, novelty_prior=novelty_prior)
+
+
+def _with_bytes(image: Any) -> tuple[DecodedImage, bytes]:
+    """An image to store: its decoded form and the bytes that go on disk."""
+    if isinstance(image, tuple) and len(image) == 2 and isinstance(image[0], DecodedImage):
+        return image
+    if isinstance(image, str | os.PathLike):
+        data = read_image_file(Path(image))
+        return decode_bytes(data), data
+    if isinstance(image, bytes | bytearray | memoryview):
+        return decode_bytes(bytes(image)), bytes(image)
+    picture = decode_image(image).image  # PIL or numpy: kept as a lossless PNG
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    data = buffer.getvalue()
+    return decode_bytes(data), data
+
+
+def evaluate_describe(
+    catalog: str | os.PathLike[str],
+    backend: str = "edit",
+    backend_options: Mapping[str, Any] | None = None,
+    *,
+    queries: str | os.PathLike[str] | None = None,
+    holdout_fraction: float = 0.1,
+    seed: int = 0,
+    limit: int | None = None,
+    k: int = 5,
+    columns: Any = None,
+    controls: bool = True,
+    progress: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Describe held-out listings of a catalogue with descriptions and score them against
+    their real texts, next to a neighbour copy and a template
+    (``tagging.describe.evaluate``). ``options`` are ``DescribeOptions``."""
+    from shelfsight.tagging.describe.backends import load_backend
+    from shelfsight.tagging.describe.evaluate import evaluate_describe as run
+    from shelfsight.tagging.describe.writer import DescribeOptions
+
+    try:
+        opts = DescribeOptions(**options)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    model = load_backend(backend, **dict(backend_options or {}))
+    return run(
+        Path(catalog),
+        model,
+        Path(queries) if queries is not None else None,
+        holdout_fraction,
+        seed,
+        limit,
+        k,
+        opts,
+        columns,
+        progress=progress,
+        controls=controls,
+    )

@@ -1,0 +1,184 @@
+"""What Shelfsight answers, as the Python API, the CLI's ``--json`` and the HTTP API all
+return it: ``TagResult``, ``SimilarResult`` and (in ``tagging.describe.writer``)
+``Description``.
+
+These are plain dataclasses with JSON-ready fields (numbers rounded the way they are
+shown), so Litestar serialises them as they are and ``/schema`` documents every field.
+The pipeline's working types (``TagScore``, ``Palette``, ...) stay internal; the
+``from_*`` constructors are the one place they turn into answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shelfsight.indexer.catalogue import Product
+from shelfsight.tagging.colour import Palette
+from shelfsight.tagging.knn import Neighbour, TagScore
+from shelfsight.tagging.ocr import OcrResult
+from shelfsight.tagging.shape import ShapeResult
+
+
+def _r(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+class _Json:
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class Alternative(_Json):
+    value: str
+    score: float
+
+
+@dataclass
+class Tag(_Json):
+    """One family's answer. ``source`` says where it came from: ``knn`` (the neighbours'
+    vote), ``+head`` (the hybrid's classifier), ``+colour`` (the photo's pixels),
+    ``colour``/``shape``/``ocr`` (measured on the photo alone)."""
+
+    value: str
+    score: float
+    source: str
+    review: bool = False  # below the family's auto-accept threshold: a person should check
+    alternatives: list[Alternative] = field(default_factory=list)
+    raw_score: float | None = None  # the neighbours' vote before calibration
+
+    @classmethod
+    def from_score(cls, t: TagScore) -> Tag:
+        return cls(
+            value=t.value,
+            score=round(t.score, 4),
+            source=t.source,
+            review=t.review,
+            alternatives=[Alternative(v, round(s, 4)) for v, s in t.alternatives],
+            raw_score=_r(t.raw_score),
+        )
+
+
+@dataclass
+class SimilarProduct(_Json):
+    """A catalogue product near the query; ``weight`` is its share of the tag vote."""
+
+    id: str
+    title: str
+    distance: float
+    weight: float = 0.0
+    tags: dict[str, str] = field(default_factory=dict)
+    thumbnail: str | None = None  # set by the HTTP API: where the page fetches it
+
+    @classmethod
+    def from_neighbour(cls, n: Neighbour) -> SimilarProduct:
+        return cls(n.id, n.title, round(float(n.distance), 4), round(float(n.weight), 4), n.tags)
+
+
+@dataclass
+class Match(_Json):
+    """How the photo relates to the catalogue as a whole."""
+
+    out_of_domain: bool  # farther from every product than the catalogue's own 99th pct
+    nearest_distance: float | None
+    duplicate_of: str | None  # a product with the same image bytes or a near-copy of it
+    ood_threshold: float | None = None
+
+
+@dataclass
+class Swatch(_Json):
+    name: str
+    hex: str
+    share: float
+
+
+@dataclass
+class Colours(_Json):
+    """The photo's palette (K-Means on the product's pixels), biggest share first."""
+
+    palette: list[Swatch]
+    foreground: str  # how the product was separated from its backdrop
+    foreground_share: float
+
+    @classmethod
+    def from_palette(cls, p: Palette) -> Colours:
+        swatches = [Swatch(s.name, s.hex, round(s.share, 4)) for s in p.swatches]
+        return cls(swatches, p.foreground, round(p.foreground_share, 4))
+
+
+@dataclass
+class QueryInfo(_Json):
+    k: int
+    model: str
+    product_id: str | None = None  # when the query was a catalogue product
+
+
+@dataclass
+class TagResult(_Json):
+    """Every tag in one map (``tags["articleType"].value``), with the palette, shape, text,
+    the neighbours that voted and how the photo relates to the catalogue (``match``)."""
+
+    query: QueryInfo
+    tags: dict[str, Tag]
+    match: Match | None = None
+    colour: Colours | None = None
+    shape: ShapeResult | None = None
+    ocr: OcrResult | None = None
+    neighbours: list[SimilarProduct] = field(default_factory=list)
+
+
+@dataclass
+class SimilarResult(_Json):
+    query: str  # the product id, or "upload" / "image" for a photo
+    where: dict[str, list[str]]
+    results: list[SimilarProduct]
+
+
+def rounded_match(m: Match | None) -> Match | None:
+    if m is None:
+        return None
+    return Match(m.out_of_domain, _r(m.nearest_distance), m.duplicate_of, _r(m.ood_threshold))
+
+
+def rounded_shape(s: ShapeResult | None) -> ShapeResult | None:
+    if s is None:
+        return None
+    return ShapeResult(dict(s.tags), {k: round(float(v), 4) for k, v in s.measures.items()})
+
+
+def rounded_ocr(o: OcrResult | None) -> OcrResult | None:
+    if o is None:
+        return None
+    from shelfsight.tagging.ocr import BrandMatch, TextLine
+
+    lines = [TextLine(ln.text, round(float(ln.confidence), 3), ln.box) for ln in o.lines]
+    brand = (
+        BrandMatch(o.brand.brand, round(o.brand.score, 1), o.brand.evidence) if o.brand else None
+    )
+    return OcrResult(lines, brand, round(o.seconds, 3), o.timed_out)
+
+
+@dataclass
+class ProductInfo(_Json):
+    """A catalogue product as the API shows it; ``image``/``thumbnail`` are the HTTP API's
+    URLs for its photo (``None`` from Python, where ``Shelfsight.product`` has the path)."""
+
+    id: str
+    title: str
+    tags: dict[str, str]
+    fields: dict[str, Any]
+    image: str | None = None
+    thumbnail: str | None = None
+    rank: float | None = None  # text search: BM25 (lower is better)
+
+    @classmethod
+    def from_product(cls, p: Product, rank: float | None = None) -> ProductInfo:
+        return cls(p.id, p.title, dict(p.tags), dict(p.fields), rank=rank)
+
+
+@dataclass
+class SearchResult(_Json):
+    query: str
+    where: dict[str, list[str]]
+    results: list[ProductInfo]
