@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import Embedder
-from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.indexer.embedders.batches import DEFAULT_BATCH, iter_embedded
+from shelfsight.indexer.errors import Skip
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
-from tqdm import tqdm
 
 log = logging.getLogger(__name__)
-
-# Small batches stay in the CPU cache; measured 76 img/s at 8 vs 46 at 32 on 2 cores.
-DEFAULT_BATCH = 8
 
 
 @dataclass
@@ -32,7 +24,7 @@ class IndexReport:
     already_embedded: int = 0
     indexed: int = 0
     seconds: float = 0.0
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)  # images that could not be read
     version: str | None = None
     index_type: str | None = None
     # tagging.calibration.Calibration of the new index, fitted by the caller (a layer up)
@@ -40,70 +32,25 @@ class IndexReport:
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
+        out["skipped"] = [s.as_dict() for s in self.skipped]
         out["calibration"] = self.calibration.summary() if self.calibration else None
         return out
 
 
-def _load_batch(
-    embedder: Embedder, items: Sequence[tuple[int, str]]
-) -> tuple[list[int], np.ndarray, list[dict[str, str]]]:
-    keys: list[int] = []
-    arrays: list[np.ndarray] = []
-    failed: list[dict[str, str]] = []
-    for key, path in items:
-        try:
-            arrays.append(embedder.preprocess(decode_file(Path(path)).image))
-            keys.append(key)
-        except ImageError as exc:
-            failed.append({"key": str(key), "path": path, "reason": exc.reason})
-    batch = np.stack(arrays) if arrays else np.zeros((0,), dtype=np.float32)
-    return keys, batch, failed
-
-
-def iter_embedded(
-    embedder: Embedder,
-    items: Sequence[tuple[int, str]],
-    batch_size: int = DEFAULT_BATCH,
-    progress: bool = True,
-    desc: str = "embed",
-) -> Iterator[tuple[list[int], np.ndarray, list[dict[str, str]]]]:
-    """Yield (keys, vectors, failures) per batch, decoding the next batch while this one runs."""
-    batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
-    workers = max(1, (os.cpu_count() or 2) - 1)
-    with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
-        tqdm(total=len(items), desc=desc, unit="img", disable=not progress) as bar,
-    ):
-        pending: list[Future[tuple[list[int], np.ndarray, list[dict[str, str]]]]] = [
-            pool.submit(_load_batch, embedder, b) for b in batches[:2]
-        ]
-        next_batch = 2
-        while pending:
-            keys, arrays, failed = pending.pop(0).result()
-            if next_batch < len(batches):
-                pending.append(pool.submit(_load_batch, embedder, batches[next_batch]))
-                next_batch += 1
-            vectors = (
-                embedder.embed_arrays(arrays)
-                if keys
-                else np.zeros((0, embedder.dim), dtype=np.float32)
-            )
-            bar.update(len(keys) + len(failed))
-            yield keys, vectors, failed
-
-
 def embed_pending(
     catalogue: Catalogue, embedder: Embedder, batch_size: int = DEFAULT_BATCH, progress: bool = True
-) -> tuple[int, list[dict[str, str]]]:
+) -> tuple[int, list[Skip]]:
     todo = catalogue.keys_needing_embedding(embedder.name)
     done = 0
-    skipped: list[dict[str, str]] = []
+    skipped: list[Skip] = []
     for keys, vectors, failed in iter_embedded(embedder, todo, batch_size, progress):
         if keys:
             # Committed batch by batch: an interrupted run resumes where it stopped.
             catalogue.put_embeddings(embedder.name, keys, vectors)
             done += len(keys)
-        skipped.extend(failed)
+        for key, skip in failed:
+            log.info("not embedded key=%s path=%s reason=%r", key, skip.path, skip.reason)
+            skipped.append(skip)
     return done, skipped
 
 
@@ -189,6 +136,4 @@ def run_index(
     report.index_type = index.index_type
     report.version = VectorIndex.current_version(workspace.index_dir)
     report.seconds = round(time.perf_counter() - t0, 2)
-    for s in report.skipped:
-        log.info("not embedded key=%s path=%s reason=%r", s["key"], s["path"], s["reason"])
     return report

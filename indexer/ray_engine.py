@@ -16,10 +16,10 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.indexer.embedders.batches import embed_in_chunks, load_batch
+from shelfsight.indexer.errors import Skip
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +36,16 @@ class EmbedActor:
         self.batch_size = batch_size
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        keys, arrays, errors = [], [], []
-        for key, path in zip(rows["key"], rows["path"], strict=True):
-            try:
-                arrays.append(self.embedder.preprocess(decode_file(Path(str(path))).image))
-                errors.append("")
-            except ImageError as exc:
-                arrays.append(None)
-                errors.append(exc.reason)
-            keys.append(int(key))
-        good = [a for a in arrays if a is not None]
+        keys = [int(k) for k in rows["key"]]
+        items = list(zip(keys, (str(p) for p in rows["path"]), strict=True))
+        good, arrays, failed = load_batch(self.embedder, items)  # the local engine's loop
         vectors = np.zeros((len(keys), self.embedder.dim), dtype=np.float32)
+        where = {key: i for i, key in enumerate(keys)}
         if good:
-            done = np.concatenate(
-                [
-                    self.embedder.embed_arrays(np.stack(good[i : i + self.batch_size]))
-                    for i in range(0, len(good), self.batch_size)
-                ]
-            )
-            vectors[[i for i, a in enumerate(arrays) if a is not None]] = done
+            done = embed_in_chunks(self.embedder, arrays, self.batch_size)
+            vectors[[where[k] for k in good]] = done
+        reasons = {key: skip.reason for key, skip in failed}
+        errors = [reasons.get(k, "") for k in keys]
         return {
             "key": np.asarray(keys, dtype=np.int64),
             "vector": vectors,
@@ -116,7 +107,7 @@ def embed_to_shards(
     return RayEmbedding(shards, actors, 1.0 if gpus else 0.0)
 
 
-def read_shards(shards: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+def read_shards(shards: str) -> tuple[np.ndarray, np.ndarray, list[Skip]]:
     """(keys, vectors, failures) from the Parquet shards of ``embed_to_shards``."""
     import ray
 
@@ -126,8 +117,8 @@ def read_shards(shards: str) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any
         keys.append(batch["key"][ok])
         vectors.append(np.asarray(batch["vector"], dtype=np.float32)[ok])
         failed.extend(
-            {"key": str(k), "path": str(p), "reason": str(e)}
-            for k, p, e in zip(batch["key"], batch["path"], batch["error"], strict=True)
+            Skip(str(e), path=str(p))
+            for p, e in zip(batch["path"], batch["error"], strict=True)
             if e
         )
     if not keys:

@@ -32,7 +32,9 @@ from shelfsight.indexer.embedders.hybrid import (
     load_model_file,
     save_model_bytes,
 )
-from shelfsight.indexer.features import CnnTrunk, FeatureCache
+from shelfsight.indexer.embedders.trunk import CnnTrunk
+from shelfsight.indexer.errors import Skip
+from shelfsight.indexer.features import FeatureCache
 from shelfsight.indexer.workspace import Workspace, atomic_path, atomic_write_text
 from tqdm import tqdm
 
@@ -70,7 +72,7 @@ class TrainReport:
     train_seconds: float = 0.0
     index_seconds: float = 0.0
     model_bytes: int = 0
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)  # images that could not be read
     indexed: int = 0
     val_indices: list[int] = field(default_factory=list)  # rows the heads never trained on
     calibration: Any = None  # tagging.calibration.Calibration, fitted after training
@@ -258,7 +260,7 @@ def train_workspace(
     )
     report.train_seconds = round(time.perf_counter() - t1, 1)
     report.feature_seconds = round(feature_seconds, 1)
-    report.skipped = [{"path": p, "reason": r} for _, p, r in failed]
+    report.skipped = [Skip(r, path=p) for _, p, r in failed]
 
     # Write aside, prove it loads, then swap the pointer: a bad write never goes live.
     data = save_model_bytes(model, {"val_accuracy": report.val_accuracy})

@@ -7,8 +7,9 @@ baseline and the shipped path, side by side on the same images in one run.
 - baseline: what a first implementation does - decode, letterbox and normalise each image
   in numpy, batches of 32, the PyTorch network in eager fp32 NCHW under ``no_grad``, all in
   one thread;
-- shipped: ``indexer.build.iter_embedded``, the loop ``shelfsight index`` runs - decoding
-  overlapped with inference in a thread, batches of 8, uint8 pixels into the compiled
+- shipped: ``indexer.embedders.batches.iter_embedded``, the loop ``shelfsight index``
+  runs - decoding overlapped with inference in a thread, batches of 8, uint8 pixels into
+  the compiled
   network (ONNX Runtime on a CPU, fp16 on a CUDA GPU; see indexer/embedders/runtime.py).
 
 Both paths embed the same images with the same model (``--model auto``: the workspace's
@@ -30,9 +31,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
-from shelfsight.indexer.build import DEFAULT_BATCH, iter_embedded
 from shelfsight.indexer.embedders import load_embedder
 from shelfsight.indexer.embedders.base import to_normalised_array
+from shelfsight.indexer.embedders.batches import DEFAULT_BATCH, iter_embedded
 from shelfsight.indexer.images import ImageError, decode_file
 from shelfsight.indexer.workspace import resolve_home
 from shelfsight.tagging.knn import idw_weights

@@ -8,9 +8,7 @@ JSON body ``{"status_code", "detail", "extra": {"error"}}``; OpenAPI is at ``/sc
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-import io
 import logging
 import os
 import threading
@@ -29,11 +27,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
-from PIL import Image
 from shelfsight.indexer.errors import ShelfsightError, Skip
-from shelfsight.indexer.images import ImageError, decode_bytes, read_image_file
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
-from shelfsight.indexer.workspace import atomic_path
 from shelfsight.service import errors
 from shelfsight.service.body_deadline import BodyDeadline
 from shelfsight.service.responses import (
@@ -56,7 +51,6 @@ from shelfsight.library import Shelfsight
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-THUMB_SIZES = {"thumb": 256, "medium": 640}
 MAX_K = 100
 T = TypeVar("T")
 
@@ -138,58 +132,11 @@ def get_product(request: Request, product_id: str) -> ProductInfo:
 def get_image(
     request: Request,
     product_id: str,
-    size: Annotated[str, Parameter(description="thumb, medium or full")] = "full",
+    size: Annotated[str, Parameter(description="thumb (256 px), medium (640 px) or full")] = "full",
 ) -> Response[bytes]:
-    st = state_of(request)
-    product = st.shelf.product(product_id)
-    if size != "full" and size not in THUMB_SIZES:
-        raise ApiError(400, "bad size", f"size must be full or one of {sorted(THUMB_SIZES)}")
-    if not product.image_path:
-        raise ApiError(404, "image missing", f"{product_id!r} has no image")
-    cache = st.shelf.workspace.thumbnail(product.image_sha256, size)
-    if size != "full" and cache.is_file():
-        return Response(
-            cache.read_bytes(),
-            media_type="image/jpeg",
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
-    data = _stored_bytes(product)
-    try:
-        if size == "full":
-            with Image.open(io.BytesIO(data)) as probe:  # the header only
-                fmt = probe.format or "JPEG"
-            return Response(data, media_type=f"image/{fmt.lower()}")
-        thumb = decode_bytes(data).image
-    except (ImageError, OSError) as exc:
-        raise ApiError(410, "image changed", f"the image of {product_id!r}: {exc}") from None
-    thumb.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
-    with atomic_path(cache) as tmp:
-        thumb.save(tmp, "JPEG", quality=85)
-    return Response(
-        cache.read_bytes(),
-        media_type="image/jpeg",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
-
-
-def _stored_bytes(product: Any) -> bytes:
-    """The product's image file as ingested: 404 when it is gone, 410 when the file at
-    that path is no longer the image the catalogue recorded (replaced, truncated)."""
-    try:
-        data = read_image_file(Path(product.image_path))
-    except ImageError as exc:
-        if exc.reason == "missing image":
-            raise ApiError(
-                404, "image missing", f"the image of {product.id!r} is not on disk"
-            ) from None
-        raise ApiError(410, "image changed", f"the image of {product.id!r}: {exc}") from None
-    if product.image_sha256 and hashlib.sha256(data).hexdigest() != product.image_sha256:
-        raise ApiError(
-            410,
-            "image changed",
-            f"the file of {product.id!r} changed after ingest; ingest it again",
-        )
-    return data
+    data, media_type = shelf_of(request).image(product_id, size)
+    headers = {"Cache-Control": "public, max-age=3600"} if size != "full" else {}
+    return Response(data, media_type=media_type, headers=headers)
 
 
 @get("/similar/{product_id:str}", responses=ERROR_RESPONSES)

@@ -131,7 +131,7 @@ def index(
         f"{len(report.skipped)} unreadable, {report.seconds}s"
     )
     for s in report.skipped[:20]:
-        typer.echo(f"    not embedded: {s['path']}: {s['reason']}")
+        typer.echo(f"    not embedded: {s.path}: {s.reason}")
     _echo_calibration(calibration)
 
 

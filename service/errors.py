@@ -22,7 +22,10 @@ from shelfsight.indexer.errors import (
 )
 from shelfsight.indexer.images import ImageError
 
+from shelfsight.library import ImageChanged
+
 HTTP_STATUS: dict[type[BaseException], int] = {
+    ImageChanged: 410,
     OutOfDomain: 422,  # well-formed, but there is nothing in the catalogue to ground it on
     BadInput: 400,
     NotFound: 404,

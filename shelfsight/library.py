@@ -12,6 +12,7 @@ descriptions) < this facade < ``service`` (CLI, HTTP, page).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import logging
@@ -22,10 +23,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image as PILImage
+
 from shelfsight.indexer.catalogue import Catalogue, Product
-from shelfsight.indexer.errors import BadInput, NotFound, NotIndexed
+from shelfsight.indexer.errors import BadInput, NotFound, NotIndexed, ShelfsightError
 from shelfsight.indexer.images import (
     DecodedImage,
+    ImageError,
     ImageInput,
     decode_bytes,
     decode_image,
@@ -51,6 +55,19 @@ from shelfsight.tagging.results import TagResult as TagResult
 
 log = logging.getLogger(__name__)
 WRITE_MODES = ("replace", "merge")
+THUMB_SIZES = {"thumb": 256, "medium": 640}
+
+
+class ImageMissing(NotFound):
+    error = "image missing"
+
+
+class ImageChanged(ShelfsightError):
+    """The file a product's image path names is no longer the image that was ingested."""
+
+    error = "image changed"
+
+
 Where = Mapping[str, Sequence[str]] | Sequence[str] | None
 
 
@@ -157,6 +174,46 @@ class Shelfsight:
         if product is None:
             raise UnknownProduct(product_id)
         return product
+
+    def image(self, product_id: str, size: str = "full") -> tuple[bytes, str]:
+        """A product's photo as (bytes, media type): the file as ingested (``full``), or a
+        JPEG thumbnail (``thumb`` 256 px, ``medium`` 640 px) made once and cached.
+
+        ``NotFound`` when the file is gone; ``ImageChanged`` when the file at that path is
+        no longer the image the catalogue recorded (replaced, truncated)."""
+        if size != "full" and size not in THUMB_SIZES:
+            raise BadInput(f"size must be full or one of {sorted(THUMB_SIZES)}")
+        product = self.product(product_id)
+        if not product.image_path or not product.image_sha256:
+            raise ImageMissing(f"{product_id!r} has no image")
+        cache = self.workspace.thumbnail(product.image_sha256, size)
+        if size != "full" and cache.is_file():
+            return cache.read_bytes(), "image/jpeg"
+        data = self._stored_bytes(product)
+        try:
+            if size == "full":
+                with PILImage.open(io.BytesIO(data)) as probe:  # the header only
+                    fmt = probe.format or "JPEG"
+                return data, f"image/{fmt.lower()}"
+            thumb = decode_bytes(data).image
+        except (ImageError, OSError) as exc:
+            raise ImageChanged(f"the image of {product_id!r}: {exc}") from None
+        thumb.thumbnail((THUMB_SIZES[size], THUMB_SIZES[size]))
+        with atomic_path(cache) as tmp:
+            thumb.save(tmp, "JPEG", quality=85)
+        return cache.read_bytes(), "image/jpeg"
+
+    @staticmethod
+    def _stored_bytes(product: Product) -> bytes:
+        try:
+            data = read_image_file(Path(str(product.image_path)))
+        except ImageError as exc:
+            if exc.reason == "missing image":
+                raise ImageMissing(f"the image of {product.id!r} is not on disk") from None
+            raise ImageChanged(f"the image of {product.id!r}: {exc}") from None
+        if hashlib.sha256(data).hexdigest() != product.image_sha256:
+            raise ImageChanged(f"the file of {product.id!r} changed after ingest; ingest it again")
+        return data
 
     def query(self, image_or_id: ImageInput | str, with_image: bool = True) -> Query:
         """A product id (a ``str`` the catalogue knows, else a file path), a path, bytes, a

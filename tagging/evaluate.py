@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from shelfsight.indexer.build import iter_embedded, run_index
+from shelfsight.indexer.build import run_index
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import Embedder, load_embedder
+from shelfsight.indexer.embedders.batches import iter_embedded
 from shelfsight.indexer.embedders.hybrid import HybridConfig
 from shelfsight.indexer.images import ImageError, decode_file
 from shelfsight.indexer.ingest import (

@@ -232,7 +232,7 @@ class HybridEmbedder:
     def __init__(self, model_path: Path, spec: str | None = None, runtime: str = "auto") -> None:
         from shelfsight.indexer.embedders.cnn import LITE_INPUT, load_backbone
         from shelfsight.indexer.embedders.runtime import compile_network
-        from shelfsight.indexer.features import TrunkMaps  # features imports embedders: keep lazy
+        from shelfsight.indexer.embedders.trunk import TrunkMaps
 
         self.path = model_path
         payload, digest = read_model_file(model_path)

@@ -5,7 +5,8 @@ import sqlite3
 import pytest
 import torch
 import torch.nn.functional as F
-from shelfsight.indexer.features import CellPool, CnnTrunk, FeatureCache, cell_pool, grid_side
+from shelfsight.indexer.embedders.trunk import CellPool, CnnTrunk, cell_pool, grid_side
+from shelfsight.indexer.features import FeatureCache
 
 
 @pytest.mark.parametrize("size,cells", [(28, 7), (14, 7), (33, 9), (17, 9), (260, 9)])
