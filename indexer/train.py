@@ -28,7 +28,6 @@ from shelfsight.indexer.embedders.hybrid import (
     HybridViT,
     ModelFileError,
     Vocabulary,
-    cnn_head_of,
     load_model_file,
     save_model_bytes,
 )
@@ -139,7 +138,6 @@ def fit(
     maps: np.ndarray,
     tags: list[dict[str, str]],
     families: list[str],
-    cnn_head: torch.nn.Module,
     cfg: HybridConfig | None = None,
     opts: TrainOptions | None = None,
     progress: bool = True,
@@ -162,7 +160,7 @@ def fit(
     if not vocab.families:
         raise ValueError("no tag family has two values with enough examples to learn from")
     y = encode_labels(vocab, tags)
-    model = HybridViT(cfg, vocab, cnn_head)
+    model = HybridViT(cfg, vocab)
     report = TrainReport(
         n_train=len(train_idx), n_val=len(val_idx), val_indices=[int(i) for i in val_idx]
     )
@@ -254,9 +252,8 @@ def train_workspace(
         raise ValueError(f"need at least 10 readable products to train, have {len(products)}")
 
     t1 = time.perf_counter()
-    cnn_head = cnn_head_of(trunk.model)
     model, report = fit(
-        maps, [p.tags for p in products], catalogue.tag_families(), cnn_head, cfg, opts, progress
+        maps, [p.tags for p in products], catalogue.tag_families(), cfg, opts, progress
     )
     report.train_seconds = round(time.perf_counter() - t1, 1)
     report.feature_seconds = round(feature_seconds, 1)
@@ -268,7 +265,7 @@ def train_workspace(
     target = workspace.models_dir / name
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
-        load_model_file(tmp, cnn_head)
+        load_model_file(tmp)
     report.model_bytes = len(data)
     report.model_path = str(target)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from shelfsight.indexer.disk_full import disk_full_as_error
 from shelfsight.indexer.errors import NotFound
+from shelfsight.indexer.settings import settings
 
 DEFAULT_HOME = "shelfsight-data"
 HOME_ENV = "SHELFSIGHT_HOME"
@@ -45,7 +46,7 @@ _UMASK = _read_umask()
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     """--home beats $SHELFSIGHT_HOME beats ./shelfsight-data."""
     if home is None:
-        home = os.environ.get(HOME_ENV) or DEFAULT_HOME
+        home = settings().home or DEFAULT_HOME
     return Path(home).expanduser().resolve()
 
 

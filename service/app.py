@@ -29,6 +29,7 @@ from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
 from shelfsight.indexer.errors import ShelfsightError, Skip
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
+from shelfsight.indexer.settings import settings
 from shelfsight.service import errors
 from shelfsight.service.body_deadline import BodyDeadline
 from shelfsight.service.responses import (
@@ -456,7 +457,7 @@ def _share_cores(workers: int) -> None:
 
 def create_app(config: ServiceConfig | None = None) -> Litestar:
     config = config or ServiceConfig.from_env()
-    _share_cores(int(os.environ.get("SHELFSIGHT_WORKERS", "1")))
+    _share_cores(settings().workers)
     if not logging.getLogger().handlers:  # a uvicorn worker process: same quiet logfmt
         from shelfsight.service import logs
 

@@ -6,6 +6,7 @@ import os
 from typing import Annotated
 
 import typer
+from shelfsight.indexer.settings import settings
 from shelfsight.service.cli_common import HomeOpt, command, open_workspace
 
 
@@ -27,7 +28,7 @@ def serve(
     # Worker processes build their own app from the environment.
     os.environ["SHELFSIGHT_HOME"] = str(ws.home)
     os.environ["SHELFSIGHT_WORKERS"] = str(workers)
-    if not os.environ.get("SHELFSIGHT_API_KEY"):
+    if not settings().api_key:
         typer.echo("note: SHELFSIGHT_API_KEY is not set, so write endpoints are off", err=True)
     typer.echo(f"serving {ws.home} on http://{host}:{port}/", err=True)
     uvicorn.run(

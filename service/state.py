@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from shelfsight.indexer.settings import settings
 from shelfsight.indexer.workspace import Workspace
 
 from shelfsight.library import WRITE_MODES, Shelfsight
@@ -40,27 +40,26 @@ class ServiceConfig:
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
-        env = os.environ
+        env = settings()
         opts = {
             k: v
             for k, v in {
-                "model": env.get("SHELFSIGHT_LLM_MODEL") or env.get("SHELFSIGHT_OPENAI_MODEL"),
-                "base_url": env.get("SHELFSIGHT_OPENAI_BASE_URL"),
+                "model": env.llm_model or env.openai_model,
+                "base_url": env.openai_base_url,
             }.items()
             if v
         }
         return cls(
-            home=env.get("SHELFSIGHT_HOME"),
-            api_key=env.get("SHELFSIGHT_API_KEY") or None,
-            max_upload_bytes=int(env.get("SHELFSIGHT_MAX_UPLOAD_BYTES", 15 * MB)),
-            max_pixels=int(env.get("SHELFSIGHT_MAX_PIXELS", 40_000_000)),
-            slow_timeout=float(env.get("SHELFSIGHT_SLOW_TIMEOUT", 30.0)),
-            body_timeout=float(env.get("SHELFSIGHT_BODY_TIMEOUT", 60.0)),
-            similar_cache=int(env.get("SHELFSIGHT_SIMILAR_CACHE", 8192)),
-            describe_backend=env.get("SHELFSIGHT_DESCRIBE_BACKEND", "edit"),
+            home=env.home,
+            api_key=env.api_key,
+            max_upload_bytes=env.max_upload_bytes,
+            max_pixels=env.max_pixels,
+            slow_timeout=env.slow_timeout,
+            body_timeout=env.body_timeout,
+            similar_cache=env.similar_cache,
+            describe_backend=env.describe_backend,
             describe_options=opts,
-            describe_enabled=env.get("SHELFSIGHT_DESCRIBE", "1").lower()
-            not in ("0", "false", "off"),
+            describe_enabled=env.describe,
         )
 
 

@@ -43,9 +43,6 @@ class HybridConfig:
     # whose absolute values are the information.
     group_norm: tuple[bool, ...] = (True, True, False)
     grid: int = 7
-    # Re-apply the CNN's own pretrained 1x1 conv_head (320 -> 1280) to the deep group.
-    # Measured: no better (micro-F1 0.876 vs 0.880 without) and twice as slow to train.
-    use_cnn_head: bool = False
     dim: int = 192
     depth: int = 2
     heads: int = 4
@@ -80,15 +77,13 @@ class CosineHead(nn.Module):
 
 
 class HybridViT(nn.Module):
-    def __init__(self, cfg: HybridConfig, vocab: Vocabulary, cnn_head: nn.Module | None) -> None:
+    def __init__(self, cfg: HybridConfig, vocab: Vocabulary) -> None:
         super().__init__()
         self.cfg = cfg
         self.vocab = vocab
-        # Frozen and shared with the backbone; not part of the saved state.
-        self._cnn_head = [cnn_head] if cfg.use_cnn_head else []
+        # The deep group goes in before the CNN's 1x1 conv_head: re-applying the head
+        # (320 -> 1280) measured no better (micro-F1 0.876 vs 0.880) and trained 2x slower.
         widths = list(cfg.groups)
-        if cfg.use_cnn_head:
-            widths[0] = int(cnn_head[0].out_channels) if cnn_head is not None else 1280
         # One projection per group, summed: each scale gets its own say in the token.
         self.norms = nn.ModuleList(
             nn.LayerNorm(w) if norm else nn.Identity()
@@ -116,10 +111,7 @@ class HybridViT(nn.Module):
         """(N, C, H, W) cached maps -> (N, H*W, dim) projected cell tokens."""
         parts = torch.split(maps.float(), list(self.cfg.groups), dim=1)
         out = 0
-        for i, (part, norm, proj) in enumerate(zip(parts, self.norms, self.projs, strict=True)):
-            if i == 0 and self._cnn_head:
-                with torch.no_grad():
-                    part = self._cnn_head[0](part)
+        for part, norm, proj in zip(parts, self.norms, self.projs, strict=True):
             out = out + proj(norm(part.flatten(2).transpose(1, 2)))
         return out
 
@@ -153,7 +145,7 @@ class HybridViT(nn.Module):
 
 # -- model files ----------------------------------------------------------------------------
 def save_model_bytes(model: HybridViT, metrics: dict[str, Any]) -> bytes:
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("_cnn_head")}
+    state = model.state_dict()
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -190,19 +182,18 @@ def model_config(payload: dict[str, Any], path: Path) -> HybridConfig:
         for key in ("groups", "group_norm"):
             if key in raw:
                 raw[key] = tuple(raw[key])
+        raw.pop("use_cnn_head", None)  # files written before the option was removed (off)
         return HybridConfig(**raw)
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: model file does not match this code ({exc})") from exc
 
 
-def build_model(
-    payload: dict[str, Any], path: Path, cnn_head: nn.Module | None
-) -> tuple[HybridViT, dict[str, Any]]:
+def build_model(payload: dict[str, Any], path: Path) -> tuple[HybridViT, dict[str, Any]]:
     cfg = model_config(payload, path)
     try:
         v = json.loads(payload["vocab"])
         vocab = Vocabulary(v["families"], v["values"])
-        model = HybridViT(cfg, vocab, cnn_head)
+        model = HybridViT(cfg, vocab)
         model.load_state_dict(payload["state_dict"])
         metrics = json.loads(payload.get("metrics") or "{}")
     except (KeyError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
@@ -211,8 +202,8 @@ def build_model(
     return model, metrics
 
 
-def load_model_file(path: Path, cnn_head: nn.Module | None) -> tuple[HybridViT, dict[str, Any]]:
-    return build_model(read_model_file(path)[0], path, cnn_head)
+def load_model_file(path: Path) -> tuple[HybridViT, dict[str, Any]]:
+    return build_model(read_model_file(path)[0], path)
 
 
 class UnitEmbedding(nn.Module):
@@ -238,7 +229,7 @@ class HybridEmbedder:
         payload, digest = read_model_file(model_path)
         arch = model_config(payload, model_path).arch
         backbone = load_backbone(arch)
-        self.model, self.metrics = build_model(payload, model_path, cnn_head_of(backbone))
+        self.model, self.metrics = build_model(payload, model_path)
         self.input_size = LITE_INPUT[arch]
         trunk = TrunkMaps(backbone, self.input_size)
         self.network = nn.Sequential(trunk, UnitEmbedding(self.model)).eval()
@@ -261,10 +252,3 @@ class HybridEmbedder:
 
     def head_probs(self, unit: np.ndarray) -> dict[str, list[tuple[str, float]]]:
         return self.model.head_probs(unit)
-
-
-def cnn_head_of(backbone: nn.Module) -> nn.Module:
-    """The backbone's pretrained conv_head + bn2 (with its activation), frozen."""
-    head = nn.Sequential(backbone.conv_head, backbone.bn2)
-    head.eval()
-    return head

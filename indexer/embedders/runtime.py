@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import io
 import logging
-import os
 import threading
 import warnings
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
 from shelfsight.indexer.errors import ModelError
+from shelfsight.indexer.settings import settings
 from torch import nn
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class FromPixels(nn.Module):
 
 
 def resolve_runtime(runtime: str = "auto") -> str:
-    choice = os.environ.get("SHELFSIGHT_RUNTIME", runtime) if runtime == "auto" else runtime
+    choice = settings().runtime if runtime == "auto" else runtime
     if choice not in RUNTIMES:
         raise ValueError(f"unknown runtime {choice!r}; choose one of {', '.join(RUNTIMES)}")
     if choice == "auto":

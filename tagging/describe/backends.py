@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from shelfsight.indexer import errors
+from shelfsight.indexer.settings import settings
 from shelfsight.tagging.describe.prompt import Message
 
 log = logging.getLogger(__name__)
@@ -263,12 +264,9 @@ class OpenAIBackend:
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = 2,
     ) -> None:
-        base_url = (
-            base_url
-            or os.environ.get("SHELFSIGHT_OPENAI_BASE_URL")
-            or os.environ.get("OPENAI_BASE_URL")
-        )
-        model = model or os.environ.get("SHELFSIGHT_OPENAI_MODEL")
+        env = settings()
+        base_url = base_url or env.openai_base_url
+        model = model or env.openai_model
         if not base_url:
             raise BackendError(
                 "the openai backend needs a base URL: --openai-base-url or "
@@ -283,11 +281,7 @@ class OpenAIBackend:
         self.timeout = timeout
         self.max_retries = max_retries
         # Local servers accept any key; the client refuses to start without one.
-        self._key = (
-            api_key
-            or os.environ.get("SHELFSIGHT_OPENAI_API_KEY")
-            or os.environ.get("OPENAI_API_KEY", "unused")
-        )
+        self._key = api_key or env.openai_api_key or "unused"
 
     @property
     def label(self) -> str:

@@ -11,9 +11,7 @@ from shelfsight.indexer.embedders.hybrid import (
 )
 from shelfsight.indexer.train import TrainOptions, build_vocabulary, fit, head_accuracy
 
-CFG = HybridConfig(
-    groups=(6, 2), group_norm=(True, False), grid=3, use_cnn_head=False, dim=32, depth=1, heads=2
-)
+CFG = HybridConfig(groups=(6, 2), group_norm=(True, False), grid=3, dim=32, depth=1, heads=2)
 
 
 def synthetic(n=240, seed=0):
@@ -34,7 +32,6 @@ def test_training_reduces_loss_and_beats_the_untrained_stage():
         maps,
         tags,
         ["kind", "colour"],
-        None,
         CFG,
         TrainOptions(epochs=12, batch_size=32, patience=12, val_fraction=0.25),
         progress=False,
@@ -50,8 +47,8 @@ def test_training_reduces_loss_and_beats_the_untrained_stage():
 def test_training_is_reproducible():
     maps, tags = synthetic(n=80)
     opts = TrainOptions(epochs=2, batch_size=16, val_fraction=0.25)
-    a, _ = fit(maps, tags, ["kind"], None, CFG, opts, progress=False)
-    b, _ = fit(maps, tags, ["kind"], None, CFG, opts, progress=False)
+    a, _ = fit(maps, tags, ["kind"], CFG, opts, progress=False)
+    b, _ = fit(maps, tags, ["kind"], CFG, opts, progress=False)
     for (na, ta), (_, tb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(ta, tb), na
 
@@ -64,10 +61,10 @@ def test_rare_values_are_left_to_knn():
 
 def test_model_file_roundtrip(tmp_path):
     maps, tags = synthetic(n=60)
-    model, _ = fit(maps, tags, ["kind"], None, CFG, TrainOptions(epochs=1), progress=False)
+    model, _ = fit(maps, tags, ["kind"], CFG, TrainOptions(epochs=1), progress=False)
     path = tmp_path / "m.pt"
     path.write_bytes(save_model_bytes(model, {"note": 1}))
-    loaded, metrics = load_model_file(path, None)
+    loaded, metrics = load_model_file(path)
     assert metrics == {"note": 1}
     x = torch.from_numpy(maps[:4])
     with torch.no_grad():
@@ -85,7 +82,7 @@ def test_model_file_roundtrip(tmp_path):
 )
 def test_bad_model_files_give_clear_errors(tmp_path, damage):
     maps, tags = synthetic(n=60)
-    model, _ = fit(maps, tags, ["kind"], None, CFG, TrainOptions(epochs=1), progress=False)
+    model, _ = fit(maps, tags, ["kind"], CFG, TrainOptions(epochs=1), progress=False)
     data = save_model_bytes(model, {})
     path = tmp_path / "m.pt"
     if damage == "truncate":
@@ -102,5 +99,21 @@ def test_bad_model_files_give_clear_errors(tmp_path, damage):
             payload["state_dict"]["proj.weight"] = torch.zeros(5, 5)
         torch.save(payload, path)
     with pytest.raises(ModelFileError) as e:
-        load_model_file(path, None)
+        load_model_file(path)
     assert str(path) in str(e.value)
+
+
+def test_a_model_file_from_before_use_cnn_head_was_removed_still_loads(tmp_path):
+    import io
+    import json
+
+    maps, tags = synthetic(n=60)
+    model, _ = fit(maps, tags, ["kind"], CFG, TrainOptions(epochs=1), progress=False)
+    payload = torch.load(io.BytesIO(save_model_bytes(model, {})), weights_only=True)
+    payload["config"] = json.dumps({**json.loads(payload["config"]), "use_cnn_head": False})
+    path = tmp_path / "old.pt"
+    torch.save(payload, path)
+    loaded, _ = load_model_file(path)
+    x = torch.from_numpy(maps[:2])
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x)[0].numpy(), loaded(x)[0].numpy(), atol=1e-6)
