@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import sqlite_utils
+from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.disk_full import disk_full_as_error
 from shelfsight.indexer.errors import BadInput
 
@@ -130,6 +131,18 @@ class Catalogue:
     def get_meta(self, name: str, default: Any = None) -> Any:
         rows = list(self.db.query("select value from meta where name = ?", [name]))
         return json.loads(rows[0]["value"]) if rows else default
+
+    def column(self, role: str) -> str | None:
+        """The column holding ``role`` (title, brand, colour, description) as ingest
+        recorded it; for a workspace ingested before roles were recorded, the conventional
+        name among its tag families (colour) or fields."""
+        recorded = self.get_meta("columns")
+        if isinstance(recorded, dict) and role in recorded:
+            return recorded[role]
+        if role == "colour":
+            return guess_column(role, self.tag_families())
+        rows = list(self.db.query("select fields from products limit 1"))
+        return guess_column(role, json.loads(rows[0]["fields"] or "{}") if rows else [])
 
     def set_meta(self, name: str, value: Any) -> None:
         with self.transaction():

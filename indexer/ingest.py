@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shelfsight.indexer.catalogue import Catalogue
+from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.errors import BadInput, Skip
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
@@ -25,7 +26,6 @@ from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
-TITLE_CANDIDATES = ("productDisplayName", "title", "name")
 # A column this unique or this wordy is free text (a description), not a tag family.
 _MAX_TAG_UNIQUE_RATIO = 0.5
 _MAX_TAG_MEAN_LENGTH = 60
@@ -44,6 +44,9 @@ class ColumnOptions:
     tag_columns: list[str] | None = None
     image_pattern: str = "{id}.jpg"
     image_column: str | None = None
+    brand_column: str | None = None
+    colour_column: str | None = None  # a tag family: the one pixel colour is fused into
+    description_column: str | None = None
 
 
 @dataclass
@@ -53,6 +56,8 @@ class ResolvedColumns:
     tag_columns: list[str]
     image_pattern: str | None
     image_column: str | None
+    # role -> column: brand, colour, description (and title), recorded with the catalogue
+    roles: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class IngestReport:
     skipped: list[Skip] = field(default_factory=list)
     converted: Counter[str] = field(default_factory=Counter)
     tag_columns: list[str] = field(default_factory=list)
+    columns: dict[str, str | None] = field(default_factory=dict)  # role -> column, recorded
 
     @property
     def loaded(self) -> int:
@@ -89,6 +95,7 @@ class IngestReport:
             "skip_reasons": dict(self.skip_reasons()),
             "converted_modes": dict(self.converted),
             "tag_columns": self.tag_columns,
+            "columns": self.columns,
         }
 
 
@@ -196,7 +203,16 @@ def resolve_columns(
     if title is not None:
         need(title, "--title-column")
     else:
-        title = next((c for c in TITLE_CANDIDATES if c in have), None)
+        title = guess_column("title", header)
+    roles: dict[str, str | None] = {"title": title}
+    for role, named in (
+        ("brand", opts.brand_column),
+        ("colour", opts.colour_column),
+        ("description", opts.description_column),
+    ):
+        if named is not None:
+            need(named, f"--{role}-column")
+        roles[role] = named or guess_column(role, header)
 
     image_pattern: str | None = None
     if opts.image_column:
@@ -214,7 +230,9 @@ def resolve_columns(
         tags = [c for c in opts.tag_columns if c not in reserved]
     else:
         tags = [c for c in header if c not in reserved and _looks_like_tag_column(c, rows)]
-    return ResolvedColumns(opts.id_column, title, tags, image_pattern, opts.image_column)
+    if roles["colour"] not in tags:  # only a tag family can take the photo's colour
+        roles["colour"] = None
+    return ResolvedColumns(opts.id_column, title, tags, image_pattern, opts.image_column, roles)
 
 
 def _looks_like_tag_column(col: str, rows: Sequence[Row]) -> bool:
@@ -264,7 +282,7 @@ def ingest_rows(
     images_dir: Path | None,
     progress: bool = True,
 ) -> IngestReport:
-    report = IngestReport(tag_columns=list(cols.tag_columns))
+    report = IngestReport(tag_columns=list(cols.tag_columns), columns=dict(cols.roles))
     seen: dict[str, int] = {}
     candidates: list[tuple[Row, str, Path]] = []
     for row in rows:
@@ -354,6 +372,10 @@ def ingest_rows(
     families = list(dict.fromkeys([*catalogue.get_meta("tag_families", []), *cols.tag_columns]))
     catalogue.set_meta("tag_families", families)
     catalogue.set_meta("title_column", cols.title_column)
+    # A later ingest from a file without, say, a brand column keeps the one recorded.
+    roles = dict(catalogue.get_meta("columns") or {})
+    roles.update({r: c for r, c in cols.roles.items() if c or r not in roles})
+    catalogue.set_meta("columns", roles)
     for s in report.skipped:
         log.info("skipped row=%s id=%s reason=%r detail=%r", s.row, s.id, s.reason, s.detail)
     return report

@@ -52,12 +52,25 @@ def ingest(
     tag_columns: TagCols = None,
     image_pattern: ImgPattern = "{id}.jpg",
     image_column: ImgCol = None,
+    brand_column: Annotated[
+        str | None,
+        typer.Option("--brand-column", help="Brand column (default: brand/Product_Brand)."),
+    ] = None,
+    colour_column: ColourColOpt = None,
+    description_column: Annotated[
+        str | None,
+        typer.Option(
+            "--description-column", help="Listing descriptions (default: description...)."
+        ),
+    ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load listings into the workspace (upsert; every skipped row is reported)."""
     shelf = open_workspace(home, create=True)
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
+    opts.brand_column, opts.colour_column = brand_column, colour_column
+    opts.description_column = description_column
     report = shelf.ingest(catalog, images, opts, progress=sys.stderr.isatty())
     ws, catalogue = shelf.workspace, shelf.catalogue
     if as_json:
@@ -69,6 +82,7 @@ def ingest(
         f"(catalogue now {catalogue.count()} products)"
     )
     typer.echo(f"tag families: {', '.join(report.tag_columns) or '(none)'}")
+    typer.echo("columns: " + ", ".join(f"{r}={c or '-'}" for r, c in report.columns.items()))
     if report.converted:
         modes = ", ".join(f"{m} x{n}" for m, n in report.converted.items())
         typer.echo(f"converted to RGB: {modes}")

@@ -51,7 +51,8 @@ PixelWeightOpt = Annotated[
 ColourColOpt = Annotated[
     str | None,
     typer.Option(
-        "--colour-column", help="Colour tag family (default: baseColour or colour if present)."
+        "--colour-column",
+        help="Colour tag family (default: the one ingest recorded: baseColour, colour...).",
     ),
 ]
 AlphaOpt = Annotated[

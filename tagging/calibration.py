@@ -392,7 +392,8 @@ def leave_one_out(
     cal = calibration or Calibration(search.index.model, {}, 2.0)
     pixel_weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
     families = search.catalogue.tag_families()
-    colour_fam = colour_family(families) if pixel_weight > 0 else None
+    colour = search.catalogue.column("colour")
+    colour_fam = colour_family(families, colour) if pixel_weight > 0 else None
     colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
     novel_fam = cal.novel_family
     members = embedded.members(novel_fam) if novel_fam else {}
@@ -454,7 +455,7 @@ def _pixel_scores(product: Any) -> list[tuple[str, float]] | None:
 def novelty_family(catalogue: Catalogue, families: list[str]) -> str | None:
     """The family whose values stand for product types: the one with the most values,
     leaving out the colour family (a new colour is not a new kind of product)."""
-    colour = colour_family(families)
+    colour = colour_family(families, catalogue.column("colour"))
     counted = [(len(catalogue.value_counts(f)), f) for f in families if f != colour]
     counted = [(n, f) for n, f in counted if n >= 3]
     return max(counted)[1] if counted else None

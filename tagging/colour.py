@@ -114,14 +114,10 @@ def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> 
     return Palette(swatches, fg.method, fg.share)
 
 
-COLOUR_FAMILY_CANDIDATES = ("baseColour", "colour", "color", "Primary_Color")
-
-
-def colour_family(families: list[str], explicit: str | None = None) -> str | None:
-    """The catalogue's colour tag family: --colour-column, else a conventional name."""
-    if explicit:
-        return explicit if explicit in families else None
-    return next((f for f in COLOUR_FAMILY_CANDIDATES if f in families), None)
+def colour_family(families: list[str], column: str | None) -> str | None:
+    """The colour tag family: the column given (``--colour-column``, else the one ingest
+    recorded, ``Catalogue.column("colour")``), if it is a tag family."""
+    return column if column in families else None
 
 
 def fuse_pixel_colour(

@@ -240,6 +240,7 @@ def evaluate_tagging(
             run_index(ws, catalogue, emb, progress=progress)
         search = NeighbourSearch(ws, catalogue=catalogue, embedder=emb)
         families = list(setup.cols.tag_columns)
+        colour_column = colour_column or catalogue.column("colour")
         colour_fam = colour_family(families, colour_column) if pixel_colour else None
         # What `shelfsight index` fits on a merchant's catalogue, fitted on this one.
         calibration = fit_calibration(

@@ -139,9 +139,8 @@ class Pipeline:
         if self._brands is None:
             cat = self.search.catalogue
             products = list(cat.iter_products())
-            explicit = [
-                str(p.fields.get("brand") or p.fields.get("Product_Brand") or "") for p in products
-            ]
+            column = cat.column("brand")
+            explicit = [str(p.fields.get(column) or "") if column else "" for p in products]
             self._brands = BrandMatcher(brand_lexicon((p.title for p in products), explicit))
         return self._brands
 
@@ -162,7 +161,9 @@ class Pipeline:
         fam = vocab = pixel = None
         if fg is not None and "colour" in opts.attributes:
             result.palette = palette(image.image, fg)
-            fam = colour_family(families, opts.colour_column)
+            fam = colour_family(
+                families, opts.colour_column or self.search.catalogue.column("colour")
+            )
             vocab = set(self.search.catalogue.value_counts(fam)) if fam else None
             pixel = result.palette.name_scores()
             top = result.palette.swatches[0]

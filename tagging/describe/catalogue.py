@@ -15,10 +15,10 @@ import numpy as np
 from shelfsight.indexer.errors import BadInput, OutOfDomain
 from shelfsight.indexer.workspace import atomic_path
 from shelfsight.tagging.describe.facts import (
-    DESCRIPTION_KEYS,
     Facts,
     Listing,
     facts_from_tagging,
+    facts_of_product,
     listing_from_product,
     listings_from_neighbours,
 )
@@ -72,12 +72,14 @@ class CatalogueDescriber:
             titles: list[str] = []
             types: set[str] = set()
             existing: set[str] = set()
+            described = self.roles()["description"]
             for p in self.search.catalogue.iter_products():
                 titles.append(p.title)
                 texts.append(p.title)
                 texts.extend(str(v) for v in (*p.tags.values(), *p.fields.values()) if v)
                 types.update(str(v) for k, v in p.tags.items() if k in ARTICLE_TAGS and v)
-                existing.update(str(p.fields[k]) for k in DESCRIPTION_KEYS if p.fields.get(k))
+                if described and p.fields.get(described):
+                    existing.add(str(p.fields[described]))
             brands = list(self.pipeline.brands.brands.values())
             # An article type's last word is its noun ("Casual Shoes" -> shoes).
             nouns = [*catalogue_nouns(titles), *(words(t)[-1][0] for t in types if words(t))]
@@ -93,12 +95,21 @@ class CatalogueDescriber:
                 load()
             self._prepared = generation
 
+    def roles(self, description_column: str | None = None) -> dict[str, str | None]:
+        """The catalogue's brand, colour and description columns, as ingest recorded them
+        (``description_column`` overrides the last)."""
+        cat = self.search.catalogue
+        roles = {r: cat.column(r) for r in ("brand", "colour", "description")}
+        if description_column:
+            roles["description"] = description_column
+        return roles
+
     def _pool(self, query: Query, column: str | None, k: int) -> list[Listing]:
         """The nearest k (at least CLAUSE_POOL) listings: the neighbours first, then those
         whose agreed details a longer text may add."""
         found = self.search.neighbours(query, max(k, CLAUSE_POOL))
         products = self.search.catalogue.by_keys(n.key for n in found if n.key)
-        return listings_from_neighbours(found, products, column)
+        return listings_from_neighbours(found, products, self.roles(column))
 
     # -- neighbours by title ------------------------------------------------------------
     def _title_index(self) -> TitleIndex:
@@ -121,8 +132,9 @@ class CatalogueDescriber:
         sims, rows = index.search([title], k)
         keys = [self._title_keys[int(r)] for r in rows[0] if r >= 0]
         products = self.search.catalogue.by_keys(keys)
+        roles = self.roles(column)
         return [
-            listing_from_product(products[key], 1.0 - float(s), column)
+            listing_from_product(products[key], 1.0 - float(s), roles)
             for key, s in zip(keys, sims[0], strict=False)
             if key in products
         ]
@@ -166,7 +178,7 @@ class CatalogueDescriber:
         )
         if query.product is not None:  # the catalogue's own record is truth, not inference
             p = query.product
-            facts = facts.merge(Facts.from_fields({**p.fields, **p.tags, "title": p.title}))
+            facts = facts.merge(facts_of_product(p, self.roles()))
         facts = facts.merge(given)
         # The tagging's k neighbours are the pool's first k (one search, read once).
         pool = self._pool(query, req.description_column, req.k)

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shelfsight.indexer.catalogue import Product
+from shelfsight.indexer.columns import CANDIDATES
 from shelfsight.tagging.knn import Neighbour
 
-# Field names a caller or a catalogue may use for the same fact.
-TITLE_KEYS = ("title", "name", "productDisplayName", "Product_Name")
-BRAND_KEYS = ("brand", "Brand", "Product_Brand")
+# Field names a caller may use for a fact (a form, a JSON body, a CSV row of the eval);
+# a stored product's columns are the ones ingest recorded (``Catalogue.column``).
+TITLE_KEYS = CANDIDATES["title"]
+BRAND_KEYS = CANDIDATES["brand"]
 GENDER_KEYS = ("gender", "Gender")
-COLOUR_KEYS = ("colour", "color", "baseColour", "Primary_Color", "Colour", "Color")
-DESCRIPTION_KEYS = ("description", "Description", "productDescription", "Product_Description")
+COLOUR_KEYS = CANDIDATES["colour"]
+DESCRIPTION_KEYS = CANDIDATES["description"]
 # Fields that are bookkeeping, not product facts.
 _NOT_FACTS = {"id", "Product_ID", "Num_Images", "image", "image_path", "year"}
 # A palette swatch this large is visible enough to name in a description.
@@ -150,29 +152,46 @@ class Listing:
 
 
 def listing_from_product(
-    product: Product, distance: float | None = None, description_column: str | None = None
+    product: Product, distance: float | None = None, roles: Mapping[str, str | None] | None = None
 ) -> Listing:
-    keys = (description_column,) if description_column else DESCRIPTION_KEYS
+    """A stored product as a neighbour listing; ``roles`` names its description and brand
+    columns (``Catalogue.column``)."""
+    roles = roles or {}
+    description, brand = roles.get("description"), roles.get("brand")
     return Listing(
         id=product.id,
         title=product.title,
-        description=_first(product.fields, keys),
+        description=_first(product.fields, (description,)) if description else "",
         tags=dict(product.tags),
-        brand=_first(product.fields, BRAND_KEYS),
+        brand=_first(product.fields, (brand,)) if brand else "",
         distance=distance,
     )
+
+
+def facts_of_product(product: Product, roles: Mapping[str, str | None]) -> Facts:
+    """What the catalogue's own record says about a product: its title, its brand and
+    colour from the recorded columns, its other tags and fields."""
+    values = {**product.fields, **product.tags}
+    named: dict[str, Any] = {"title": product.title}
+    for role in ("brand", "colour"):
+        column = roles.get(role)
+        if column and values.get(column) not in (None, ""):
+            named[role] = values[column]
+    columns = {c for c in roles.values() if c}
+    rest = {k: v for k, v in values.items() if k not in columns and k not in named}
+    return Facts.from_fields({**rest, **named})
 
 
 def listings_from_neighbours(
     neighbours: list[Neighbour],
     products: Mapping[int, Product],
-    description_column: str | None = None,
+    roles: Mapping[str, str | None] | None = None,
 ) -> list[Listing]:
     out = []
     for n in neighbours:
         p = products.get(n.key) if n.key is not None else None
         if p is not None:
-            out.append(listing_from_product(p, n.distance, description_column))
+            out.append(listing_from_product(p, n.distance, roles))
         else:
             out.append(Listing(n.id, n.title, tags=dict(n.tags), distance=n.distance))
     return out

@@ -184,3 +184,42 @@ def test_rerun_repairs_a_product_whose_tag_rows_were_lost(tmp_path, images, cat)
     assert (again.updated, again.unchanged) == (1, 1)
     assert cat.inconsistencies()["tag_rows_differ"] == []
     assert key in cat.keys_matching({"articleType": [cat.get("1").tags["articleType"]]})
+
+
+def test_ingest_records_which_column_is_the_brand_colour_and_description(tmp_path, images, cat):
+    rows = [
+        {"id": str(i), "title": f"Shirt {i}", "Maker": "Acme", "shade": c, "blurb": f"A shirt {i}"}
+        for i, c in ((1, "Red"), (2, "Blue"), (3, "Red"))
+    ]
+    write_csv(tmp_path / "c.csv", rows)
+    report = ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(tag_columns=["shade"]))
+    # nothing conventional: no brand or colour, and a guess is not made later either
+    assert report.columns == {"title": "title", "brand": None, "colour": None, "description": None}
+    assert cat.column("brand") is None and cat.column("colour") is None
+    named = ColumnOptions(
+        tag_columns=["shade"],
+        brand_column="Maker",
+        colour_column="shade",
+        description_column="blurb",
+    )
+    ingest_file(cat, tmp_path / "c.csv", images, named)
+    assert [cat.column(r) for r in ("brand", "colour", "description")] == [
+        "Maker",
+        "shade",
+        "blurb",
+    ]
+    with pytest.raises(CatalogueError, match="--brand-column"):
+        ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(brand_column="Brand"))
+
+
+def test_conventional_columns_are_found_and_old_workspaces_fall_back_to_them(tmp_path, images, cat):
+    rows = [
+        {"id": "1", "productDisplayName": "Red tee", "brand": "Puma", "baseColour": "Red"},
+        {"id": "2", "productDisplayName": "Blue tee", "brand": "Nike", "baseColour": "Blue"},
+    ]
+    write_csv(tmp_path / "c.csv", rows)
+    ingest_file(cat, tmp_path / "c.csv", images, ColumnOptions(tag_columns=["baseColour"]))
+    assert cat.column("title") == "productDisplayName" and cat.column("brand") == "brand"
+    assert cat.column("colour") == "baseColour" and cat.column("description") is None
+    cat.set_meta("columns", None)  # a workspace ingested before the roles were recorded
+    assert cat.column("colour") == "baseColour" and cat.column("brand") == "brand"
