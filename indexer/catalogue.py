@@ -185,6 +185,27 @@ class Catalogue:
         row = next(self.db.query("select coalesce(max(key), 0) + 1 as k from products"))
         return int(row["k"])
 
+    def allocate_keys(self, ids: Iterable[str]) -> tuple[dict[str, int], set[str]]:
+        """A key for every id: the product's own, or a fresh one for a new id. The one
+        place keys are handed out (ingest, the API, the library's ``add``); returns
+        (id -> key, the new ids)."""
+        wanted = list(dict.fromkeys(ids))
+        keys = self.keys_by_id(wanted)
+        fresh = self.next_key()
+        new: set[str] = set()
+        for pid in wanted:
+            if pid not in keys:
+                keys[pid], fresh = fresh, fresh + 1
+                new.add(pid)
+        return keys, new
+
+    def add_tag_families(self, families: Iterable[str]) -> None:
+        """Record tag families (in first-seen order) next to the ones already known."""
+        known = self.get_meta("tag_families", [])
+        merged = list(dict.fromkeys([*known, *families]))
+        if merged != known:
+            self.set_meta("tag_families", merged)
+
     def upsert_products(self, records: Sequence[dict[str, Any]]) -> None:
         """Insert or replace products (each with its ``key``) and their tag rows: one
         transaction, so a kill or a full disk leaves all of it or none."""

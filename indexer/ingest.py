@@ -311,12 +311,12 @@ def ingest_rows(
             continue
         candidates.append((row, pid, path))
 
-    existing = catalogue.keys_by_id(pid for _, pid, _ in candidates)
+    keys, new = catalogue.allocate_keys(pid for _, pid, _ in candidates)
+    existing = {pid: key for pid, key in keys.items() if pid not in new}
     current = catalogue.by_keys(existing.values())
     # A product whose tag rows disagree with its record (left by a write that older
     # versions did not make atomic) is rewritten even when its row did not change.
     tag_rows = catalogue.tag_rows(existing.values())
-    next_key = catalogue.next_key()
     batch: list[dict[str, Any]] = []
     # Decoding releases the GIL, so threads keep every core busy on large catalogues.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -347,8 +347,8 @@ def ingest_rows(
                 "tags": tags,
                 "fields": fields,
             }
+            record["key"] = keys[pid]
             if pid in existing:
-                record["key"] = existing[pid]
                 old = current.get(existing[pid])
                 if (
                     old is not None
@@ -360,8 +360,6 @@ def ingest_rows(
                     continue
                 report.updated += 1
             else:
-                record["key"] = next_key
-                next_key += 1
                 report.added += 1
             batch.append(record)
             if len(batch) >= 500:
@@ -369,8 +367,7 @@ def ingest_rows(
                 batch = []
     if batch:
         catalogue.upsert_products(batch)
-    families = list(dict.fromkeys([*catalogue.get_meta("tag_families", []), *cols.tag_columns]))
-    catalogue.set_meta("tag_families", families)
+    catalogue.add_tag_families(cols.tag_columns)
     catalogue.set_meta("title_column", cols.title_column)
     # A later ingest from a file without, say, a brand column keeps the one recorded.
     roles = dict(catalogue.get_meta("columns") or {})

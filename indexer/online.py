@@ -115,10 +115,7 @@ def add_products(
         catalogue.upsert_products(records)
         if fresh:
             catalogue.put_embeddings(embedder.name, list(keys[fresh]), vectors[fresh])
-        families = catalogue.get_meta("tag_families", [])
-        new_families = [f for r in records for f in r["tags"] if f not in families]
-        if new_families:
-            catalogue.set_meta("tag_families", list(dict.fromkeys(families + new_families)))
+        catalogue.add_tag_families(f for r in records for f in r["tags"])
         new = _copy(index)
         new.add(keys, vectors)  # an update replaces the old vector
         return _save(workspace, new)

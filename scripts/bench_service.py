@@ -19,6 +19,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -132,6 +133,11 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=15, help="Seconds per measurement.")
     ap.add_argument("--endpoints", default="similar,tag")
     ap.add_argument("--no-uncached", action="store_true", help="Skip the cache-off run.")
+    ap.add_argument(
+        "--baseline",
+        help="Command running another build's CLI (e.g. an older commit's), served and "
+        "measured in the same run for a side-by-side ratio.",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if shutil.which("wrk") is None:
@@ -149,17 +155,19 @@ def main() -> None:
     }
     # /similar is measured twice in one run: with the per-worker answer cache (the
     # default) and without it (every request searches FAISS and reads SQLite).
-    plans = [("default", {}, args.endpoints.split(","))]
+    exe = [str(Path(sys.executable).parent / "shelfsight")]
+    plans = [("default", {}, args.endpoints.split(","), exe)]
     if "similar" in args.endpoints and not args.no_uncached:
-        plans.append(("no-cache", {"SHELFSIGHT_SIMILAR_CACHE": "0"}, ["similar"]))
+        plans.append(("no-cache", {"SHELFSIGHT_SIMILAR_CACHE": "0"}, ["similar"], exe))
+    if args.baseline:  # another build of the server, measured in the same run
+        plans.insert(0, ("baseline", {}, args.endpoints.split(","), shlex.split(args.baseline)))
     results = []
-    for label, env, endpoints in plans:
+    for label, env, endpoints, command in plans:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        exe = Path(sys.executable).parent / "shelfsight"
         proc = subprocess.Popen(
             [
-                str(exe),
+                *command,
                 "serve",
                 "--home",
                 str(args.home),
@@ -188,6 +196,17 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(30)
+    if args.baseline:
+        base = {(r["endpoint"], r["concurrency"]): r for r in results if r["server"] == "baseline"}
+        for r in results:
+            b = base.get((r["endpoint"], r["concurrency"]))
+            if r["server"] == "default" and b:
+                r["p50_vs_baseline"] = round(r["p50_ms"] / b["p50_ms"], 2)
+                r["p99_vs_baseline"] = round(r["p99_ms"] / b["p99_ms"], 2)
+                print(
+                    f"{r['endpoint']:<8} c={r['concurrency']:<3} this/baseline: "
+                    f"p50 x{r['p50_vs_baseline']}  p99 x{r['p99_vs_baseline']}"
+                )
     out = {
         "home": str(args.home),
         "products": len(products),

@@ -148,7 +148,8 @@ async def similar_to_product(
     filters = st.shelf.where(where)
 
     def compute(embed: bool) -> SimilarResult:
-        return _linked_similar(st.shelf.similar(product_id, k, filters, embed=embed))
+        # An id from a client is only ever an id: never a path on this server.
+        return _linked_similar(st.shelf.similar(product_id, k, filters, embed, paths=False))
 
     key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
     try:

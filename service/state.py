@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shelfsight.indexer.settings import settings
-from shelfsight.indexer.workspace import Workspace
 
 from shelfsight.library import WRITE_MODES, Shelfsight
+from shelfsight.library import open as open_workspace
 
 MB = 1024 * 1024
 T = TypeVar("T")
@@ -69,8 +69,8 @@ class ServiceState:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        self.shelf = Shelfsight(
-            Workspace.open(config.home, create=False),
+        self.shelf: Shelfsight = open_workspace(
+            config.home,
             describe_backend=config.describe_backend,
             describe_options=config.describe_options,
             timeout=config.slow_timeout,

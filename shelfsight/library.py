@@ -48,7 +48,13 @@ from shelfsight.indexer.online import (
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace, atomic_path
 from shelfsight.tagging.defaults import NOVELTY_PRIOR
-from shelfsight.tagging.neighbours import NeighbourSearch, Query, UnknownProduct, parse_where
+from shelfsight.tagging.neighbours import (
+    NeighbourSearch,
+    NotEmbedded,
+    Query,
+    UnknownProduct,
+    parse_where,
+)
 from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarProduct, SimilarResult
 from shelfsight.tagging.results import TagResult as TagResult
@@ -215,15 +221,29 @@ class Shelfsight:
             raise ImageChanged(f"the file of {product.id!r} changed after ingest; ingest it again")
         return data
 
-    def query(self, image_or_id: ImageInput | str, with_image: bool = True) -> Query:
-        """A product id (a ``str`` the catalogue knows, else a file path), a path, bytes, a
-        PIL image or a numpy array, as something to search from."""
+    def query(
+        self,
+        image_or_id: ImageInput | str,
+        with_image: bool = True,
+        embed: bool = True,
+        paths: bool = True,
+    ) -> Query:
+        """A product id (a ``str`` the catalogue knows, else a file path unless ``paths``
+        is off, as for ids from an HTTP client), a path, bytes, a PIL image or a numpy
+        array, as something to search from."""
         search = self.neighbour_search
         if isinstance(image_or_id, str):
-            if self.catalogue.get(image_or_id) is not None:
-                return search.query_for_product(image_or_id, with_image=with_image)
-            if not Path(image_or_id).is_file():
-                raise NotFound(f"{image_or_id!r} is neither a product id nor an image file")
+            try:
+                return search.query_for_product(image_or_id, with_image=with_image, embed=embed)
+            except UnknownProduct:
+                if not paths:
+                    raise
+                if not Path(image_or_id).is_file():
+                    raise NotFound(
+                        f"{image_or_id!r} is neither a product id nor an image file"
+                    ) from None
+            except ImageError as exc:  # a stored product whose file can no longer be read
+                raise NotEmbedded(f"{image_or_id!r} has no vector and {exc}") from None
         return search.query_for_image(decode_image(image_or_id))
 
     def tag(self, image_or_id: ImageInput | str, **options: Any) -> TagResult:
@@ -256,20 +276,21 @@ class Shelfsight:
         return filters
 
     def similar(
-        self, image_or_id: ImageInput | str, k: int = 10, where: Where = None, embed: bool = True
+        self,
+        image_or_id: ImageInput | str,
+        k: int = 10,
+        where: Where = None,
+        embed: bool = True,
+        paths: bool = True,
     ) -> SimilarResult:
         """The catalogue products that look most like a product or a photo.
 
         A stored product answers from its stored vector without loading a model; one not
         embedded yet is embedded now, or (``embed=False``) raises ``NotEmbedded``."""
         filters = self.where(where)
-        search = self.neighbour_search
-        if isinstance(image_or_id, str) and self.catalogue.get(image_or_id) is not None:
-            query = search.query_for_product(image_or_id, with_image=False, embed=embed)
-            label = image_or_id
-        else:
-            query, label = self.query(image_or_id, with_image=False), "image"
-        found = search.neighbours(query, k, where=filters)
+        query = self.query(image_or_id, with_image=False, embed=embed, paths=paths)
+        label = query.product.id if query.product is not None else "image"
+        found = self.neighbour_search.neighbours(query, k, where=filters)
         return SimilarResult(label, filters, [SimilarProduct.from_neighbour(n) for n in found])
 
     def search(self, q: str, k: int = 20, where: Where = None) -> SearchResult:
@@ -480,15 +501,12 @@ class Shelfsight:
         with self.writing():
             index = VectorIndex.load(self.workspace.index_dir)  # the newest, whoever wrote it
             records, results = [], []
-            existing = self.catalogue.keys_by_id(str(item["id"]) for item in listings)
-            current = self.catalogue.by_keys(existing.values())
-            next_key = self.catalogue.next_key()
+            keys, new = self.catalogue.allocate_keys(str(item["id"]) for item in listings)
+            current = self.catalogue.by_keys(k for pid, k in keys.items() if pid not in new)
             for item, upload in zip(listings, uploads, strict=True):
                 pid = str(item["id"])
-                key = existing.get(pid)
-                old = current.get(key) if key is not None else None
-                if key is None:
-                    key, next_key = next_key, next_key + 1
+                key = keys[pid]
+                old = current.get(key)
                 record: dict[str, Any] = {"key": key, "id": pid}
                 if mode == "merge" and old is not None:
                     record["title"] = item.get("title", old.title)

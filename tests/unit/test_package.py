@@ -1,0 +1,163 @@
+"""The package as users meet it: one `shelfsight` name, a cheap import, layers that only
+import downwards, no import cycles, and the CLI and app free of the library's work."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from shelfsight.indexer.disk_full import DiskFull
+from shelfsight.indexer.embedders.hybrid import ModelFileError
+from shelfsight.indexer.images import ImageError
+from shelfsight.indexer.online import LockBusy
+from shelfsight.indexer.vector_index import IndexMissing
+from shelfsight.service import errors
+from shelfsight.tagging.describe.backends import BackendError
+from shelfsight.tagging.neighbours import BadFilter, NotEmbedded, UnknownProduct
+
+import shelfsight
+
+ROOT = Path(__file__).resolve().parents[2]
+# folder -> (package, layer): a module may import its own layer and the ones below.
+LAYERS = {
+    "indexer": ("shelfsight.indexer", 0),
+    "tagging": ("shelfsight.tagging", 1),
+    "shelfsight": ("shelfsight", 2),
+    "service": ("shelfsight.service", 3),
+}
+
+
+def modules() -> dict[str, tuple[Path, int]]:
+    out = {}
+    for folder, (package, layer) in LAYERS.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = path.relative_to(ROOT / folder).with_suffix("").parts
+            name = ".".join([package, *parts]).removesuffix(".__init__")
+            out[name] = (path, layer)
+    return out
+
+
+def imports(path: Path, known: dict) -> set[str]:
+    """Every shelfsight module a file imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shelfsight"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("shelfsight"))
+    return {m for m in found if m in known and m != "shelfsight"}
+
+
+def test_layers_import_only_downwards():
+    known = modules()
+    upward = [
+        f"{name} -> {dep}"
+        for name, (path, layer) in known.items()
+        for dep in imports(path, known)
+        if known[dep][1] > layer
+    ]
+    assert upward == []
+
+
+def test_there_are_no_import_cycles():
+    known = modules()
+    graph = {name: imports(path, known) - {name} for name, (path, _) in known.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, stack):
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycles.append([*stack[stack.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, stack)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+    assert cycles == []
+
+
+def test_cli_and_app_leave_workspaces_locks_and_models_to_the_library():
+    banned = {
+        "Workspace",
+        "writer_lock",
+        "load_embedder",
+        "load_backend",
+        "NeighbourSearch",
+        "Catalogue",
+        "VectorIndex",
+        "atomic_path",
+        "Pipeline",
+    }
+    for name in (
+        "cli.py",
+        "cli_common.py",
+        "cli_describe.py",
+        "cli_serve.py",
+        "app.py",
+        "state.py",
+    ):
+        tree = ast.parse((ROOT / "service" / name).read_text())
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+            elif isinstance(node, ast.ImportFrom | ast.Import):
+                used.update(a.name for a in node.names)
+        assert sorted(used & banned) == [], name
+
+
+def test_import_is_cheap_and_exports_resolve(tmp_path):
+    script = (
+        "import sys, shelfsight\n"
+        "heavy = [m for m in ('torch', 'numpy', 'PIL', 'faiss', 'litestar') if m in sys.modules]\n"
+        "print(heavy)\n"
+        "import indexer\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    # the layers install under shelfsight only: no top-level `indexer` outside the repository
+    assert "No module named 'indexer'" in out.stderr
+    for name in shelfsight.__all__:
+        assert getattr(shelfsight, name) is not None
+    with pytest.raises(AttributeError):
+        _ = shelfsight.nothing_here
+
+
+@pytest.mark.parametrize(
+    ("exc", "family", "status", "code"),
+    [
+        (UnknownProduct("x"), shelfsight.NotFound, 404, 3),
+        (BadFilter("f"), shelfsight.BadInput, 400, 2),
+        (ImageError("image too large", "big"), shelfsight.BadInput, 413, 2),
+        (ImageError("truncated image"), shelfsight.BadInput, 422, 2),
+        (shelfsight.OutOfDomain("far"), shelfsight.BadInput, 422, 2),
+        (NotEmbedded("x"), shelfsight.NotIndexed, 409, 4),
+        (IndexMissing("none"), shelfsight.NotIndexed, 409, 4),
+        (ModelFileError("bad"), shelfsight.ModelError, 500, 5),
+        (BackendError("down"), shelfsight.BackendError, 502, 6),
+        (LockBusy("busy"), shelfsight.Busy, 503, 7),
+        (DiskFull("x", OSError(28, "no space")), shelfsight.StorageError, 507, 1),
+    ],
+)
+def test_one_error_family_one_status_one_exit_code(exc, family, status, code):
+    assert isinstance(exc, family) and isinstance(exc, shelfsight.ShelfsightError)
+    assert errors.http_status(exc) == status and errors.exit_code(exc) == code
+    assert errors.error_name(exc) != "error"  # each says what it is
+
+
+def test_the_old_builtin_bases_still_catch():
+    assert isinstance(ImageError("x"), ValueError) and isinstance(UnknownProduct("x"), KeyError)
+    assert isinstance(DiskFull("x", OSError()), OSError)
+    assert isinstance(IndexMissing("x"), FileNotFoundError)
