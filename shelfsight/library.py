@@ -125,7 +125,9 @@ class Shelfsight:
     def neighbour_search(self) -> NeighbourSearch:
         """The catalogue + live index + embedder; the index is re-read when another process
         (a worker, the CLI) publishes a new version. ``NotIndexed`` before the first index."""
-        current = VectorIndex.current_version(self.workspace.index_dir)
+        return self._search_at(VectorIndex.current_version(self.workspace.index_dir))
+
+    def _search_at(self, current: str | None) -> NeighbourSearch:
         if self._search is None or current != self.version:
             with self._open_lock:
                 if self._search is None:
@@ -154,8 +156,10 @@ class Shelfsight:
 
     def refresh(self) -> None:
         """Pick up an index version another process wrote (reads do this themselves)."""
-        if VectorIndex.current_version(self.workspace.index_dir) is not None:
-            _ = self.neighbour_search
+        # One small file read: the HTTP service calls this on every request.
+        current = VectorIndex.current_version(self.workspace.index_dir)
+        if current is not None:
+            self._search_at(current)
 
     def recover(self) -> None:
         """Repair what a write killed between its index swap and its catalogue commit left
@@ -290,7 +294,7 @@ class Shelfsight:
         filters = self.where(where)
         query = self.query(image_or_id, with_image=False, embed=embed, paths=paths)
         label = query.product.id if query.product is not None else "image"
-        found = self.neighbour_search.neighbours(query, k, where=filters)
+        found = self._search_at(self.version).neighbours(query, k, where=filters)
         return SimilarResult(label, filters, [SimilarProduct.from_neighbour(n) for n in found])
 
     def search(self, q: str, k: int = 20, where: Where = None) -> SearchResult:
