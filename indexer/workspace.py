@@ -59,7 +59,7 @@ class Workspace:
     home: Path
 
     @classmethod
-    def open(cls, home: str | os.PathLike[str] | None = None, create: bool = True) -> Workspace:
+    def open(cls, home: str | os.PathLike[str] | None = None, create: bool = False) -> Workspace:
         path = resolve_home(home)
         if create:
             path.mkdir(parents=True, exist_ok=True)

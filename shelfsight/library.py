@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 
@@ -58,6 +58,11 @@ from shelfsight.tagging.neighbours import (
 from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarProduct, SimilarResult
 from shelfsight.tagging.results import TagResult as TagResult
+
+if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
+    from shelfsight.indexer.build import IndexReport
+    from shelfsight.indexer.train import TrainReport
+    from shelfsight.tagging.describe.writer import Description
 
 log = logging.getLogger(__name__)
 WRITE_MODES = ("replace", "merge")
@@ -350,7 +355,7 @@ class Shelfsight:
         min_confidence: float = 0.5,
         description_column: str | None = None,
         **options: Any,
-    ) -> Any:
+    ) -> Description:
         """A listing description (``tagging.describe.writer.Description``) for a photo, a
         catalogue product or, with no image, a title (+ ``fields``: brand, gender, colour...).
 
@@ -422,7 +427,7 @@ class Shelfsight:
         shards: str | None = None,
         novelty_prior: float = NOVELTY_PRIOR,
         progress: bool = False,
-    ) -> Any:
+    ) -> IndexReport:
         """Embed every product not embedded yet, rebuild the FAISS index (atomic swap) and
         fit what its scores mean (calibration). Returns ``indexer.build.IndexReport``."""
         from shelfsight.indexer.build import EngineOptions, run_index
@@ -460,7 +465,7 @@ class Shelfsight:
         cnn: str = HYBRID_TRUNK,
         novelty_prior: float = NOVELTY_PRIOR,
         progress: bool = False,
-    ) -> Any:
+    ) -> TrainReport:
         """Fit the hybrid CNN-ViT to the catalogue's tags, then re-embed, re-index and
         re-calibrate with it. Returns ``indexer.train.TrainReport``."""
         from shelfsight.indexer.embedders.hybrid import HybridConfig

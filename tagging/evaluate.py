@@ -210,7 +210,7 @@ def evaluate_tagging(
     )
     train_info: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="shelfsight-eval-", dir=workdir) as tmp:
-        ws = Workspace.open(tmp)
+        ws = Workspace.open(tmp, create=True)
         catalogue = Catalogue(ws.db_path)
         report = ingest_rows(catalogue, setup.catalog_rows, setup.cols, images, progress=progress)
         kind, _, arch = model.partition(":")

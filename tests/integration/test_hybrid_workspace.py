@@ -38,7 +38,7 @@ def trained(tmp_path_factory, fashion_slice, fashion_dir):
         rows = list(csv.DictReader(fh))
     write_rows(base / "first.csv", rows[:220])
     write_rows(base / "later.csv", rows[220:])
-    ws = Workspace.open(base / "ws")
+    ws = Workspace.open(base / "ws", create=True)
     cat = Catalogue(ws.db_path)
     ingest_file(cat, base / "first.csv", fashion_dir / "images", ColumnOptions(), progress=False)
     report = train_workspace(

@@ -153,3 +153,23 @@ def test_the_readme_example_runs_outside_the_repository(cnn_home, ids, fashion_d
         [sys.executable, "-c", "import indexer"], cwd=tmp_path, capture_output=True, text=True
     )
     assert gone.returncode != 0 and "No module named 'indexer'" in gone.stderr
+
+
+def test_the_wheel_installs_one_package_named_shelfsight(tmp_path):
+    import shutil
+    import zipfile
+
+    # Built from a copy: an in-tree build would leave build/ and egg-info in the checkout.
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(
+        ".venv", ".git", "shelfsight-data", "build", "*.egg-info", "__pycache__", ".ruff_cache"
+    )
+    shutil.copytree(README.parent, src, ignore=skip)
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "-w", str(tmp_path), str(src)], check=True, timeout=300)
+    (wheel,) = tmp_path.glob("shelfsight-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    info = wheel.name.split("-py3")[0] + ".dist-info"
+    assert {n.split("/")[0] for n in names} == {"shelfsight", info}
+    assert "shelfsight/service/static/index.html" in names  # the page ships with it
+    assert "shelfsight/indexer/embedders/trunk.py" in names

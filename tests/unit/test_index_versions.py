@@ -64,7 +64,7 @@ def test_ids_lists_what_the_index_holds(kind):
 
 def test_reconcile_drops_ghosts_and_adds_missing(tmp_path, data):
     keys, vecs = data
-    ws = Workspace.open(tmp_path / "ws")
+    ws = Workspace.open(tmp_path / "ws", create=True)
     cat = Catalogue(ws.db_path)
     cat.upsert_products(
         [
