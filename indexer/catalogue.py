@@ -63,7 +63,7 @@ class Catalogue:
         # shared connection would mix their transactions (and a reader would see another
         # thread's uncommitted write). WAL lets the readers run beside one writer.
         self._local = threading.local()
-        with disk_full_as_error(f"the catalogue {path}"):
+        with disk_full_as_error(f"the catalogue {path}", path.parent):
             self.db.enable_wal()
             self._ensure_schema()
 

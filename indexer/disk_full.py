@@ -1,6 +1,7 @@
 """One error for "the disk is full", whichever layer hit it.
 
-SQLite says ``database or disk is full`` (SQLITE_FULL), Python ``OSError`` ENOSPC or
+SQLite says ``database or disk is full`` (SQLITE_FULL), or only ``disk I/O error`` when it
+cannot create the WAL index of a database it opens, Python ``OSError`` ENOSPC or
 EDQUOT, faiss a ``RuntimeError`` quoting the C library's "No space left on device". The
 CLI and the HTTP API (507) report it as one clear message instead of a traceback or a bare
 500, and the writes that hit it roll back (see ``Catalogue`` and ``online``).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import sqlite3
 from collections.abc import Iterator
 
@@ -38,14 +40,26 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
+def _no_space_at(path: str | os.PathLike[str] | None) -> bool:
+    if path is None:
+        return False
+    try:
+        return os.statvfs(path).f_bavail == 0
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
-def disk_full_as_error(where: str) -> Iterator[None]:
-    """Re-raise a no-space failure inside the block as ``DiskFull``; anything else as is."""
+def disk_full_as_error(where: str, folder: str | os.PathLike[str] | None = None) -> Iterator[None]:
+    """Re-raise a no-space failure inside the block as ``DiskFull``; anything else as is.
+    With ``folder``, an I/O error while its file system has no space left counts too
+    (SQLite opening a database on a full disk reports only "disk I/O error")."""
     try:
         yield
     except DiskFull:
         raise
     except (OSError, sqlite3.OperationalError, RuntimeError) as exc:
-        if is_disk_full(exc):
+        io_error = isinstance(exc, sqlite3.OperationalError) and "disk I/O error" in str(exc)
+        if is_disk_full(exc) or (io_error and _no_space_at(folder)):
             raise DiskFull(where, exc) from exc
         raise

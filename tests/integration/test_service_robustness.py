@@ -221,8 +221,18 @@ DISK_FULL_PROBE = textwrap.dedent(
     src, photo, free = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     mnt = Path(sys.argv[4]); mnt.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], check=True)
-    home = mnt / "ws"
+    home, cold = mnt / "ws", mnt / "cold"
     shutil.copytree(src, home)
+    shutil.copytree(src, cold)
+    import sqlite3
+    db = sqlite3.connect(cold / "catalogue.db")  # a workspace no process has open
+    db.execute("pragma wal_checkpoint(truncate)"); db.execute("pragma journal_mode=delete")
+    db.close()
+    from litestar.testing import TestClient
+    from shelfsight.service.app import create_app
+    from shelfsight.service.state import ServiceConfig
+    # The service is up when the disk fills: it opened its catalogue with room to spare.
+    app = create_app(ServiceConfig(home=str(home), api_key="k"))
     st = os.statvfs(mnt)
     avail = st.f_bavail * st.f_frsize
     with open(mnt / "fill", "wb") as fh:  # leave `free` bytes
@@ -230,11 +240,8 @@ DISK_FULL_PROBE = textwrap.dedent(
         left = max(0, avail - free)
         while left > 0:
             n = fh.write(b"\\0" * min(left, 1 << 20)); left -= n
-    from litestar.testing import TestClient
-    from shelfsight.service.app import create_app
-    from shelfsight.service.state import ServiceConfig
     out = {}
-    with TestClient(create_app(ServiceConfig(home=str(home), api_key="k"))) as c:
+    with TestClient(app) as c:
         r = c.post("/products", data={"listings": json.dumps({"id": "full-1", "title": "x"})},
                    files={"image": ("a.jpg", photo.read_bytes(), "image/jpeg")},
                    headers={"X-API-Key": "k"})
@@ -244,6 +251,10 @@ DISK_FULL_PROBE = textwrap.dedent(
                           sys.argv[5], "--images", sys.argv[6], "--home", str(home)],
                          capture_output=True, text=True)
     out["cli"] = [ing.returncode, ing.stderr[-500:]]
+    # Opening a catalogue on the full disk (SQLite cannot create its WAL index) says so.
+    look = subprocess.run([str(Path(sys.executable).parent / "shelfsight"), "similar", "x",
+                           "--home", str(cold)], capture_output=True, text=True)
+    out["cold"] = [look.returncode, look.stderr[-500:]]
     shutil.copytree(home, sys.argv[7])  # for the checks outside the namespace
     print(json.dumps(out))
     """
@@ -292,6 +303,11 @@ def test_disk_full_is_a_507_and_leaves_catalogue_and_index_agreeing(
     assert rc in (0, 1) and "Traceback" not in err
     if rc == 1:
         assert "disk full" in err and "nothing was changed" in err
+    rc, err = result["cold"]
+    if free_kb == 0:
+        assert rc == 1 and "disk full" in err and "Traceback" not in err, err
+    else:  # room for the WAL index: the look-up runs (and finds no such product)
+        assert rc == 3 and "Traceback" not in err, err
     cat = Catalogue(after / "catalogue.db")
     assert cat.get("full-1") is None and cat.count() == 300
     agree(after)
