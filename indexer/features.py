@@ -1,17 +1,5 @@
-"""Frozen-CNN feature maps (``embedders.trunk``), computed once per image and cached by
-content hash.
-
-Each image becomes a grid of cells (7 x 7 for Lite0 at 224 px, 9 x 9 for Lite2 at 260 px:
-the deep block's own resolution); per cell the map stacks three groups:
-
-- deep: the CNN's last block (320 channels for Lite0, 352 for Lite2), before the 1x1
-  ``conv_head`` that widens it to 1280; the head is cheap to re-apply, so caching before it
-  is 4x smaller and loses nothing;
-- mid: blocks 2 and 4 (40 + 112 channels for Lite0), average-pooled to the grid: texture and pattern
-  that the deep layers have abstracted away;
-- colour: the mean CIELAB colour of the cell's pixels. ImageNet features are nearly
-  colour-blind (the plain-CNN baseline gets 0.43 on baseColour), so the ViT gets colour
-  straight from the pixels.
+"""Frozen-CNN feature maps (``embedders.trunk`` says what a map holds), computed once per
+image and cached by content hash: training reads them for every epoch.
 
 Entries are keyed by the image's SHA-256, so a re-ingested or renamed image reuses its map
 and a changed image gets a new one.
