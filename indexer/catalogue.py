@@ -24,6 +24,34 @@ from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.disk_full import disk_full_as_error
 from shelfsight.indexer.errors import BadInput
 
+# Words a search ignores: they are in every other title or say nothing about a product.
+STOP_WORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or the to with".split()  # noqa: SIM905
+)
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a text query that count: lower-cased, stop words and ``OR`` dropped."""
+    words = [w.casefold() for w in re.findall(r"\w+", query)]
+    return list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
+
+
+def _stem(word: str) -> str:
+    # Plurals only, enough to count "dresses" against "dress" and "shoes" against "shoe"
+    # (FTS5's porter stemmer is what finds the rows).
+    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def matched_terms(product: Product, terms: list[str]) -> int:
+    """How many of ``terms`` the product's title and tag values hold (as word prefixes)."""
+    text = " ".join([product.title, *product.tags.values()]).casefold()
+    words = {_stem(w) for w in re.findall(r"\w+", text)}
+    return sum(any(w.startswith(_stem(t)) for w in words) for t in terms)
+
 
 @dataclass
 class Product:
@@ -262,6 +290,13 @@ class Catalogue:
             for r in rows
         }
 
+    def titles(self) -> list[tuple[int, str]]:
+        """(key, title) of every product that has a title, in key order."""
+        rows = self.db.execute(
+            "select key, title from products where title is not null and title != '' order by key"
+        ).fetchall()
+        return [(int(k), str(t)) for k, t in rows]
+
     def iter_products(self) -> Iterator[Product]:
         for r in self.db.query("select * from products order by key"):
             yield self._row_to_product(r)
@@ -310,23 +345,31 @@ class Catalogue:
     def search_text(
         self, query: str, limit: int, allowed: np.ndarray | None = None
     ) -> list[tuple[Product, float]]:
-        """Products whose title or tags match ``query`` (FTS5, BM25-ranked, best first)."""
-        # Words only, each quoted: FTS5 syntax in user text (a lone `"`, `NEAR(`, `-`)
-        # must not reach the parser (sqlite-utils' own quoting leaves a lone `"` broken).
-        words = re.findall(r"\w+", query)
-        if not words:
+        """Products whose title or tags hold any of the query's words, those holding more
+        of them first, then by BM25 (SQLite FTS5, porter stemming; lower rank is better).
+
+        OR semantics: "red dress for women" finds red dresses for women first, then red
+        dresses, then dresses; stop words ("for") are ignored; every word also matches as
+        a prefix ("tee" finds tees); an explicit ``OR`` is the same as none."""
+        terms = search_terms(query)
+        if not terms:
             return []
-        query = " ".join(f'"{w}"' for w in words)
+        # Each word quoted, then starred: FTS5 syntax in user text (a lone `"`, `NEAR(`,
+        # `-`) never reaches the parser.
+        match = " OR ".join(f'"{t}"*' for t in terms)
         where, args = None, None
         if allowed is not None:
             if len(allowed) == 0:
                 return []
             where = f"key in ({','.join(str(int(k)) for k in allowed)})"
             args = []
+        # BM25 picks the candidates; how many words each holds orders them.
         rows = self.db["products"].search(
-            query, limit=limit, where=where, where_args=args, include_rank=True
+            match, limit=max(limit * 10, 200), where=where, where_args=args, include_rank=True
         )
-        return [(self._row_to_product(r), float(r["rank"])) for r in rows]
+        hits = [(self._row_to_product(r), float(r["rank"])) for r in rows]
+        hits.sort(key=lambda h: (-matched_terms(h[0], terms), h[1]))
+        return hits[:limit]
 
     # -- tags -------------------------------------------------------------------------
     def tag_families(self) -> list[str]:
@@ -348,26 +391,37 @@ class Catalogue:
         sql = "select key from products" + (" where " + " and ".join(clauses) if clauses else "")
         return np.fromiter((r["key"] for r in self.db.query(sql, params)), dtype=np.int64)
 
-    def check_where(self, where: dict[str, list[str]]) -> None:
-        """Refuse a filter that can match nothing because its family or a value does not
-        exist, naming what does: an empty answer would look like "no such products"."""
+    def resolve_where(self, where: dict[str, list[str]]) -> dict[str, list[str]]:
+        """A tag filter in the catalogue's own spelling: families and values match without
+        regard to case (``gender=men`` is ``gender=Men``). A family or value that does not
+        exist is refused, naming what does: an empty answer would look like "no such
+        products"."""
         families = self.tag_families()
+        by_fold = {f.casefold(): f for f in families}
+        out: dict[str, list[str]] = {}
         for family, values in where.items():
-            if family not in families:
+            canonical = by_fold.get(family.casefold())
+            if canonical is None:
+                close = difflib.get_close_matches(family, families, n=3, cutoff=0.6)
+                hint = f"did you mean {', '.join(close)}? " if close else ""
                 raise UnknownFilter(
-                    f"unknown tag family {family!r}; the catalogue has: {', '.join(families)}"
+                    f"unknown tag family {family!r}; {hint}the catalogue has: {', '.join(families)}"
                 )
-            known = self.value_counts(family)
-            for value in (v for v in values if v not in known):
-                same = [v for v in known if v.casefold() == value.casefold()]
-                close = same or difflib.get_close_matches(value, list(known), n=5, cutoff=0.5)
-                more = " ..." if len(known) > 20 else ""
-                hint = (
-                    f"did you mean {', '.join(close)}?"
-                    if close
-                    else (f"values: {', '.join(list(known)[:20])}{more}")
-                )
-                raise UnknownFilter(f"no product has {family}={value!r}; {hint}")
+            known = list(self.value_counts(canonical))
+            values_by_fold = {v.casefold(): v for v in known}
+            for value in values:
+                found = values_by_fold.get(value.casefold())
+                if found is None:
+                    close = difflib.get_close_matches(value, known, n=5, cutoff=0.5)
+                    more = " ..." if len(known) > 20 else ""
+                    hint = (
+                        f"did you mean {', '.join(close)}?"
+                        if close
+                        else f"values: {', '.join(known[:20])}{more}"
+                    )
+                    raise UnknownFilter(f"no product has {canonical}={value!r}; {hint}")
+                out.setdefault(canonical, []).append(found)
+        return out
 
     def value_counts(self, family: str) -> dict[str, int]:
         rows = self.db.query(

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from litestar import Litestar, MediaType, Request, Response, delete, get, post
@@ -192,8 +192,16 @@ def search(
     q: Annotated[str, Parameter(min_length=1, max_length=200, description="Words to find.")],
     k: KParam = 20,
     where: WhereParam = None,
+    mode: Annotated[
+        Literal["hybrid", "keyword", "semantic"],
+        Parameter(
+            description="keyword: BM25 over titles and tags (any word, prefixes, more words "
+            "first); semantic: titles nearest in meaning (MiniLM); hybrid: both, fused by "
+            "reciprocal rank."
+        ),
+    ] = "hybrid",
 ) -> SearchResult:
-    result = shelf_of(request).search(q, k, where)
+    result = shelf_of(request).search(q, k, where, mode)
     _linked(result.results)
     return result
 

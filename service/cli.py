@@ -291,6 +291,36 @@ def similar(
         typer.echo(f"{n.id:<12} d={n.distance:.3f}  {n.title}")
 
 
+@command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find, e.g. 'red dress for women'.")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Results.")] = 20,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="hybrid (default: keyword and semantic fused by rank), keyword (BM25, any "
+            "word, prefixes) or semantic (titles nearest in meaning).",
+        ),
+    ] = "hybrid",
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", help="Tag filter family=value (any case); repeat."),
+    ] = None,
+    home: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find catalogue products by text: words in titles and tags, and meaning."""
+    result = open_workspace(home).search(query, k, where, mode)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    if not result.results:
+        typer.echo("no matching products")
+    for p in result.results:
+        typer.echo(f"{p.id:<12} {p.title}")
+
+
 @command(eval_app, "tagging")
 def eval_tagging(
     catalog: Annotated[Path, typer.Option("--catalog", help="Catalogue CSV/JSONL with labels.")],

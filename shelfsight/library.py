@@ -58,6 +58,7 @@ from shelfsight.tagging.neighbours import (
 from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarProduct, SimilarResult
 from shelfsight.tagging.results import TagResult as TagResult
+from shelfsight.tagging.title_search import TitleSearch
 
 if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
     from shelfsight.indexer.build import IndexReport
@@ -66,6 +67,10 @@ if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
 
 log = logging.getLogger(__name__)
 WRITE_MODES = ("replace", "merge")
+SEARCH_MODES = ("hybrid", "keyword", "semantic")
+# Reciprocal rank fusion (Cormack et al. 2009): 60 is their constant; each list is read
+# this deep, so a product ranked 100th by one and 1st by the other still surfaces.
+RRF_K, RRF_DEPTH = 60, 100
 THUMB_SIZES = {"thumb": 256, "medium": 640}
 
 
@@ -113,6 +118,7 @@ class Shelfsight:
         self._search: NeighbourSearch | None = None
         self._pipeline: Pipeline | None = None
         self._describer: Any = None
+        self._titles: TitleSearch | None = None
         self._write = threading.Lock()  # writers in this process; the file lock covers others
         self._open_lock = threading.Lock()
         self._describer_lock = threading.Lock()
@@ -281,8 +287,7 @@ class Shelfsight:
             filters = {str(f): [str(v) for v in vs] for f, vs in where.items()}
         else:
             filters = parse_where(list(where))
-        self.catalogue.check_where(filters)
-        return filters
+        return self.catalogue.resolve_where(filters)
 
     def similar(
         self,
@@ -302,14 +307,61 @@ class Shelfsight:
         found = self._search_at(self.version).neighbours(query, k, where=filters)
         return SimilarResult(label, filters, [SimilarProduct.from_neighbour(n) for n in found])
 
-    def search(self, q: str, k: int = 20, where: Where = None) -> SearchResult:
-        """Products whose title or tags hold the words of ``q`` (SQLite FTS5, BM25)."""
+    @property
+    def title_search(self) -> TitleSearch:
+        """Semantic search over the titles (MiniLM), shared with text-only descriptions."""
+        with self._open_lock:
+            if self._titles is None:
+                self._titles = TitleSearch(self.workspace, self.catalogue)
+            return self._titles
+
+    def search(
+        self, q: str, k: int = 20, where: Where = None, mode: str = "hybrid"
+    ) -> SearchResult:
+        """Products for a text query.
+
+        ``keyword``: BM25 over titles and tag values, any of the words (stop words left
+        out, each also as a prefix), those holding more of them first. ``semantic``:
+        the titles nearest in meaning (all-MiniLM-L6-v2). ``hybrid`` (default): both
+        lists fused by reciprocal rank (``score`` = sum of 1 / (60 + rank)), so a product
+        both find comes first and either alone still counts."""
+        if mode not in SEARCH_MODES:
+            raise BadInput(f"mode must be one of {', '.join(SEARCH_MODES)}, not {mode!r}")
         filters = self.where(where)
         allowed = self.catalogue.keys_matching(filters) if filters else None
-        hits = self.catalogue.search_text(q, k, allowed)
-        return SearchResult(
-            q, filters, [ProductInfo.from_product(p, rank=round(r, 4)) for p, r in hits]
+        depth = max(k, RRF_DEPTH) if mode == "hybrid" else k
+        keyword = self.catalogue.search_text(q, depth, allowed) if mode != "semantic" else []
+        if mode == "keyword":
+            hits = [ProductInfo.from_product(p, rank=round(r, 4)) for p, r in keyword]
+            return SearchResult(q, filters, hits, mode)
+        semantic = self.title_search.search(q, depth, allowed) if q.strip() else []
+        if mode == "semantic":
+            products = self.catalogue.by_keys(key for key, _ in semantic)
+            hits = [
+                ProductInfo.from_product(products[key], score=round(sim, 4))
+                for key, sim in semantic
+                if key in products
+            ]
+            return SearchResult(q, filters, hits, mode)
+        fused: dict[int, float] = {}
+        for ranked in ([p.key for p, _ in keyword], [key for key, _ in semantic]):
+            for rank, key in enumerate(ranked, start=1):
+                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+        best = sorted(fused, key=lambda key: -fused[key])[:k]
+        products = {p.key: p for p, _ in keyword} | self.catalogue.by_keys(
+            key for key in best if key not in {p.key for p, _ in keyword}
         )
+        bm25 = {p.key: r for p, r in keyword}
+        hits = [
+            ProductInfo.from_product(
+                products[key],
+                rank=round(bm25[key], 4) if key in bm25 else None,
+                score=round(fused[key], 5),
+            )
+            for key in best
+            if key in products
+        ]
+        return SearchResult(q, filters, hits, mode)
 
     # -- descriptions ---------------------------------------------------------------------
     def describer(self) -> Any:
@@ -325,7 +377,9 @@ class Shelfsight:
                     self.describe_backend, timeout=self.timeout, **self.describe_options
                 )
                 search = self.neighbour_search
-                self._describer = CatalogueDescriber(search, Describer(backend), self.pipeline)
+                self._describer = CatalogueDescriber(
+                    search, Describer(backend), self.pipeline, self.title_search
+                )
             describer = self._describer
         if self.describer_state["state"] != "ready":
             started = time.perf_counter()
@@ -455,6 +509,8 @@ class Shelfsight:
                 engine=engine_options,
             )
             report.calibration = self._calibrate(embedder, novelty_prior)
+        # Semantic search's title vectors, made now rather than on the first query.
+        self.title_search.index(progress=progress)
         return report
 
     def train(

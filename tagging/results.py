@@ -170,11 +170,14 @@ class ProductInfo(_Json):
     fields: dict[str, Any]
     image: str | None = None
     thumbnail: str | None = None
-    rank: float | None = None  # text search: BM25 (lower is better)
+    rank: float | None = None  # text search: BM25 of the keyword match (lower is better)
+    score: float | None = None  # semantic: cosine similarity; hybrid: the fused score
 
     @classmethod
-    def from_product(cls, p: Product, rank: float | None = None) -> ProductInfo:
-        return cls(p.id, p.title, dict(p.tags), dict(p.fields), rank=rank)
+    def from_product(
+        cls, p: Product, rank: float | None = None, score: float | None = None
+    ) -> ProductInfo:
+        return cls(p.id, p.title, dict(p.tags), dict(p.fields), rank=rank, score=score)
 
 
 @dataclass
@@ -182,3 +185,4 @@ class SearchResult(_Json):
     query: str
     where: dict[str, list[str]]
     results: list[ProductInfo]
+    mode: str = "keyword"  # keyword, semantic or hybrid

@@ -5,15 +5,12 @@ text-only product (a title, no photo) gets neighbours by title.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from shelfsight.indexer.errors import BadInput, OutOfDomain
-from shelfsight.indexer.workspace import atomic_path
 from shelfsight.tagging.describe.facts import (
     Facts,
     Listing,
@@ -23,11 +20,11 @@ from shelfsight.tagging.describe.facts import (
     listings_from_neighbours,
 )
 from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns, words
-from shelfsight.tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
 from shelfsight.tagging.describe.vocabulary import Vocabulary
 from shelfsight.tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, Description
 from shelfsight.tagging.neighbours import NeighbourSearch, Query
 from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
+from shelfsight.tagging.title_search import TitleSearch
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 # Tag families that name what a product is: their values are product nouns.
@@ -47,13 +44,17 @@ class DescribeRequest:
 
 class CatalogueDescriber:
     def __init__(
-        self, search: NeighbourSearch, describer: Describer, pipeline: Pipeline | None = None
+        self,
+        search: NeighbourSearch,
+        describer: Describer,
+        pipeline: Pipeline | None = None,
+        titles: TitleSearch | None = None,
     ) -> None:
         self.search = search
         self.pipeline = pipeline or Pipeline(search)
         self.describer = describer
-        self._titles: TitleIndex | None = None
-        self._title_keys: list[int] = []
+        # Shared with the library's semantic search: one MiniLM, one set of title vectors.
+        self.titles = titles or TitleSearch(search.workspace, search.catalogue)
         self._prepared: int | None = None  # the catalogue generation it was read at
         self._own_vocabulary = False  # built here (rebuilt on change), not given
         self._lock = threading.Lock()
@@ -112,30 +113,13 @@ class CatalogueDescriber:
         return listings_from_neighbours(found, products, self.roles(column))
 
     # -- neighbours by title ------------------------------------------------------------
-    def _title_index(self) -> TitleIndex:
-        if self._titles is None:
-            products = [p for p in self.search.catalogue.iter_products() if p.title]
-            titles = [p.title for p in products]
-            digest = hashlib.sha256("\n".join(titles).encode()).hexdigest()[:16]
-            cache = self.search.workspace.title_vectors(TEXT_MODEL, digest)
-            vectors = np.load(cache) if cache.is_file() else None
-            index = TitleIndex(titles, TitleEncoder(), vectors)
-            if vectors is None:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
-                    np.save(fh, index.vectors)
-            self._titles, self._title_keys = index, [p.key for p in products]
-        return self._titles
-
     def _by_title(self, title: str, k: int, column: str | None) -> list[Listing]:
-        index = self._title_index()
-        sims, rows = index.search([title], k)
-        keys = [self._title_keys[int(r)] for r in rows[0] if r >= 0]
-        products = self.search.catalogue.by_keys(keys)
+        found = self.titles.search(title, k)
+        products = self.search.catalogue.by_keys(key for key, _ in found)
         roles = self.roles(column)
         return [
-            listing_from_product(products[key], 1.0 - float(s), roles)
-            for key, s in zip(keys, sims[0], strict=False)
+            listing_from_product(products[key], 1.0 - sim, roles)
+            for key, sim in found
             if key in products
         ]
 

@@ -82,8 +82,8 @@ def test_a_product_id_answers_from_its_stored_vector(shelf, ids):
 def test_errors_are_one_family(shelf, tmp_path):
     with pytest.raises(shelfsight.NotFound, match="neither a product id nor an image"):
         shelf.tag("no-such-product")
-    with pytest.raises(shelfsight.BadInput, match="did you mean"):
-        shelf.similar("x", where={"gender": ["men"]})
+    with pytest.raises(shelfsight.BadInput, match="did you mean Men"):
+        shelf.similar("x", where={"gender": ["Mne"]})
     with pytest.raises(shelfsight.BadInput, match="family=value"):
         shelf.similar("x", where=["nonsense"])
     bad = tmp_path / "broken.jpg"
@@ -102,7 +102,7 @@ def test_errors_are_one_family(shelf, tmp_path):
 def test_search_and_describe(shelf, ids):
     title = shelf.product(ids[0]).title
     word = max(re.findall(r"[A-Za-z]{4,}", title), key=len)
-    found = shelf.search(word, k=5)
+    found = shelf.search(word, k=5, mode="keyword")
     assert isinstance(found, shelfsight.SearchResult) and found.results
     assert all(word.lower() in (r.title + " ".join(r.tags.values())).lower() for r in found.results)
     text = shelf.describe(ids[0], length="short")

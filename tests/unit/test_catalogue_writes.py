@@ -112,11 +112,15 @@ def test_inconsistencies_are_found(cat):
     assert cat.inconsistencies() == {"tag_rows_differ": [1], "orphan_tag_rows": [99]}
 
 
-def test_unknown_filters_name_what_exists(cat):
+def test_unknown_filters_name_what_exists_and_case_does_not_matter(cat):
     cat.upsert_products([record(1)])
     cat.set_meta("tag_families", ["articleType", "baseColour"])
-    cat.check_where({"articleType": ["Shirts"]})
+    assert cat.resolve_where({"articleType": ["Shirts"]}) == {"articleType": ["Shirts"]}
+    # a filter typed in another case is the catalogue's own value
+    assert cat.resolve_where({"ARTICLETYPE": ["shirts"]}) == {"articleType": ["Shirts"]}
     with pytest.raises(UnknownFilter, match=r"unknown tag family 'colour'.*articleType"):
-        cat.check_where({"colour": ["Red"]})
+        cat.resolve_where({"colour": ["Red"]})
+    with pytest.raises(UnknownFilter, match="did you mean articleType"):
+        cat.resolve_where({"articletyp": ["Shirts"]})
     with pytest.raises(UnknownFilter, match="did you mean Shirts"):
-        cat.check_where({"articleType": ["shirts"]})
+        cat.resolve_where({"articleType": ["Shirtz"]})
