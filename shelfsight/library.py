@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 
-from shelfsight.indexer.catalogue import Catalogue, Product
+from shelfsight.indexer.catalogue import Catalogue, Product, matched_terms, search_terms
 from shelfsight.indexer.errors import BadInput, NotFound, NotIndexed, ShelfsightError
 from shelfsight.indexer.images import (
     DecodedImage,
@@ -344,9 +344,15 @@ class Shelfsight:
             ]
             return SearchResult(q, filters, hits, mode)
         fused: dict[int, float] = {}
-        for ranked in ([p.key for p, _ in keyword], [key for key, _ in semantic]):
-            for rank, key in enumerate(ranked, start=1):
-                fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+        # A keyword hit counts for the share of the query's words it holds: one holding
+        # only "for"-like side words of a query about meaning does not outvote the titles
+        # nearest in meaning.
+        terms = search_terms(q)
+        for rank, (p, _) in enumerate(keyword, start=1):
+            share = matched_terms(p, terms) / max(1, len(terms))
+            fused[p.key] = share / (RRF_K + rank)
+        for rank, (key, _) in enumerate(semantic, start=1):
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
         best = sorted(fused, key=lambda key: -fused[key])[:k]
         products = {p.key: p for p, _ in keyword} | self.catalogue.by_keys(
             key for key in best if key not in {p.key for p, _ in keyword}
