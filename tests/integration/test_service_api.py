@@ -71,9 +71,13 @@ def test_similar_by_id_and_by_photo_with_filters(cnn_home, ids, fashion_dir):
 
 def test_search_is_ranked_and_filtered(cnn_home):
     with client(cnn_home) as c:
-        out = c.get("/search?q=shirt&k=50").json()["results"]
+        out = c.get("/search?q=shirt&k=50&mode=keyword").json()["results"]
         assert out and all("shirt" in (r["title"] + json.dumps(r["tags"])).lower() for r in out)
         assert [r["rank"] for r in out] == sorted(r["rank"] for r in out)  # BM25, best first
+        fused = c.get("/search?q=shirt&k=50").json()["results"]  # hybrid: fused score
+        assert fused and [r["score"] for r in fused] == sorted(
+            (r["score"] for r in fused), reverse=True
+        )
         men = c.get("/search?q=shirt&where=gender=Men").json()["results"]
         assert men and all(r["tags"]["gender"] == "Men" for r in men)
         # FTS syntax in a query is text, not an error
