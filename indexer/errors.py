@@ -62,6 +62,12 @@ class Busy(ShelfsightError):
     error = "busy"
 
 
+class ImageChanged(ShelfsightError):
+    """The file a product's image path names is no longer the image that was ingested."""
+
+    error = "image changed"
+
+
 class StorageError(ShelfsightError):
     """The workspace could not be written (disk full); nothing was changed."""
 

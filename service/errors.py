@@ -13,6 +13,7 @@ from shelfsight.indexer.errors import (
     BackendError,
     BadInput,
     Busy,
+    ImageChanged,
     ModelError,
     NotFound,
     NotIndexed,
@@ -21,8 +22,6 @@ from shelfsight.indexer.errors import (
     StorageError,
 )
 from shelfsight.indexer.images import ImageError
-
-from shelfsight.library import ImageChanged
 
 HTTP_STATUS: dict[type[BaseException], int] = {
     ImageChanged: 410,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image as PILImage
 
 from shelfsight.indexer.catalogue import Catalogue, Product, matched_terms, search_terms
-from shelfsight.indexer.errors import BadInput, NotFound, NotIndexed, ShelfsightError
+from shelfsight.indexer.errors import BadInput, ImageChanged, NotFound, NotIndexed
 from shelfsight.indexer.images import (
     DecodedImage,
     ImageError,
@@ -55,7 +55,6 @@ from shelfsight.tagging.neighbours import (
     UnknownProduct,
     parse_where,
 )
-from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarProduct, SimilarResult
 from shelfsight.tagging.results import TagResult as TagResult
 from shelfsight.tagging.title_search import TitleSearch
@@ -64,6 +63,7 @@ if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
     from shelfsight.indexer.build import IndexReport
     from shelfsight.indexer.train import TrainReport
     from shelfsight.tagging.describe.writer import Description
+    from shelfsight.tagging.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 WRITE_MODES = ("replace", "merge")
@@ -76,12 +76,6 @@ THUMB_SIZES = {"thumb": 256, "medium": 640}
 
 class ImageMissing(NotFound):
     error = "image missing"
-
-
-class ImageChanged(ShelfsightError):
-    """The file a product's image path names is no longer the image that was ingested."""
-
-    error = "image changed"
 
 
 Where = Mapping[str, Sequence[str]] | Sequence[str] | None
@@ -153,6 +147,8 @@ class Shelfsight:
     def pipeline(self) -> Pipeline:
         search = self.neighbour_search
         if self._pipeline is None:
+            from shelfsight.tagging.pipeline import Pipeline  # colour, shape, OCR: heavy
+
             self._pipeline = Pipeline(search)
         return self._pipeline
 
@@ -271,6 +267,8 @@ class Shelfsight:
         if isinstance(options.get("attributes"), str):
             attrs = options["attributes"].split(",")
             options["attributes"] = tuple(a.strip() for a in attrs if a.strip())
+        from shelfsight.tagging.pipeline import PipelineOptions
+
         try:
             opts = PipelineOptions(**options)
         except TypeError as exc:

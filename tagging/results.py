@@ -11,13 +11,15 @@ The pipeline's working types (``TagScore``, ``Palette``, ...) stay internal; the
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shelfsight.indexer.catalogue import Product
-from shelfsight.tagging.colour import Palette
 from shelfsight.tagging.knn import Neighbour, TagScore
 from shelfsight.tagging.ocr import OcrResult
 from shelfsight.tagging.shape import ShapeResult
+
+if TYPE_CHECKING:  # the palette's module loads scikit-learn and scikit-image
+    from shelfsight.tagging.colour import Palette
 
 
 def _r(x: float | None, digits: int = 4) -> float | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -31,6 +33,8 @@ class Embedder(Protocol):
 
 
 def pick_device() -> torch.device:
+    import torch  # here: a look-up by product id never needs torch (1 s, 300 MB)
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

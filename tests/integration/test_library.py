@@ -173,3 +173,23 @@ def test_the_wheel_installs_one_package_named_shelfsight(tmp_path):
     assert {n.split("/")[0] for n in names} == {"shelfsight", info}
     assert "shelfsight/service/static/index.html" in names  # the page ships with it
     assert "shelfsight/indexer/embedders/trunk.py" in names
+
+
+def test_look_ups_by_id_load_no_model(cnn_home, ids, tmp_path):
+    """`shelfsight similar ID` and a keyword search read stored vectors and SQLite: torch,
+    scikit-learn and the sentence encoder stay unimported (they cost seconds and 600 MB)."""
+    script = (
+        "import sys\n"
+        "from shelfsight.service import cli\n"
+        f"cli.app(['similar', {ids[0]!r}, '--home', {str(cnn_home)!r}, '--json'],"
+        " standalone_mode=False)\n"
+        f"cli.app(['search', 'shirt', '--mode', 'keyword', '--home', {str(cnn_home)!r}],"
+        " standalone_mode=False)\n"
+        "heavy = ('torch', 'sklearn', 'sentence_transformers', 'easyocr', 'transformers')\n"
+        "print('HEAVY', [m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert '"results"' in out.stdout and "HEAVY []" in out.stdout, out.stdout[-500:]
