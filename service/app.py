@@ -409,6 +409,13 @@ def page() -> str:
     return (STATIC / "index.html").read_text(encoding="utf-8")
 
 
+@get("/favicon.ico", include_in_schema=False, sync_to_thread=False)
+def favicon() -> Response[bytes]:
+    # Browsers ask for /favicon.ico whatever the page says; an SVG answers for every size.
+    data = (STATIC / "favicon.svg").read_bytes()
+    return Response(data, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 _ERROR_NAMES = {
     400: "bad request",
     401: "unauthorized",
@@ -485,6 +492,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             add_products,
             delete_product,
             page,
+            favicon,
             create_static_files_router(path="/static", directories=[STATIC]),
         ],
         openapi_config=OpenAPIConfig(title="Shelfsight", version="0.1.0", path="/schema"),

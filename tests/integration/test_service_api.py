@@ -299,3 +299,10 @@ def test_a_product_added_online_lends_its_words_to_the_guard(home, ids, fashion_
         r = c.post("/describe", files=form(product_id=ids[9]))
         assert r.status_code == 200, r.text
         assert "zorblaxian" in describer.describer.vocabulary.known  # read again after the write
+
+
+def test_the_page_has_a_favicon(cnn_home):
+    with client(cnn_home) as c:
+        r = c.get("/favicon.ico")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+        assert r.content.startswith(b"<svg") and 'rel="icon"' in c.get("/").text
