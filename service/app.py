@@ -25,6 +25,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
 from shelfsight.indexer.errors import ShelfsightError, Skip
@@ -47,11 +48,13 @@ from shelfsight.tagging.describe.writer import Description
 from shelfsight.tagging.neighbours import NotEmbedded
 from shelfsight.tagging.pipeline import ATTRIBUTES
 from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarResult, TagResult
+from swagger_ui_bundle import swagger_ui_path
 
 from shelfsight.library import Shelfsight
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+SWAGGER_ASSETS = "/schema/assets"
 MAX_K = 100
 T = TypeVar("T")
 
@@ -459,6 +462,25 @@ def _library_error(request: Request, exc: ShelfsightError) -> Response[dict[str,
     return _http_error(request, ApiError(status, errors.error_name(exc), errors.detail(exc)))
 
 
+def _openapi_config() -> OpenAPIConfig:
+    """The OpenAPI document at /schema/openapi.json (and .yaml), rendered by a Swagger UI
+    whose scripts the app serves itself (Litestar's defaults load them from a CDN, a blank
+    page offline); /schema opens it."""
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        path=["/", "/swagger"],
+        favicon="<link rel='icon' type='image/svg+xml' href='/favicon.ico'>",
+    )
+    return OpenAPIConfig(
+        title="Shelfsight",
+        version="0.1.0",
+        path="/schema",
+        render_plugins=[swagger, JsonRenderPlugin(), YamlRenderPlugin()],
+    )
+
+
 def _share_cores(workers: int) -> None:
     """Each worker gets its share of the cores: oversubscribed OpenMP/torch threads spin
     against each other and against the event loop, which shows up as tail latency."""
@@ -494,8 +516,12 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             page,
             favicon,
             create_static_files_router(path="/static", directories=[STATIC]),
+            # Swagger UI from the swagger-ui-bundle package: /schema/swagger works offline.
+            create_static_files_router(
+                path=SWAGGER_ASSETS, directories=[swagger_ui_path], include_in_schema=False
+            ),
         ],
-        openapi_config=OpenAPIConfig(title="Shelfsight", version="0.1.0", path="/schema"),
+        openapi_config=_openapi_config(),
         exception_handlers={
             HTTPException: _http_error,
             ShelfsightError: _library_error,

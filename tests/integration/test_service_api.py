@@ -306,3 +306,18 @@ def test_the_page_has_a_favicon(cnn_home):
         r = c.get("/favicon.ico")
         assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
         assert r.content.startswith(b"<svg") and 'rel="icon"' in c.get("/").text
+
+
+def test_the_api_docs_work_offline(cnn_home):
+    """/schema is Swagger UI with every script and style served by the app (Litestar's
+    defaults load them from a CDN: a blank page without the internet)."""
+    import re
+
+    with client(cnn_home) as c:
+        page = c.get("/schema/swagger")
+        assert page.status_code == 200 and c.get("/schema").text == page.text
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+        assert urls and not [u for u in urls if "://" in u]
+        for url in urls:
+            assert c.get(url).status_code == 200, url
+        assert c.get("/schema/openapi.yaml").status_code == 200
