@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import sqlite_utils
@@ -71,6 +71,15 @@ class Product:
             "tags": self.tags,
             "fields": self.fields,
         }
+
+
+class TextHit(NamedTuple):
+    """A keyword search result: the product, its BM25 rank (lower is better) and how
+    many of the query's words it holds."""
+
+    product: Product
+    rank: float
+    matched: int
 
 
 class UnknownFilter(BadInput):
@@ -344,7 +353,7 @@ class Catalogue:
 
     def search_text(
         self, query: str, limit: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[Product, float]]:
+    ) -> list[TextHit]:
         """Products whose title or tags hold any of the query's words, those holding more
         of them first, then by BM25 (SQLite FTS5, porter stemming; lower rank is better).
 
@@ -367,8 +376,11 @@ class Catalogue:
         rows = self.db["products"].search(
             match, limit=max(limit * 10, 200), where=where, where_args=args, include_rank=True
         )
-        hits = [(self._row_to_product(r), float(r["rank"])) for r in rows]
-        hits.sort(key=lambda h: (-matched_terms(h[0], terms), h[1]))
+        hits = []
+        for r in rows:
+            product = self._row_to_product(r)
+            hits.append(TextHit(product, float(r["rank"]), matched_terms(product, terms)))
+        hits.sort(key=lambda h: (-h.matched, h.rank))
         return hits[:limit]
 
     # -- tags -------------------------------------------------------------------------

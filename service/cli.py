@@ -25,6 +25,7 @@ from shelfsight.service.cli_common import (
     PowerOpt,
     TagCols,
     TitleCol,
+    WhereOpt,
     _column_options,
     _fail,
     _print_json,
@@ -271,12 +272,7 @@ def tag(
 def similar(
     target: Annotated[str, typer.Argument(help="Product id from the catalogue, or an image file.")],
     k: KOpt = 10,
-    where: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--where", help="Tag filter family=value; repeat (OR within a family, AND across)."
-        ),
-    ] = None,
+    where: WhereOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -303,10 +299,7 @@ def search(
             "word, prefixes) or semantic (titles nearest in meaning).",
         ),
     ] = "hybrid",
-    where: Annotated[
-        list[str] | None,
-        typer.Option("--where", help="Tag filter family=value (any case); repeat."),
-    ] = None,
+    where: WhereOpt = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -60,6 +60,13 @@ AlphaOpt = Annotated[
     typer.Option("--alpha", min=0.0, max=1.0, help="Weight of the hybrid's heads vs the KNN vote."),
 ]
 PowerOpt = Annotated[float, typer.Option("--power", help="IDW exponent p in w=1/(d+eps)^p.")]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="Tag filter family=value, any case; repeat (OR within a family, AND across).",
+    ),
+]
 KOpt = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Number of neighbours.")]
 
 

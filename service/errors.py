@@ -80,11 +80,9 @@ def message(exc: BaseException) -> str:
 
 def detail(exc: BaseException) -> str:
     """The HTTP body's ``detail``, beside its ``error`` name."""
-    if isinstance(exc, ImageError):
+    if isinstance(exc, ImageError):  # the reason is the body's ``error`` already
         return exc.detail or exc.reason
-    if isinstance(exc, OSError) and exc.strerror:  # DiskFull: the message, not the errno
-        return f"{exc.strerror}; nothing was changed"
-    return str(exc)
+    return message(exc)
 
 
 @dataclass

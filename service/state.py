@@ -9,30 +9,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from shelfsight.indexer.settings import settings
+from shelfsight.indexer.settings import Settings, settings
 
 from shelfsight.library import WRITE_MODES, Shelfsight
 from shelfsight.library import open as open_workspace
 
-MB = 1024 * 1024
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 __all__ = ["WRITE_MODES", "ServiceConfig", "ServiceState"]
-_OFF = ("0", "false", "off", "no")
+_DEFAULT = Settings()  # the defaults live with the settings they are defaults of
 
 
 @dataclass
 class ServiceConfig:
     home: str | None = None
     api_key: str | None = None
-    max_upload_bytes: int = 15 * MB
-    max_pixels: int = 40_000_000
-    slow_timeout: float = 30.0  # OCR and description generation
+    max_upload_bytes: int = _DEFAULT.max_upload_bytes
+    max_pixels: int = _DEFAULT.max_pixels
+    slow_timeout: float = _DEFAULT.slow_timeout  # OCR and description generation
     # A client gets this long to send its whole request body; a slow-loris upload would
     # otherwise hold a connection (and its buffers) forever. 15 MB at 2 Mbit/s fits.
-    body_timeout: float = 60.0
-    similar_cache: int = 8192  # answers kept per worker; 0 turns the cache off
-    describe_backend: str = "edit"
+    body_timeout: float = _DEFAULT.body_timeout
+    similar_cache: int = _DEFAULT.similar_cache  # answers kept per worker; 0 = off
+    describe_backend: str = _DEFAULT.describe_backend
     describe_options: dict[str, Any] = field(default_factory=dict)
     # Descriptions on: the describer (and its model, if any) is prepared at start-up, in
     # the background, so the first /describe does not pay for it (20-46 s with a model).

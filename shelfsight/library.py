@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 
-from shelfsight.indexer.catalogue import Catalogue, Product, matched_terms, search_terms
+from shelfsight.indexer.catalogue import Catalogue, Product, search_terms
 from shelfsight.indexer.errors import BadInput, ImageChanged, NotFound, NotIndexed
 from shelfsight.indexer.images import (
     DecodedImage,
@@ -330,7 +330,7 @@ class Shelfsight:
         depth = max(k, RRF_DEPTH) if mode == "hybrid" else k
         keyword = self.catalogue.search_text(q, depth, allowed) if mode != "semantic" else []
         if mode == "keyword":
-            hits = [ProductInfo.from_product(p, rank=round(r, 4)) for p, r in keyword]
+            hits = [ProductInfo.from_product(h.product, rank=round(h.rank, 4)) for h in keyword]
             return SearchResult(q, filters, hits, mode)
         semantic = self.title_search.search(q, depth, allowed) if q.strip() else []
         if mode == "semantic":
@@ -345,17 +345,15 @@ class Shelfsight:
         # A keyword hit counts for the share of the query's words it holds: one holding
         # only "for"-like side words of a query about meaning does not outvote the titles
         # nearest in meaning.
-        terms = search_terms(q)
-        for rank, (p, _) in enumerate(keyword, start=1):
-            share = matched_terms(p, terms) / max(1, len(terms))
-            fused[p.key] = share / (RRF_K + rank)
+        words = max(1, len(search_terms(q)))
+        for rank, hit in enumerate(keyword, start=1):
+            fused[hit.product.key] = hit.matched / words / (RRF_K + rank)
         for rank, (key, _) in enumerate(semantic, start=1):
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
         best = sorted(fused, key=lambda key: -fused[key])[:k]
-        products = {p.key: p for p, _ in keyword} | self.catalogue.by_keys(
-            key for key in best if key not in {p.key for p, _ in keyword}
-        )
-        bm25 = {p.key: r for p, r in keyword}
+        products = {h.product.key: h.product for h in keyword}
+        products |= self.catalogue.by_keys(key for key in best if key not in products)
+        bm25 = {h.product.key: h.rank for h in keyword}
         hits = [
             ProductInfo.from_product(
                 products[key],

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shelfsight.indexer.catalogue import Product
 from shelfsight.tagging.knn import Neighbour, TagScore
-from shelfsight.tagging.ocr import OcrResult
+from shelfsight.tagging.ocr import BrandMatch, OcrResult, TextLine
 from shelfsight.tagging.shape import ShapeResult
 
 if TYPE_CHECKING:  # the palette's module loads scikit-learn and scikit-image
@@ -152,8 +152,6 @@ def rounded_shape(s: ShapeResult | None) -> ShapeResult | None:
 def rounded_ocr(o: OcrResult | None) -> OcrResult | None:
     if o is None:
         return None
-    from shelfsight.tagging.ocr import BrandMatch, TextLine
-
     lines = [TextLine(ln.text, round(float(ln.confidence), 3), ln.box) for ln in o.lines]
     brand = (
         BrandMatch(o.brand.brand, round(o.brand.score, 1), o.brand.evidence) if o.brand else None

@@ -17,9 +17,9 @@ class ModelNotTrained(NotIndexed, RuntimeError):
 def current_hybrid(home: Path | None) -> Path | None:
     if home is None:
         return None
-    models = Workspace(home).models_dir
-    pointer = Workspace(home).current_model_pointer
-    return models / pointer.read_text().strip() if pointer.is_file() else None
+    ws = Workspace(home)
+    pointer = ws.current_model_pointer
+    return ws.models_dir / pointer.read_text().strip() if pointer.is_file() else None
 
 
 def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
