@@ -30,6 +30,12 @@ STOP_WORDS = frozenset(
 )
 
 
+# Words that ask for nothing in a refinement ("like this, but in red").
+FILLER_WORDS = frozenset(
+    "like this but same similar one just more please something".split()  # noqa: SIM905
+)
+
+
 def search_terms(query: str) -> list[str]:
     """The words of a text query that count: lower-cased, stop words and ``OR`` dropped."""
     words = [w.casefold() for w in re.findall(r"\w+", query)]
@@ -434,6 +440,48 @@ class Catalogue:
                     raise UnknownFilter(f"no product has {canonical}={value!r}; {hint}")
                 out.setdefault(canonical, []).append(found)
         return out
+
+    def facets(self) -> dict[str, dict[str, int]]:
+        """Every family's values with their product counts, most common first."""
+        out: dict[str, dict[str, int]] = {f: {} for f in self.tag_families()}
+        rows = self.db.query(
+            "select family, value, count(*) as n from tags group by family, value "
+            "order by family, n desc, value"
+        )
+        for r in rows:
+            out.setdefault(r["family"], {})[r["value"]] = r["n"]
+        return out
+
+    def filters_in_text(self, text: str) -> tuple[dict[str, list[str]], list[str]]:
+        """Tag values named in free text, as a filter ("like this but in red, for women" ->
+        baseColour=Red, gender=Women), and the words that named none. Longer values win
+        ("navy blue" over "blue"); a value several families hold goes to the family that
+        holds it most often."""
+        vocab: dict[str, tuple[int, str, str]] = {}
+        for family, values in self.facets().items():
+            for value, n in values.items():
+                key = " ".join(re.findall(r"\w+", value.casefold()))
+                if key and n > vocab.get(key, (0, "", ""))[0]:
+                    vocab[key] = (n, family, value)
+        words = re.findall(r"\w+", text.casefold())
+        filters: dict[str, list[str]] = {}
+        ignored: list[str] = []
+        i = 0
+        while i < len(words):
+            for n in (4, 3, 2, 1):
+                phrase = " ".join(words[i : i + n])
+                hit = vocab.get(phrase) or vocab.get(phrase + "s")  # "tshirt" -> Tshirts
+                if i + n <= len(words) and hit:
+                    _, family, value = hit
+                    if value not in filters.setdefault(family, []):
+                        filters[family].append(value)
+                    i += n
+                    break
+            else:
+                if words[i] not in STOP_WORDS and words[i] not in FILLER_WORDS:
+                    ignored.append(words[i])
+                i += 1
+        return filters, ignored
 
     def value_counts(self, family: str) -> dict[str, int]:
         rows = self.db.query(

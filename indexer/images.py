@@ -70,18 +70,20 @@ def check_shape(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     if width * height > max_pixels:
         raise ImageError(
             "image too large",
-            f"{width}x{height} exceeds {max_pixels} pixels (decompression bomb guard)",
+            f"the picture is {width} x {height} pixels, more than the "
+            f"{max_pixels / 1e6:g} megapixels accepted; send a smaller version of it",
         )
     if min(width, height) < 1 or max(width, height) / min(width, height) > MAX_ASPECT:
         raise ImageError(
             "bad aspect ratio",
-            f"{width}x{height} is more than {MAX_ASPECT:.0f}:1; not a product photo",
+            f"the picture is {width} x {height} pixels, more than {MAX_ASPECT:.0f} times as "
+            "long as it is wide: not a product photo",
         )
 
 
 def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     if not data:
-        raise ImageError("empty image file", "zero bytes")
+        raise ImageError("empty image file", "the file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_PIXELS and 2x; we refuse both.
@@ -100,13 +102,20 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError("image too large", str(exc)) from exc
+        raise ImageError(
+            "image too large", "the picture has too many pixels to open safely; send a smaller one"
+        ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageError("not an image", "the file is not a format Pillow can read") from exc
+        raise ImageError(
+            "not an image",
+            "the file is not a picture Shelfsight can read (JPEG, PNG, WebP, GIF, BMP or TIFF)",
+        ) from exc
     except OSError as exc:
         msg = str(exc)
         if "truncated" in msg.lower() or "premature end" in msg.lower():
-            raise ImageError("truncated image", msg) from exc
+            raise ImageError(
+                "truncated image", f"the file ends too early: it is incomplete ({msg})"
+            ) from exc
         raise ImageError("unreadable image", msg) from exc
     except (SyntaxError, ValueError) as exc:  # Pillow raises these for some corrupt headers
         raise ImageError("unreadable image", str(exc)) from exc

@@ -248,7 +248,8 @@ def _looks_like_tag_column(col: str, rows: Sequence[Row]) -> bool:
 
 
 # -- ingest -----------------------------------------------------------------------------
-def _image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path:
+def image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path:
+    """A row's photo: its image column or the pattern, kept inside ``images_dir``."""
     if cols.image_column:
         raw = _as_text(row.get(cols.image_column))
         if not raw:
@@ -305,7 +306,7 @@ def ingest_rows(
             continue
         seen[pid] = row.number
         try:
-            path = _image_path(row.values, cols, images_dir)
+            path = image_path(row.values, cols, images_dir)
         except ImageError as exc:
             report.skipped.append(Skip(exc.reason, exc.detail, id=pid, row=row.number))
             continue

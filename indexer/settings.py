@@ -22,6 +22,8 @@ class Settings:
     api_key: str | None = None  # SHELFSIGHT_API_KEY: turns the write endpoints on
     max_upload_bytes: int = 15 * MB  # SHELFSIGHT_MAX_UPLOAD_BYTES
     max_pixels: int = 40_000_000  # SHELFSIGHT_MAX_PIXELS
+    max_batch: int = 50  # SHELFSIGHT_MAX_BATCH: photos per POST /tag/batch
+    max_batch_bytes: int = 100 * MB  # SHELFSIGHT_MAX_BATCH_BYTES: one batch request's body
     slow_timeout: float = 30.0  # SHELFSIGHT_SLOW_TIMEOUT: OCR and one description
     body_timeout: float = 60.0  # SHELFSIGHT_BODY_TIMEOUT: to receive a request body
     similar_cache: int = 8192  # SHELFSIGHT_SIMILAR_CACHE: answers per worker, 0 = off
@@ -50,6 +52,8 @@ class Settings:
             api_key=text("SHELFSIGHT_API_KEY"),
             max_upload_bytes=int(text("SHELFSIGHT_MAX_UPLOAD_BYTES") or d.max_upload_bytes),
             max_pixels=int(text("SHELFSIGHT_MAX_PIXELS") or d.max_pixels),
+            max_batch=int(text("SHELFSIGHT_MAX_BATCH") or d.max_batch),
+            max_batch_bytes=int(text("SHELFSIGHT_MAX_BATCH_BYTES") or d.max_batch_bytes),
             slow_timeout=float(text("SHELFSIGHT_SLOW_TIMEOUT") or d.slow_timeout),
             body_timeout=float(text("SHELFSIGHT_BODY_TIMEOUT") or d.body_timeout),
             similar_cache=int(text("SHELFSIGHT_SIMILAR_CACHE") or d.similar_cache),

@@ -38,16 +38,24 @@ from shelfsight.service.responses import (
     WRITTEN_NOTHING,
     Deleted,
     DescriberStatus,
+    Facets,
     Health,
     WriteStatus,
     Written,
 )
 from shelfsight.service.state import WRITE_MODES, ServiceConfig, ServiceState
 from shelfsight.service.uploads import ApiError, read_image
+from shelfsight.tagging.defaults import ATTRIBUTES
 from shelfsight.tagging.describe.writer import Description
 from shelfsight.tagging.neighbours import NotEmbedded
-from shelfsight.tagging.pipeline import ATTRIBUTES
-from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarResult, TagResult
+from shelfsight.tagging.results import (
+    BatchItem,
+    BatchResult,
+    ProductInfo,
+    SearchResult,
+    SimilarResult,
+    TagResult,
+)
 from swagger_ui_bundle import swagger_ui_path
 
 from shelfsight.library import Shelfsight
@@ -62,6 +70,14 @@ KParam = Annotated[int, Parameter(ge=1, le=MAX_K, description="Number of results
 WhereParam = Annotated[
     list[str] | None,
     Parameter(description="Tag filter family=value; repeat (OR within a family, AND across)."),
+]
+RefineParam = Annotated[
+    str | None,
+    Parameter(
+        max_length=200,
+        description='Refine in words ("but in red, for women"): the tag values named join '
+        "where; words naming none come back as ignored.",
+    ),
 ]
 
 
@@ -145,16 +161,20 @@ def get_image(
 
 @get("/similar/{product_id:str}", responses=ERROR_RESPONSES)
 async def similar_to_product(
-    request: Request, product_id: str, k: KParam = 10, where: WhereParam = None
+    request: Request,
+    product_id: str,
+    k: KParam = 10,
+    where: WhereParam = None,
+    q: RefineParam = None,
 ) -> SimilarResult:
     st = state_of(request)
-    filters = st.shelf.where(where)
+    filters, _ = st.shelf.refine(where, q)
 
     def compute(embed: bool) -> SimilarResult:
         # An id from a client is only ever an id: never a path on this server.
-        return _linked_similar(st.shelf.similar(product_id, k, filters, embed, paths=False))
+        return _linked_similar(st.shelf.similar(product_id, k, where, embed, paths=False, text=q))
 
-    key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
+    key = ("similar", product_id, k, q, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
     try:
         # A stored vector and a FAISS search take well under a millisecond: answered on
         # the event loop, which keeps the p99 low (BENCHMARKS.md, service load).
@@ -180,13 +200,20 @@ async def similar_to_image(
     data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     k: KParam = 10,
     where: WhereParam = None,
+    q: RefineParam = None,
 ) -> SimilarResult:
     st = state_of(request)
-    filters = st.shelf.where(where)
+    st.shelf.refine(where, q)  # a bad filter is refused before the upload is read
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
-    result = await _in_thread(lambda: st.shelf.similar(image, k, filters))
+    result = await _in_thread(lambda: st.shelf.similar(image, k, where, text=q))
     result.query = "upload"
     return _linked_similar(result)
+
+
+@get("/facets", sync_to_thread=True, responses=ERROR_RESPONSES)
+def facets(request: Request) -> Facets:
+    """Every tag family's values with their product counts (filters, corrections)."""
+    return Facets(shelf_of(request).facets())
 
 
 @get("/search", sync_to_thread=True, responses=ERROR_RESPONSES)
@@ -227,12 +254,7 @@ async def tag(
     ] = None,
 ) -> TagResult:
     st = state_of(request)
-    attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
-    unknown = set(attrs) - set(ATTRIBUTES)
-    if unknown:
-        raise ApiError(
-            400, "bad attributes", f"unknown {sorted(unknown)}; choose from {ATTRIBUTES}"
-        )
+    attrs = _attributes(attributes)
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
 
     def work() -> TagResult:
@@ -247,6 +269,71 @@ async def tag(
         return result
 
     return await _in_thread(work, st.config.slow_timeout + 5 if "ocr" in attrs else None)
+
+
+def _attributes(attributes: str) -> tuple[str, ...]:
+    attrs = tuple(a.strip() for a in attributes.split(",") if a.strip())
+    unknown = set(attrs) - set(ATTRIBUTES)
+    if unknown:
+        raise ApiError(
+            400, "bad attributes", f"unknown {sorted(unknown)}; choose from {ATTRIBUTES}"
+        )
+    return attrs
+
+
+@dataclass
+class BatchUpload:
+    images: list[UploadFile]
+
+
+async def tag_batch(
+    request: Request,
+    data: Annotated[BatchUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    k: KParam = 10,
+    attributes: Annotated[
+        str, Parameter(description="Pixel attributes: any of colour,shape (OCR is one at a time).")
+    ] = "colour,shape",
+) -> BatchResult:
+    """Multipart: up to ``SHELFSIGHT_MAX_BATCH`` (50) photos, each a file part named
+    ``images``. One item per photo, in order: its tags, or why it was skipped (a photo
+    that cannot be read never fails the others)."""
+    st = state_of(request)
+    attrs = _attributes(attributes)
+    if "ocr" in attrs:
+        raise ApiError(400, "bad attributes", "OCR takes a second a photo: use /tag for it")
+    uploads = data.images if isinstance(data.images, list) else [data.images]
+    uploads = [u for u in uploads if isinstance(u, UploadFile)]
+    if not uploads:
+        raise ApiError(400, "missing images", "send the photos as file parts named 'images'")
+    if len(uploads) > st.config.max_batch:
+        raise ApiError(
+            413,
+            "too many photos",
+            f"{len(uploads)} photos in one request; send at most {st.config.max_batch}",
+        )
+    named: list[tuple[str, Any]] = []
+    early: dict[int, BatchItem] = {}
+    for n, upload in enumerate(uploads):
+        name = upload.filename or f"image-{n + 1}"
+        try:
+            image, _ = await read_image(
+                upload, st.config.max_upload_bytes, st.config.max_pixels, name
+            )
+            named.append((name, image))
+        except ApiError as exc:
+            early[n] = BatchItem(name, skipped=Skip(exc.extra["error"], exc.detail, id=name))
+
+    def work() -> list[BatchItem]:
+        done = iter(st.shelf.tag_batch(named, k=k, attributes=attrs))
+        items = [early[n] if n in early else next(done) for n in range(len(uploads))]
+        for item in items:
+            if item.result is not None:
+                _linked(item.result.neighbours)
+        return items
+
+    items = await _in_thread(work)
+    tagged = sum(item.result is not None for item in items)
+    return BatchResult(items, tagged, len(items) - tagged)
 
 
 @get("/describe/status", sync_to_thread=False, responses=ERROR_RESPONSES)
@@ -508,7 +595,15 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             similar_to_product,
             similar_to_image,
             search,
+            facets,
             tag,
+            # Its own body limit: a batch carries many photos.
+            post(
+                "/tag/batch",
+                status_code=200,
+                responses=ERROR_RESPONSES,
+                request_max_body_size=config.max_batch_bytes,
+            )(tag_batch),
             describe,
             describe_status,
             add_products,

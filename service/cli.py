@@ -413,7 +413,7 @@ def eval_tagging(
 
 
 # The describe and serve commands live in their own modules; importing them registers them.
-from shelfsight.service import cli_describe, cli_serve  # noqa: E402, F401
+from shelfsight.service import cli_batch, cli_describe, cli_serve  # noqa: E402, F401
 
 
 def main() -> None:

@@ -72,3 +72,8 @@ ERROR_RESPONSES = {
 WRITTEN_NOTHING = ResponseSpec(
     data_container=Written, description="Nothing was written: every listing was skipped."
 )
+
+
+@dataclass
+class Facets:
+    families: dict[str, dict[str, int]]  # family -> value -> products holding it

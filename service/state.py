@@ -26,6 +26,8 @@ class ServiceConfig:
     api_key: str | None = None
     max_upload_bytes: int = _DEFAULT.max_upload_bytes
     max_pixels: int = _DEFAULT.max_pixels
+    max_batch: int = _DEFAULT.max_batch
+    max_batch_bytes: int = _DEFAULT.max_batch_bytes
     slow_timeout: float = _DEFAULT.slow_timeout  # OCR and description generation
     # A client gets this long to send its whole request body; a slow-loris upload would
     # otherwise hold a connection (and its buffers) forever. 15 MB at 2 Mbit/s fits.
@@ -53,6 +55,8 @@ class ServiceConfig:
             api_key=env.api_key,
             max_upload_bytes=env.max_upload_bytes,
             max_pixels=env.max_pixels,
+            max_batch=env.max_batch,
+            max_batch_bytes=env.max_batch_bytes,
             slow_timeout=env.slow_timeout,
             body_timeout=env.body_timeout,
             similar_cache=env.similar_cache,

@@ -7,6 +7,7 @@ from litestar.exceptions import HTTPException
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_bytes
 from shelfsight.service import errors
 
+MB = 1024 * 1024
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
 
 
@@ -28,10 +29,15 @@ async def read_image(
         raise ApiError(400, "missing image", f"send the photo as a multipart file field {field!r}")
     ctype = (upload.content_type or "").split(";")[0].strip().lower()
     if ctype and ctype not in IMAGE_TYPES and ctype != "application/octet-stream":
-        raise ApiError(415, "unsupported media type", f"{field}: {ctype} is not an image type")
+        raise ApiError(415, "unsupported media type", f"{field}: a {ctype} file is not a picture")
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ApiError(413, "upload too large", f"{field}: more than {max_bytes} bytes")
+        raise ApiError(
+            413,
+            "upload too large",
+            f"{field}: the file is larger than {max_bytes / MB:g} MB, the most this server "
+            "accepts per photo",
+        )
     try:
         return decode_bytes(data, max_pixels=max_pixels), data
     except ImageError as exc:

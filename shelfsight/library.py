@@ -19,14 +19,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 
+from shelfsight.indexer.batch_sources import BatchSource, batch_sources
 from shelfsight.indexer.catalogue import Catalogue, Product, search_terms
-from shelfsight.indexer.errors import BadInput, ImageChanged, NotFound, NotIndexed
+from shelfsight.indexer.errors import BadInput, ImageChanged, NotFound, NotIndexed, Skip
 from shelfsight.indexer.images import (
     DecodedImage,
     ImageError,
@@ -47,7 +48,7 @@ from shelfsight.indexer.online import (
 )
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace, atomic_path
-from shelfsight.tagging.defaults import NOVELTY_PRIOR
+from shelfsight.tagging.defaults import DEFAULT_ATTRIBUTES, NOVELTY_PRIOR
 from shelfsight.tagging.neighbours import (
     NeighbourSearch,
     NotEmbedded,
@@ -55,7 +56,13 @@ from shelfsight.tagging.neighbours import (
     UnknownProduct,
     parse_where,
 )
-from shelfsight.tagging.results import ProductInfo, SearchResult, SimilarProduct, SimilarResult
+from shelfsight.tagging.results import (
+    BatchItem,
+    ProductInfo,
+    SearchResult,
+    SimilarProduct,
+    SimilarResult,
+)
 from shelfsight.tagging.results import TagResult as TagResult
 from shelfsight.tagging.title_search import TitleSearch
 
@@ -63,7 +70,7 @@ if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
     from shelfsight.indexer.build import IndexReport
     from shelfsight.indexer.train import TrainReport
     from shelfsight.tagging.describe.writer import Description
-    from shelfsight.tagging.pipeline import Pipeline
+    from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
 
 log = logging.getLogger(__name__)
 WRITE_MODES = ("replace", "merge")
@@ -264,17 +271,60 @@ class Shelfsight:
         ``options`` are ``PipelineOptions``: ``k``, ``attributes``, ``power``, ``alpha``,
         ``pixel_weight``, ``colour_column``, ``min_score``, ``review_threshold``,
         ``ocr_timeout``."""
+        opts = self._pipeline_options(options)
+        query = self.query(image_or_id)
+        return self.pipeline.run(query, query.image, opts).answer()
+
+    def tag_batch(
+        self,
+        images: str | os.PathLike[str] | Iterable[ImageInput | tuple[str, ImageInput]],
+        progress: bool = False,
+        source: BatchSource | None = None,
+        **options: Any,
+    ) -> Iterator[BatchItem]:
+        """Tag many photos, one ``BatchItem`` each, in order: its ``result`` as ``tag``
+        gives it, or why it was ``skipped`` (the rest go ahead).
+
+        ``images`` is a folder (every image file under it), a CSV/JSONL file naming its
+        photos as ``ingest`` does (``source`` says how), or an iterable of images or
+        (name, image) pairs. The next photos decode while the model embeds the current
+        batch; the options are ``tag``'s."""
+        from shelfsight.tagging.batch import tag_many
+
+        opts = self._pipeline_options(options)
+        skipped: list[Skip] = []
+        if isinstance(images, str | os.PathLike):
+            found, skipped = batch_sources(Path(images), **vars(source or BatchSource()))
+            named: Iterable[tuple[str, Any]] = found
+            total: int | None = len(found)
+        else:
+            items = list(images) if isinstance(images, Sequence) else images
+            total = len(items) if isinstance(items, Sequence) else None
+            named = (
+                item if isinstance(item, tuple) else (_name_of(item, n), item)
+                for n, item in enumerate(items)
+            )
+        for skip in skipped:  # rows that name no photo come first; nothing stops for them
+            yield BatchItem(skip.id or f"row-{skip.row}", skip.path, skipped=skip)
+        yield from tag_many(self.pipeline, named, opts, progress=progress, total=total)
+
+    def batch_columns(self, attributes: str | Sequence[str] = DEFAULT_ATTRIBUTES) -> list[str]:
+        """The header of ``tag-batch``'s CSV: each family's value, score, source, review."""
+        from shelfsight.tagging.batch import csv_columns
+
+        attrs = attributes.split(",") if isinstance(attributes, str) else attributes
+        return csv_columns(self.catalogue.tag_families(), tuple(a.strip() for a in attrs))
+
+    def _pipeline_options(self, options: dict[str, Any]) -> PipelineOptions:
         if isinstance(options.get("attributes"), str):
             attrs = options["attributes"].split(",")
             options["attributes"] = tuple(a.strip() for a in attrs if a.strip())
         from shelfsight.tagging.pipeline import PipelineOptions
 
         try:
-            opts = PipelineOptions(**options)
+            return PipelineOptions(**options)
         except TypeError as exc:
             raise BadInput(f"tag: {exc}") from None
-        query = self.query(image_or_id)
-        return self.pipeline.run(query, query.image, opts).answer()
 
     def where(self, where: Where) -> dict[str, list[str]]:
         """A tag filter, checked against the catalogue: ``{"gender": ["Men"]}`` or
@@ -294,16 +344,36 @@ class Shelfsight:
         where: Where = None,
         embed: bool = True,
         paths: bool = True,
+        text: str | None = None,
     ) -> SimilarResult:
         """The catalogue products that look most like a product or a photo.
 
-        A stored product answers from its stored vector without loading a model; one not
-        embedded yet is embedded now, or (``embed=False``) raises ``NotEmbedded``."""
-        filters = self.where(where)
+        ``text`` refines it in words ("like this, but in red"): the tag values it names
+        join ``where``; words naming none come back as ``ignored``. A stored product
+        answers from its stored vector without loading a model; one not embedded yet is
+        embedded now, or (``embed=False``) raises ``NotEmbedded``."""
+        filters, ignored = self.refine(where, text)
         query = self.query(image_or_id, with_image=False, embed=embed, paths=paths)
         label = query.product.id if query.product is not None else "image"
         found = self._search_at(self.version).neighbours(query, k, where=filters)
-        return SimilarResult(label, filters, [SimilarProduct.from_neighbour(n) for n in found])
+        products = [SimilarProduct.from_neighbour(n) for n in found]
+        return SimilarResult(label, filters, products, ignored)
+
+    def refine(self, where: Where, text: str | None) -> tuple[dict[str, list[str]], list[str]]:
+        """``where`` checked, with the tag values ``text`` names added (AND across
+        families, OR within one); and the words of ``text`` that named no value."""
+        filters = self.where(where)
+        if not text:
+            return filters, []
+        named, ignored = self.catalogue.filters_in_text(text)
+        for family, values in named.items():
+            have = filters.setdefault(family, [])
+            have += [v for v in values if v not in have]
+        return filters, ignored
+
+    def facets(self) -> dict[str, dict[str, int]]:
+        """Every tag family's values and how many products hold each."""
+        return self.catalogue.facets()
 
     @property
     def title_search(self) -> TitleSearch:
@@ -656,6 +726,13 @@ class Shelfsight:
         search = NeighbourSearch(self.workspace, self.catalogue, embedder=embedder)
         self._search, self.version = search, VectorIndex.current_version(self.workspace.index_dir)
         return calibrate_workspace(search, novelty_prior=novelty_prior)
+
+
+def _name_of(image: Any, n: int) -> str:
+    """A photo's name in a batch: its file's stem, else its place in the batch."""
+    if isinstance(image, str | os.PathLike):
+        return Path(image).stem
+    return f"image-{n + 1}"
 
 
 def _with_bytes(image: Any) -> tuple[DecodedImage, bytes]:

@@ -10,3 +10,6 @@ DEFAULT_PIXEL_WEIGHT = 0.2
 # Share of a merchant's new products assumed to be of types the catalogue lacks: the real
 # batch of issue 13 had 9 %. Calibrated scores and review flags are fitted for that mix.
 NOVELTY_PRIOR = 0.1
+# Pixel attributes a tag can add, and those on unless asked otherwise (OCR costs ~1 s).
+ATTRIBUTES = ("colour", "shape", "ocr")
+DEFAULT_ATTRIBUTES = ("colour", "shape")

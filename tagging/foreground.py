@@ -88,6 +88,10 @@ def grabcut_mask(rgb: np.ndarray, iterations: int = 3) -> np.ndarray:
     rect = (max(1, w // 20), max(1, h // 20), w - 2 * max(1, w // 20), h - 2 * max(1, h // 20))
     mask = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models from OpenCV's per-thread random generator, whose
+    # state carries over between calls: the same photo got another mask (and palette and
+    # shape tags) on each /tag. Seeded per call, a photo always gets the same answer.
+    cv2.setRNGSeed(0)
     cv2.grabCut(
         cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
         mask,
@@ -120,6 +124,14 @@ def segment(image: Image.Image | np.ndarray, max_side: int = 256) -> Foreground:
         if _MIN_SHARE <= mask.mean() <= _MAX_SHARE:
             return Foreground(mask, "grabcut", None)
     return Foreground(np.ones(rgb.shape[:2], bool), "whole", None)
+
+
+def skin_mask(rgb: np.ndarray) -> np.ndarray:
+    """Pixels in the YCrCb box where human skin of every tone falls (Chai & Ngan 1999,
+    bounds widened for studio light)."""
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return (y > 60) & (cr >= 138) & (cr <= 175) & (cb >= 85) & (cb <= 130)
 
 
 def resized_rgb(image: Image.Image, mask: np.ndarray) -> np.ndarray:

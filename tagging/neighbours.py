@@ -151,12 +151,30 @@ class NeighbourSearch:
         hits = self.index.search(
             query.vector, k + SPARE_HITS, allowed=allowed, exclude=np.array(query.exclude)
         )
-        keys = [int(key) for key in hits.keys[0] if key >= 0]
+        return self._found(hits.keys[0], hits.distances[0], k)
+
+    def neighbours_many(self, queries: list[Query], k: int) -> list[list[Neighbour]]:
+        """``neighbours`` for several queries, those that exclude nothing in one index pass:
+        a flat search reads the whole index per pass, so 8 queries cost about what 1 does
+        (BENCHMARKS.md, tag-batch)."""
+        out: list[list[Neighbour] | None] = [None] * len(queries)
+        plain = [i for i, q in enumerate(queries) if not len(q.exclude)]
+        if plain:
+            hits = self.index.search(np.stack([queries[i].vector for i in plain]), k + SPARE_HITS)
+            for row, i in enumerate(plain):
+                out[i] = self._found(hits.keys[row], hits.distances[row], k)
+        return [
+            found if found is not None else self.neighbours(q, k)
+            for found, q in zip(out, queries, strict=True)
+        ]
+
+    def _found(self, hit_keys: np.ndarray, distances: np.ndarray, k: int) -> list[Neighbour]:
+        keys = [int(key) for key in hit_keys if key >= 0]
         products = self.catalogue.summaries(keys[:k])
         if len(products) < min(k, len(keys)):  # some were deleted: read the spares too
             products.update(self.catalogue.summaries(keys[k:]))
         out = []
-        for key, dist in zip(hits.keys[0], hits.distances[0], strict=True):
+        for key, dist in zip(hit_keys, distances, strict=True):
             p = products.get(int(key))
             if p is None:  # deleted from the catalogue since the index was built
                 continue

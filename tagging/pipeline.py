@@ -17,7 +17,7 @@ from shelfsight.tagging.colour import (
     colour_family,
     palette,
 )
-from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT
+from shelfsight.tagging.defaults import ATTRIBUTES, DEFAULT_ATTRIBUTES, DEFAULT_PIXEL_WEIGHT
 from shelfsight.tagging.foreground import segment
 from shelfsight.tagging.knn import (
     DEFAULT_ALPHA,
@@ -42,8 +42,6 @@ from shelfsight.tagging.results import (
 from shelfsight.tagging.scoring import combined_scores
 from shelfsight.tagging.shape import ShapeResult, describe_shape
 
-ATTRIBUTES = ("colour", "shape", "ocr")
-DEFAULT_ATTRIBUTES = ("colour", "shape")
 # How far shape tags can be trusted depends on how the product was cut out.
 SHAPE_CONFIDENCE = {"border": 0.9, "grabcut": 0.6, "whole": 0.2}
 
@@ -145,11 +143,17 @@ class Pipeline:
         return self._brands
 
     def run(
-        self, query: Query, image: DecodedImage | None, opts: PipelineOptions | None = None
+        self,
+        query: Query,
+        image: DecodedImage | None,
+        opts: PipelineOptions | None = None,
+        neighbours: list[Neighbour] | None = None,
     ) -> PipelineResult:
+        """Tags for one query; ``neighbours`` when already found (a batch searches once)."""
         opts = opts or PipelineOptions()
         families = self.search.catalogue.tag_families()
-        neighbours = self.search.neighbours(query, opts.k)
+        if neighbours is None:
+            neighbours = self.search.neighbours(query, opts.k)
         heads = self.search.head_probs(query.vector) if opts.alpha > 0 else None
 
         result = PipelineResult({}, neighbours, {"k": opts.k, "model": self.search.index.model})

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shelfsight.indexer.catalogue import Product
+from shelfsight.indexer.errors import Skip
 from shelfsight.tagging.knn import Neighbour, TagScore
 from shelfsight.tagging.ocr import BrandMatch, OcrResult, TextLine
 from shelfsight.tagging.shape import ShapeResult
@@ -102,11 +103,12 @@ class Colours(_Json):
     palette: list[Swatch]
     foreground: str  # how the product was separated from its backdrop
     foreground_share: float
+    skin_share: float = 0.0  # share of the product's pixels left out as a model's skin
 
     @classmethod
     def from_palette(cls, p: Palette) -> Colours:
         swatches = [Swatch(s.name, s.hex, round(s.share, 4)) for s in p.swatches]
-        return cls(swatches, p.foreground, round(p.foreground_share, 4))
+        return cls(swatches, p.foreground, round(p.foreground_share, 4), round(p.skin_share, 4))
 
 
 @dataclass
@@ -131,10 +133,28 @@ class TagResult(_Json):
 
 
 @dataclass
+class BatchItem(_Json):
+    """One photo of a batch: its tags, or why it was skipped (the rest went ahead)."""
+
+    name: str  # the file's stem, the CSV row's id, or the upload's file name
+    path: str | None = None
+    result: TagResult | None = None
+    skipped: Skip | None = None
+
+
+@dataclass
+class BatchResult(_Json):
+    items: list[BatchItem]
+    tagged: int
+    skipped: int
+
+
+@dataclass
 class SimilarResult(_Json):
     query: str  # the product id, or "upload" / "image" for a photo
     where: dict[str, list[str]]
     results: list[SimilarProduct]
+    ignored: list[str] = field(default_factory=list)  # words of ``text`` naming no tag
 
 
 def rounded_match(m: Match | None) -> Match | None:

@@ -1,86 +1,352 @@
-// The Shelfsight page: one photo in, tags + colours + shape + similar products +
-// a description out. Plain DOM, no build step.
+// The Shelfsight page: one photo (or a catalogue product) in, tags + colours + shape +
+// similar products + a description out; a batch view to tag many photos, review and
+// correct them, download them or add them to the catalogue. Plain DOM, no build step.
 "use strict";
 const $ = (id) => document.getElementById(id);
-let current = { file: null, productId: null };
+const MAX_VOTERS = 6; // shown per tag; the rest are counted
+const BATCH_CHUNK = 10; // photos per POST /tag/batch: progress every ~0.3 s on 2 cores
+// What the result shows: an uploaded photo, a catalogue product, or a text search; the
+// filters (the API's `where`) and the words refining it apply to whichever it is.
+let view = { kind: null, file: null, productId: null, q: "", where: {}, refine: "" };
+let facetsCache = null;
 
-function setStatus(text) { $("status").textContent = text || ""; }
+// -- talking to the API ---------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, code, detail, body) {
+    super(detail || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+    this.body = body || {};
+  }
+}
 
 async function api(url, options) {
-  const res = await fetch(url, options);
+  let res;
+  try {
+    res = await fetch(url, options);
+  } catch (e) {
+    throw new ApiError(0, "unreachable", "The Shelfsight server cannot be reached. Is it running?");
+  }
   const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.detail || body.error || `HTTP ${res.status}`);
+  if (!res.ok) throw new ApiError(res.status, body.error, body.detail, body);
   return body;
 }
+
+// A person's words for each kind of failure; the server's detail says the specifics.
+const ERROR_TITLES = {
+  "upload too large": "That photo is too large",
+  "request too large": "That upload is too large",
+  "image too large": "That picture has too many pixels",
+  "bad aspect ratio": "That does not look like a product photo",
+  "not an image": "That file is not a picture Shelfsight can read",
+  "unsupported media type": "That file is not a picture Shelfsight can read",
+  "truncated image": "That photo is incomplete",
+  "unreadable image": "That photo cannot be read",
+  "empty image file": "That file is empty",
+  "unknown filter": "That filter does not exist",
+  "bad filter": "That filter does not exist",
+  "not found": "Not found",
+  "too many photos": "Too many photos at once",
+  "unreachable": "No connection",
+  "timed out": "That took too long",
+  "unauthorized": "The API key was not accepted",
+  "forbidden": "Writing to the catalogue is off on this server",
+};
+
+function humanError(e) {
+  const title = ERROR_TITLES[e.code] ||
+    (e.status === 413 ? "That upload is too large" :
+      e.status >= 500 ? "Something went wrong on the server" :
+        e.status === 404 ? "Not found" : "That did not work");
+  let detail = e.detail || e.message || "";
+  if (e.status === 413 && !/MB/.test(detail)) detail = "Photos up to 15 MB are accepted.";
+  return { title, detail };
+}
+
+function showError(e) {
+  const { title, detail } = humanError(e);
+  for (const id of ["tags-card", "describe-card", "similar-card"]) $(id).hidden = true;
+  $("error-title").textContent = title;
+  $("error-detail").textContent = detail;
+  $("error-card").hidden = false;
+  setStatus("");
+  $("error-card").scrollIntoView({ block: "nearest" });
+}
+
+function clearError() { $("error-card").hidden = true; }
+function setStatus(text) { $("status").textContent = text || ""; }
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "style") node.style.cssText = v; else node.setAttribute(k, v);
   }
-  for (const c of children) node.append(c);
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
   return node;
 }
 
+function whereParams(params) {
+  for (const [family, values] of Object.entries(view.where)) {
+    for (const v of values) params.append("where", `${family}=${v}`);
+  }
+  return params;
+}
+
+// Vectors are unit length: distance d = sqrt(2 - 2 cos), so cos = 1 - d^2 / 2.
+function similarity(distance) {
+  return Math.max(0, Math.min(1, 1 - (distance * distance) / 2));
+}
+
+// Where a tag came from, in words (the API's `source` codes: knn, +head, +colour, ...).
+const SOURCE_WORDS = { knn: "similar products", head: "classifier", colour: "photo colour", shape: "outline", ocr: "printed text" };
+function sourceWords(source) {
+  return source.split("+").map((s) => SOURCE_WORDS[s] || s).join(" + ");
+}
+
+// -- one photo --------------------------------------------------------------------------
+function showMatch(match) {
+  const banner = $("match-banner");
+  banner.replaceChildren();
+  banner.className = "banner";
+  if (match && match.duplicate_of) {
+    const link = el("button", { type: "button", class: "link", id: "duplicate-link" }, `#${match.duplicate_of}`);
+    link.addEventListener("click", () => pivot(match.duplicate_of));
+    banner.append("Already in the catalogue as ", link, ".");
+    banner.classList.add("duplicate");
+    banner.hidden = false;
+  } else if (match && match.out_of_domain) {
+    banner.append(el("strong", {}, "This does not look like anything in the catalogue. "),
+      "Its nearest product is far from it, so these tags are guesses: check each one.");
+    banner.classList.add("ood");
+    banner.hidden = false;
+  } else {
+    banner.hidden = true;
+  }
+}
+
+function voterList(family, value, neighbours) {
+  const voters = neighbours.filter((n) => (n.tags || {})[family] === value);
+  const box = el("div", { class: "voters" });
+  if (!voters.length) {
+    box.append(el("span", { class: "muted" }, "No similar product holds this value; it came from the photo."));
+    return box;
+  }
+  box.append(el("span", { class: "muted" }, `Voted by ${voters.length} of ${neighbours.length} similar products${voters.length > MAX_VOTERS ? `, the closest ${MAX_VOTERS}` : ""}:`));
+  for (const n of voters.slice(0, MAX_VOTERS)) {
+    box.append(el("span", { class: "voter", title: n.title },
+      el("img", { src: n.thumbnail, alt: "", loading: "lazy" }),
+      `${Math.round(similarity(n.distance) * 100)}% · ${n.title}`));
+  }
+  return box;
+}
+
+function tagRow(family, tag, neighbours) {
+  const pct = Math.round(tag.score * 100);
+  const bar = el("div", { class: "bar", title: `${pct}% confident` },
+    el("span", { style: `width:${pct}%` }), el("em", {}, `${tag.value} · ${pct}%`));
+  const li = el("li", { "data-family": family, tabindex: "0", class: tag.review ? "review" : "" },
+    el("span", { class: "family" }, family), bar,
+    el("span", { class: "source" }, sourceWords(tag.source), tag.review ? el("b", {}, " · check") : null));
+  if (neighbours) {
+    li.append(voterList(family, tag.value, neighbours));
+    li.addEventListener("click", () => li.classList.toggle("open"));
+  }
+  return li;
+}
+
 function showTags(result) {
+  $("product-head").hidden = true;
+  $("tags-title").hidden = false;
+  $("tags-hint").hidden = false;
+  showMatch(result.match);
   const list = $("tags");
   list.replaceChildren();
+  const colours = result.colour && result.colour.palette || [];
+  // One colour story: the catalogue's colour family (fused with the pixels, `+colour`)
+  // is the answer; the palette explains it. The bare pixel `colour` row would be a
+  // second, disagreeing answer, so it is not listed.
+  let colourFamily = null;
   for (const [family, t] of Object.entries(result.tags)) {
-    const pct = Math.round(t.score * 100);
-    const bar = el("div", { class: "bar", title: `${pct}%` },
-      el("span", { style: `width:${pct}%` }), el("em", {}, `${t.value} · ${pct}%`));
-    list.append(el("li", { "data-family": family },
-      el("span", { class: "family" }, family), bar, el("span", { class: "source" }, t.source)));
+    if (t.source.includes("colour") && t.source !== "colour") colourFamily = family;
+    if (t.source === "colour" || t.source === "shape") continue;
+    list.append(tagRow(family, t, result.neighbours || []));
+  }
+  const story = $("colour-story");
+  const skin = result.colour && result.colour.skin_share > 0 ? " (backdrop and skin left out)" : " (backdrop left out)";
+  if (colourFamily) {
+    story.textContent = `${result.tags[colourFamily].value} (${colourFamily}): the similar products' colour, weighed with the photo's own palette${skin}:`;
+  } else {
+    story.textContent = colours.length ? `The photo's own palette${skin}:` : "";
   }
   const sw = $("swatches");
   sw.replaceChildren();
-  for (const s of (result.colour && result.colour.palette) || []) {
-    sw.append(el("li", {}, el("i", { style: `background:${s.hex}` }),
-      `${s.name} ${Math.round(s.share * 100)}%`));
+  for (const s of colours) {
+    sw.append(el("li", {}, el("i", { style: `background:${s.hex}` }), `${s.name} ${Math.round(s.share * 100)}%`));
   }
+  $("colour-section").hidden = !colours.length;
   const shape = $("shape");
   shape.replaceChildren();
   for (const [name, value] of Object.entries((result.shape && result.shape.tags) || {})) {
     shape.append(el("li", {}, `${name}: ${value}`));
   }
+  $("shape-section").hidden = !shape.children.length;
   $("tags-card").hidden = false;
 }
 
-function showProducts(title, results) {
+function showProduct(product) {
+  $("product-head").hidden = false;
+  $("product-title").textContent = product.title || `Product ${product.id}`;
+  $("product-id").textContent = `#${product.id}`;
+  $("match-banner").hidden = true;
+  $("tags-title").hidden = true;
+  $("tags-hint").hidden = true;
+  const list = $("tags");
+  list.replaceChildren();
+  for (const [family, value] of Object.entries(product.tags)) {
+    list.append(el("li", { "data-family": family, class: "stored" },
+      el("span", { class: "family" }, family), el("span", { class: "value" }, value)));
+  }
+  // The photo's colours and outline were measured on an upload; a stored product has
+  // its catalogue record instead, so those panels go.
+  $("colour-section").hidden = true;
+  $("shape-section").hidden = true;
+  $("tags-card").hidden = false;
+}
+
+function resetDescription() {
+  $("description").textContent = "";
+  $("removed").textContent = "";
+  $("regenerate").textContent = "Write description";
+  $("describe-card").hidden = false;
+}
+
+// -- result grid, facets and refinement -----------------------------------------------
+function productCard(p) {
+  const info = [p.title];
+  let meta;
+  if (p.distance !== undefined) {
+    const pct = Math.round(similarity(p.distance) * 100);
+    meta = el("span", { class: "sim", title: `distance ${p.distance.toFixed(3)}` },
+      el("span", { class: "simbar" }, el("span", { style: `width:${pct}%` })), `${pct}% similar`);
+  } else {
+    meta = el("small", {}, `#${p.id}`);
+  }
+  const card = el("button", { class: "product", type: "button", "data-id": p.id },
+    el("img", { src: p.thumbnail, alt: p.title, loading: "lazy" }),
+    el("div", {}, ...info, el("br"), meta));
+  card.addEventListener("click", () => pivot(p.id));
+  return card;
+}
+
+function showFacets(results) {
+  const active = $("active-filters");
+  active.replaceChildren();
+  for (const [family, values] of Object.entries(view.where)) {
+    for (const v of values) {
+      const chip = el("button", { type: "button", class: "chip active", "data-family": family, "data-value": v,
+        title: "Remove this filter" }, `${family}: ${v} ✕`);
+      chip.addEventListener("click", () => {
+        view.where[family] = view.where[family].filter((x) => x !== v);
+        if (!view.where[family].length) delete view.where[family];
+        loadResults();
+      });
+      active.append(chip);
+    }
+  }
+  const counts = {};
+  for (const p of results) {
+    for (const [family, value] of Object.entries(p.tags || {})) {
+      counts[family] = counts[family] || {};
+      counts[family][value] = (counts[family][value] || 0) + 1;
+    }
+  }
+  const box = $("facets");
+  box.replaceChildren();
+  for (const [family, values] of Object.entries(counts)) {
+    const entries = Object.entries(values).sort((a, b) => b[1] - a[1]);
+    if (entries.length < 2 || view.where[family]) continue; // nothing to narrow
+    const group = el("div", { class: "facet", "data-family": family }, el("span", { class: "family" }, family));
+    for (const [value, n] of entries.slice(0, 6)) {
+      const chip = el("button", { type: "button", class: "chip", "data-value": value }, `${value} (${n})`);
+      chip.addEventListener("click", () => {
+        view.where[family] = [value];
+        loadResults();
+      });
+      group.append(chip);
+    }
+    box.append(group);
+  }
+}
+
+function showProducts(title, results, note) {
   $("similar-title").textContent = title;
   const grid = $("similar");
   grid.replaceChildren();
-  for (const p of results) {
-    const card = el("button", { class: "product", type: "button", "data-id": p.id },
-      el("img", { src: p.thumbnail, alt: p.title, loading: "lazy" }),
-      el("div", {}, p.title, el("br"), el("small", {},
-        p.distance !== undefined ? `d=${p.distance.toFixed(3)}` : `#${p.id}`)));
-    card.addEventListener("click", () => pivot(p.id, p.title));
-    grid.append(card);
-  }
-  if (!results.length) grid.append(el("p", { class: "muted" }, "Nothing found."));
+  for (const p of results) grid.append(productCard(p));
+  if (!results.length) grid.append(el("p", { class: "muted" }, "Nothing found. Remove a filter or try other words."));
+  $("refine-form").hidden = view.kind === "search";
+  $("refine-note").textContent = note || "";
+  showFacets(results);
   $("similar-card").hidden = false;
 }
 
-async function pivot(id, title) {
-  setStatus(`Finding products like ${title}…`);
+async function loadResults(scroll = true) {
+  const params = whereParams(new URLSearchParams());
+  let out, title;
   try {
-    const out = await api(`/similar/${encodeURIComponent(id)}?k=12`);
-    current = { file: null, productId: id };
-    $("preview").src = `/images/${encodeURIComponent(id)}?size=medium`;
-    $("preview").hidden = false;
-    showProducts(`Similar to ${title}`, out.results);
-    $("describe-card").hidden = false;
-    setStatus("");
-  } catch (e) { setStatus(e.message); }
+    if (view.kind === "search") {
+      params.set("q", view.q);
+      params.set("k", "24");
+      out = await api(`/search?${params}`);
+      title = `Search: ${view.q}`;
+    } else {
+      params.set("k", "12");
+      if (view.refine) params.set("q", view.refine);
+      if (view.kind === "product") {
+        out = await api(`/similar/${encodeURIComponent(view.productId)}?${params}`);
+        title = `Similar to #${view.productId}`;
+      } else {
+        const f = new FormData();
+        f.append("image", view.file);
+        out = await api(`/similar?${params}`, { method: "POST", body: f });
+        title = "Similar products";
+      }
+      // The words named filters: the server says which; they show as removable chips.
+      if (view.refine) {
+        view.where = out.where || {};
+        view.refine = "";
+        $("refine-q").value = "";
+      }
+    }
+  } catch (e) { showError(e); return false; }
+  clearError();
+  const note = out.ignored && out.ignored.length ? `Not understood, ignored: ${out.ignored.join(", ")}` : "";
+  showProducts(title, out.results, note);
+  if (scroll) $("similar-card").scrollIntoView({ behavior: "smooth", block: "start" });
+  return true;
+}
+
+async function pivot(id) {
+  setStatus("Loading the product…");
+  let product;
+  try {
+    product = await api(`/products/${encodeURIComponent(id)}`);
+  } catch (e) { showError(e); return; }
+  view = { kind: "product", file: null, productId: id, q: "", where: {}, refine: "" };
+  $("preview").src = `/images/${encodeURIComponent(id)}?size=medium`;
+  $("preview").hidden = false;
+  showProduct(product);
+  resetDescription();
+  const ok = await loadResults(false);
+  setStatus("");
+  if (ok) $("tags-card").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 async function analyse(file) {
-  current = { file, productId: null };
+  view = { kind: "upload", file, productId: null, q: "", where: {}, refine: "" };
   $("preview").src = URL.createObjectURL(file);
   $("preview").hidden = false;
-  $("description").textContent = "";
-  $("removed").textContent = "";
   setStatus("Tagging…");
   const form = () => { const f = new FormData(); f.append("image", file); return f; };
   try {
@@ -88,13 +354,16 @@ async function analyse(file) {
       api("/tag?k=10", { method: "POST", body: form() }),
       api("/similar?k=12", { method: "POST", body: form() }),
     ]);
+    clearError();
     showTags(tags);
     showProducts("Similar products", similar.results);
-    $("describe-card").hidden = false;
+    resetDescription();
     setStatus("");
-  } catch (e) { setStatus(e.message); }
+    $("tags-card").scrollIntoView({ behavior: "smooth", block: "start" });
+  } catch (e) { showError(e); }
 }
 
+// -- description ------------------------------------------------------------------------
 // Progress while a description is written: what the server is doing and for how long
 // (a language model's first load takes tens of seconds; the default edit, milliseconds).
 async function describeProgress(started) {
@@ -109,8 +378,8 @@ async function describeProgress(started) {
 
 async function describe() {
   const f = new FormData();
-  if (current.file) f.append("image", current.file);
-  else if (current.productId) f.append("product_id", current.productId);
+  if (view.kind === "upload") f.append("image", view.file);
+  else if (view.kind === "product") f.append("product_id", view.productId);
   else return;
   f.append("length", $("length").value);
   f.append("tone", $("tone").value);
@@ -129,31 +398,223 @@ async function describe() {
     const removed = out.unsupported_claims.map((c) => `${c.text} (${c.category})`);
     $("removed").textContent = removed.length ? `Removed unsupported: ${removed.join(", ")}` : "";
     $("regenerate").textContent = "Regenerate";
-  } catch (e) { $("description").textContent = e.message; }
-  finally {
+  } catch (e) {
+    const { title, detail } = humanError(e);
+    $("description").textContent = `${title}. ${detail}`;
+  } finally {
     waiting = false;
     clearInterval(timer);
     $("regenerate").disabled = false;
   }
 }
 
-const drop = $("drop");
-["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => {
-  e.preventDefault(); drop.classList.add("over");
-}));
-["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => {
-  e.preventDefault(); drop.classList.remove("over");
-}));
-drop.addEventListener("drop", (e) => { const f = e.dataTransfer.files[0]; if (f) analyse(f); });
+// -- batch ------------------------------------------------------------------------------
+let batchRows = []; // {file, name, id, title, status, note, tags: {family: tag}}
+
+async function facets() {
+  if (!facetsCache) facetsCache = (await api("/facets")).families;
+  return facetsCache;
+}
+
+function idFrom(name) {
+  const stem = name.replace(/\.[^.]+$/, "");
+  return stem.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 64) || "product";
+}
+
+function batchFamilies(fams) { return Object.keys(fams); }
+
+async function runBatch(files) {
+  files = [...files].filter((f) => f.size !== undefined);
+  if (!files.length) return;
+  let fams;
+  try { fams = await facets(); } catch (e) { $("batch-status").textContent = humanError(e).title; return; }
+  ensureDatalists(fams);
+  batchRows = [];
+  $("batch-saved").textContent = "";
+  renderBatchHead(fams);
+  $("batch-table").tBodies[0].replaceChildren();
+  $("batch-card").hidden = false;
+  for (let i = 0; i < files.length; i += BATCH_CHUNK) {
+    $("batch-status").textContent = `Tagging ${Math.min(i + BATCH_CHUNK, files.length)} of ${files.length}…`;
+    const chunk = files.slice(i, i + BATCH_CHUNK);
+    const f = new FormData();
+    for (const file of chunk) f.append("images", file, file.name);
+    let items;
+    try {
+      items = (await api("/tag/batch?k=10", { method: "POST", body: f })).items;
+    } catch (e) {
+      const { title, detail } = humanError(e);
+      items = chunk.map((file) => ({ name: file.name, skipped: { reason: title, detail } }));
+    }
+    items.forEach((item, n) => addBatchRow(chunk[n], item, fams));
+  }
+  const skipped = batchRows.filter((r) => r.status === "skipped").length;
+  $("batch-status").textContent = `Tagged ${batchRows.length - skipped} of ${files.length} photos` +
+    (skipped ? `; ${skipped} skipped (see the status column).` : ".");
+}
+
+function ensureDatalists(fams) {
+  const box = $("datalists");
+  if (box.children.length) return;
+  for (const [family, values] of Object.entries(fams)) {
+    const dl = el("datalist", { id: `values-${family}` });
+    for (const v of Object.keys(values)) dl.append(el("option", { value: v }));
+    box.append(dl);
+  }
+}
+
+function renderBatchHead(fams) {
+  const head = el("tr", {}, el("th", {}, "Photo"), el("th", {}, "Id"), el("th", {}, "Title"), el("th", {}, "Status"));
+  for (const family of batchFamilies(fams)) head.append(el("th", {}, family));
+  $("batch-table").tHead.replaceChildren(head);
+}
+
+function addBatchRow(file, item, fams) {
+  const row = { file, name: item.name, id: idFrom(item.name), title: "", tags: {}, status: "tagged", note: "" };
+  if (item.skipped) {
+    row.status = "skipped";
+    row.note = `${ERROR_TITLES[item.skipped.reason] || item.skipped.reason}${item.skipped.detail ? ": " + item.skipped.detail : ""}`;
+  } else {
+    const m = item.result.match || {};
+    if (m.duplicate_of) { row.status = "duplicate"; row.note = `already in the catalogue as #${m.duplicate_of}`; }
+    else if (m.out_of_domain) { row.status = "unlike the catalogue"; row.note = "check every tag"; }
+    for (const [family, t] of Object.entries(item.result.tags)) {
+      row.tags[family] = { value: t.value, tagged: t.value, score: t.score, source: t.source, review: t.review };
+    }
+  }
+  batchRows.push(row);
+  const n = batchRows.length - 1;
+  const tr = el("tr", { "data-name": item.name, class: row.status === "tagged" ? "" : "flag" });
+  const thumb = el("img", { alt: "", src: URL.createObjectURL(file) });
+  const idInput = el("input", { value: row.id, "aria-label": "Id", class: "id", size: "10" });
+  idInput.addEventListener("input", () => { batchRows[n].id = idInput.value.trim(); });
+  const titleInput = el("input", { value: "", "aria-label": "Title", class: "title", size: "14" });
+  titleInput.addEventListener("input", () => { batchRows[n].title = titleInput.value.trim(); });
+  tr.append(el("td", {}, thumb), el("td", {}, idInput), el("td", {}, titleInput),
+    el("td", { class: "status" }, row.status, row.note ? el("small", {}, row.note) : null));
+  for (const family of batchFamilies(fams)) {
+    const t = row.tags[family];
+    const td = el("td", { "data-family": family, class: t && t.review ? "review" : "" });
+    if (t) {
+      const input = el("input", { value: t.value, list: `values-${family}`, "aria-label": family, size: "10" });
+      input.addEventListener("input", () => {
+        t.value = input.value.trim();
+        td.classList.toggle("edited", t.value !== t.tagged);
+      });
+      td.append(input, el("small", { title: sourceWords(t.source) }, `${Math.round(t.score * 100)}%`));
+    }
+    tr.append(td);
+  }
+  $("batch-table").tBodies[0].append(tr);
+}
+
+function csvCell(v) {
+  const s = v === undefined || v === null ? "" : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function batchCsv() {
+  const fams = batchFamilies(facetsCache || {});
+  const header = ["id", "file", "title", "status", "note"];
+  for (const f of fams) header.push(f, `${f}_score`, `${f}_source`, `${f}_corrected`);
+  const lines = [header.map(csvCell).join(",")];
+  for (const r of batchRows) {
+    const cells = [r.id, r.name, r.title, r.status, r.note];
+    for (const f of fams) {
+      const t = r.tags[f];
+      cells.push(t ? t.value : "", t ? t.score : "", t ? t.source : "", t && t.value !== t.tagged ? 1 : 0);
+    }
+    lines.push(cells.map(csvCell).join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+function downloadCsv() {
+  const blob = new Blob([batchCsv()], { type: "text/csv" });
+  const a = el("a", { href: URL.createObjectURL(blob), download: "shelfsight-tags.csv" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+async function saveBatch() {
+  const key = $("api-key").value.trim();
+  const rows = batchRows.filter((r) => r.status !== "skipped");
+  if (!key) { $("batch-saved").textContent = "Enter the server's API key to add products."; return; }
+  let added = 0;
+  const problems = [];
+  for (let i = 0; i < rows.length; i += BATCH_CHUNK) {
+    const chunk = rows.slice(i, i + BATCH_CHUNK);
+    const f = new FormData();
+    const listings = chunk.map((r, n) => {
+      const tags = {};
+      for (const [family, t] of Object.entries(r.tags)) {
+        if (t.source !== "colour" && t.source !== "shape" && t.value) tags[family] = t.value;
+      }
+      f.append(`img${n}`, r.file, r.file.name);
+      return { id: r.id, title: r.title || r.id, tags, image: `img${n}` };
+    });
+    f.append("listings", JSON.stringify(listings));
+    $("batch-saved").textContent = `Adding ${Math.min(i + BATCH_CHUNK, rows.length)} of ${rows.length}…`;
+    let out;
+    try {
+      out = await api("/products", { method: "POST", body: f, headers: { "X-API-Key": key } });
+    } catch (e) {
+      const { title, detail } = humanError(e);
+      if (e.status === 401 || e.status === 403) { $("batch-saved").textContent = `${title}: ${detail}`; return; }
+      // 422: nothing in this chunk was written, and the body says why for each listing.
+      out = e.status === 422 && e.body.skipped ? e.body : { results: [], skipped: [{ id: chunk.map((r) => r.id).join(", "), detail: `${title}. ${detail}` }] };
+    }
+    added += out.results.length;
+    for (const s of out.skipped) problems.push(`${s.id}: ${s.detail || s.reason}`);
+  }
+  facetsCache = null; // new values may now exist
+  $("batch-saved").textContent = `Added ${added} product${added === 1 ? "" : "s"} to the catalogue.` +
+    (problems.length ? ` Not added: ${problems.join("; ")}` : "");
+}
+
+// -- wiring -----------------------------------------------------------------------------
+function dropZone(zone, onFiles) {
+  ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => {
+    e.preventDefault(); zone.classList.add("over");
+  }));
+  ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, (e) => {
+    e.preventDefault(); zone.classList.remove("over");
+  }));
+  zone.addEventListener("drop", (e) => onFiles(e.dataTransfer.files));
+}
+
+function showView(batch) {
+  $("one-view").hidden = batch;
+  $("batch-view").hidden = !batch;
+  $("tab-one").setAttribute("aria-pressed", String(!batch));
+  $("tab-batch").setAttribute("aria-pressed", String(batch));
+}
+
+dropZone($("drop"), (files) => { if (files[0]) analyse(files[0]); });
+dropZone($("batch-drop"), (files) => runBatch(files));
 $("pick").addEventListener("click", () => $("file").click());
 $("file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) analyse(f); });
+$("batch-pick").addEventListener("click", () => $("batch-file").click());
+$("batch-file").addEventListener("change", (e) => runBatch(e.target.files));
+$("batch-csv").addEventListener("click", downloadCsv);
+$("batch-save").addEventListener("click", saveBatch);
+$("tab-one").addEventListener("click", () => showView(false));
+$("tab-batch").addEventListener("click", () => showView(true));
 $("regenerate").addEventListener("click", describe);
-$("search-form").addEventListener("submit", async (e) => {
+$("refine-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const words = $("refine-q").value.trim();
+  if (!words || !view.kind || view.kind === "search") return;
+  view.refine = words;
+  loadResults();
+});
+$("search-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const q = $("search-q").value.trim();
   if (!q) return;
-  try {
-    const out = await api(`/search?q=${encodeURIComponent(q)}&k=24`);
-    showProducts(`Search: ${q}`, out.results);
-  } catch (err) { setStatus(err.message); }
+  showView(false);
+  view = { kind: "search", file: null, productId: null, q, where: {}, refine: "" };
+  for (const id of ["tags-card", "describe-card"]) $(id).hidden = true;
+  loadResults();
 });

@@ -94,3 +94,21 @@ def test_brand_printed_on_a_real_catalogue_photo_is_found(fashion_dir):
     result = read_text(Image.open(fashion_dir / "images" / "10563.jpg"), timeout=120)
     match = BrandMatcher(brand_lexicon(titles)).match([ln.text for ln in result.lines])
     assert match is not None and match.brand == "Puma", result.as_dict()
+
+
+def test_the_same_photo_always_gets_the_same_mask_palette_and_shape(fashion_dir):
+    """GrabCut drew from OpenCV's per-thread random state, which every call advances:
+    this photo (a bag held by a hand, no plain backdrop) got a different mask, palette
+    and shape on each /tag, and tag-batch disagreed with /tag on it."""
+    import numpy as np
+    from shelfsight.tagging.colour import palette
+    from shelfsight.tagging.foreground import grabcut_mask, segment
+
+    img = Image.open(fashion_dir / "images" / "20284.jpg").convert("RGB")
+    rgb = np.asarray(img)
+    first = grabcut_mask(rgb)
+    assert all((grabcut_mask(rgb) == first).all() for _ in range(4))
+    fg = segment(img)
+    assert fg.method == "grabcut"
+    names = {tuple(s.name for s in palette(img, segment(img)).swatches) for _ in range(3)}
+    assert len(names) == 1

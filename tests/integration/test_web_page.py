@@ -5,6 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .server_process import Server
@@ -79,6 +80,7 @@ def test_drop_a_photo_see_tags_and_similar_products_then_pivot(
     page.wait_for_selector("#similar .product")
     ids = page.eval_on_selector_all("#similar .product", "els => els.map(e => e.dataset.id)")
     assert pivot_id not in ids and len(ids) == 12
+    assert page.inner_text("#product-id") == f"#{pivot_id}"
 
     page.fill("#search-q", "shirt")
     page.press("#search-q", "Enter")
@@ -128,3 +130,219 @@ def test_describe_from_the_page_with_length_and_tone(server, browser, fashion_sl
     assert len(written[("medium", "neutral")].split()) > len(written[("short", "neutral")].split())
     assert written[("medium", "playful")] != written[("medium", "neutral")]
     assert "!" in written[("medium", "playful")]
+
+
+# -- the workbench flows, each at desktop and phone width ---------------------------------
+VIEWPORTS = {
+    "desktop": {"viewport": {"width": 1200, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True},
+}
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def page(request, browser, server):
+    context = browser.new_context(accept_downloads=True, **VIEWPORTS[request.param])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/")
+    yield page
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{overflow}px of sideways scroll at {request.param} width"
+    assert errors == []
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def slice_rows(fashion_slice):
+    with open(fashion_slice, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def new_photos(fashion_dir, slice_rows, tmp_path_factory):
+    """20 catalogue-style photos the workspace does not hold."""
+    folder = tmp_path_factory.mktemp("page-batch")
+    have = {r["id"] for r in slice_rows}
+    with open(fashion_dir / "styles.csv", newline="") as fh:
+        others = [r["id"] for r in csv.DictReader(fh) if r["id"] not in have][:20]
+    for pid in others:
+        shutil.copy(fashion_dir / "images" / f"{pid}.jpg", folder / f"{pid}.jpg")
+    return sorted(folder.glob("*.jpg"))
+
+
+def test_batch_upload_review_correct_and_download(page, new_photos, tmp_path):
+    page.click("#tab-batch")
+    page.set_input_files("#batch-file", [str(p) for p in new_photos])
+    page.wait_for_function(
+        "document.querySelector('#batch-status').textContent.startsWith('Tagged 20 of 20')",
+        timeout=120_000,
+    )
+    assert page.locator("#batch-table tbody tr").count() == 20
+    first = page.locator("#batch-table tbody tr").first
+    name = first.get_attribute("data-name")
+    cell = first.locator("td[data-family=articleType] input")
+    tagged = cell.input_value()
+    assert tagged  # a value came back for the photo
+    corrected = "Watches" if tagged != "Watches" else "Belts"
+    cell.fill(corrected)
+    assert "edited" in first.locator("td[data-family=articleType]").get_attribute("class")
+    with page.expect_download() as dl:
+        page.click("#batch-csv")
+    path = tmp_path / "tags.csv"
+    dl.value.save_as(path)
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 20
+    row = next(r for r in rows if r["file"] == name)
+    assert row["articleType"] == corrected and row["articleType_corrected"] == "1"
+    assert row["id"] == name.rsplit(".", 1)[0] and row["status"] in (
+        "tagged",
+        "unlike the catalogue",
+    )
+    others = [r for r in rows if r["file"] != name]
+    assert all(r["articleType_corrected"] == "0" and r["articleType"] for r in others)
+
+
+def test_pivot_shows_the_products_own_record_and_clears_the_photos_panels(
+    page, slice_rows, fashion_dir
+):
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{slice_rows[7]['id']}.jpg"))
+    page.wait_for_selector("#similar .product", timeout=60_000)
+    page.wait_for_selector("#swatches li")
+    target = page.locator("#similar .product").nth(2)
+    pid = target.get_attribute("data-id")
+    # similarity is a percentage, not a raw distance
+    assert "% similar" in target.inner_text() and "d=" not in target.inner_text()
+    target.click()
+    page.wait_for_function(f"document.querySelector('#product-id').textContent === '#{pid}'")
+    record = next(r for r in slice_rows if r["id"] == pid)
+    assert page.inner_text("#product-title") == record["productDisplayName"]
+    shown = dict(
+        zip(
+            page.eval_on_selector_all("#tags li", "els => els.map(e => e.dataset.family)"),
+            page.eval_on_selector_all("#tags li .value", "els => els.map(e => e.textContent)"),
+            strict=True,
+        )
+    )
+    assert shown["articleType"] == record["articleType"] and shown["gender"] == record["gender"]
+    # the upload's palette, shape and banner belong to the photo, not to this product
+    assert page.locator("#colour-section").is_hidden()
+    assert page.locator("#shape-section").is_hidden()
+    assert page.locator("#match-banner").is_hidden()
+    assert page.inner_text("#description") == ""
+    page.wait_for_function(
+        f"document.querySelector('#similar-title').textContent === 'Similar to #{pid}'"
+    )
+
+
+def test_tags_show_their_voters_and_facets_filter_the_grid(page, server, slice_rows, fashion_dir):
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{slice_rows[11]['id']}.jpg"))
+    page.wait_for_selector("#similar .product", timeout=60_000)
+    tag = page.locator("#tags li[data-family=gender]")
+    tag.click()  # a tap (hover on a desktop) opens the voters
+    voters = tag.locator(".voters")
+    assert voters.is_visible() and "Voted by" in voters.inner_text()
+
+    def shown_tags(family):
+        ids = page.eval_on_selector_all("#similar .product", "els => els.map(e => e.dataset.id)")
+        assert ids
+        return {httpx.get(f"{server.url}/products/{i}").json()["tags"][family] for i in ids}
+
+    # a facet, with its count, narrows the grid through the API's `where`
+    chip = page.locator("#facets .chip").first
+    family = chip.evaluate("c => c.closest('.facet').dataset.family")
+    value = chip.get_attribute("data-value")
+    assert chip.inner_text().endswith(")")  # "Shirts (4)"
+    chip.click()
+    page.wait_for_selector(f"#active-filters .chip[data-value='{value}']")
+    assert shown_tags(family) == {value}
+    # words refine the set: "but for women" becomes the gender filter
+    page.fill("#refine-q", "like this, but for women")
+    page.press("#refine-q", "Enter")
+    page.wait_for_selector("#active-filters .chip[data-value='Women']")
+    if page.locator("#similar .product").count():
+        assert shown_tags("gender") <= {"Women", value}
+
+
+def test_an_oversized_upload_replaces_the_results_with_a_readable_message(
+    page, slice_rows, fashion_dir, tmp_path
+):
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{slice_rows[2]['id']}.jpg"))
+    page.wait_for_selector("#similar .product", timeout=60_000)
+    big = tmp_path / "huge.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + os.urandom(16 * 1024 * 1024))
+    page.set_input_files("#file", str(big))
+    page.wait_for_selector("#error-card:not([hidden])", timeout=60_000)
+    assert page.inner_text("#error-title") == "That photo is too large"
+    assert "15 MB" in page.inner_text("#error-detail")
+    assert "bytes" not in page.inner_text("#error-detail")
+    for stale in ("#tags-card", "#similar-card", "#describe-card"):
+        assert page.locator(stale).is_hidden()
+
+
+def test_a_drawing_gets_the_out_of_domain_banner(page, tmp_path):
+    from PIL import Image, ImageDraw
+
+    # Pen strokes on white: nearest product at 1.05 against the slice's 0.97 threshold
+    # (a stick figure, 0.95, passes on 300 products; on the full catalogue it is 0.85 > 0.79).
+    img = Image.new("RGB", (400, 400), "white")
+    d = ImageDraw.Draw(img)
+    for x in range(0, 400, 40):
+        d.line((x, 0, 400 - x, 400), fill="black", width=3)
+    drawing = tmp_path / "drawing.png"
+    img.save(drawing)
+    page.set_input_files("#file", str(drawing))
+    page.wait_for_selector("#match-banner.ood:not([hidden])", timeout=60_000)
+    assert "does not look like anything in the catalogue" in page.inner_text("#match-banner")
+    assert page.locator("#tags li.review").count() >= 1  # every tag asks to be checked
+
+
+def test_search_results_scroll_into_view(page):
+    page.fill("#search-q", "black shirt")
+    page.press("#search-q", "Enter")
+    page.wait_for_function(
+        "document.querySelector('#similar-title').textContent === 'Search: black shirt'"
+    )
+    page.wait_for_timeout(800)  # the smooth scroll
+    top = page.evaluate("document.querySelector('#similar-card').getBoundingClientRect().top")
+    assert 0 <= top < page.viewport_size["height"] / 2
+
+
+def test_corrected_batch_rows_are_written_back_as_listings(browser, home, new_photos):
+    """Add to catalogue: POST /products with the API key, the corrections included."""
+    writable = Server(home)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(writable.url + "/")
+        page.click("#tab-batch")
+        page.set_input_files("#batch-file", [str(p) for p in new_photos[:3]])
+        page.wait_for_function(
+            "document.querySelector('#batch-status').textContent.startsWith('Tagged 3 of 3')",
+            timeout=60_000,
+        )
+        first = page.locator("#batch-table tbody tr").first
+        first.locator("input.id").fill("new-1")
+        first.locator("input.title").fill("Test Brand Men Blue Shirt")
+        first.locator("td[data-family=articleType] input").fill("Shirts")
+        page.click("#batch-save")
+        assert "API key" in page.inner_text("#batch-saved")  # none given: nothing sent
+        page.fill("#api-key", "wrong")
+        page.click("#batch-save")
+        page.wait_for_function("document.querySelector('#batch-saved').textContent.includes('key')")
+        assert httpx.get(f"{writable.url}/products/new-1").status_code == 404
+        page.fill("#api-key", "s3cret")
+        page.click("#batch-save")
+        page.wait_for_function(
+            "document.querySelector('#batch-saved').textContent.startsWith('Added')",
+            timeout=60_000,
+        )
+        assert page.inner_text("#batch-saved") == "Added 3 products to the catalogue."
+        product = httpx.get(f"{writable.url}/products/new-1").json()
+        assert product["title"] == "Test Brand Men Blue Shirt"
+        assert product["tags"]["articleType"] == "Shirts"
+        assert "colour" not in product["tags"] and "outline" not in product["tags"]
+        similar = httpx.get(f"{writable.url}/similar/new-1?k=3")
+        assert similar.status_code == 200  # indexed: it can be searched from
+    finally:
+        writable.stop()

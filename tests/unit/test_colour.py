@@ -63,3 +63,23 @@ def test_name_scores_are_the_pixel_vote():
     p = palette(product((25, 35, 65), second=(240, 210, 40)))
     scores = dict(p.name_scores())
     assert max(scores, key=scores.get) == "Navy Blue"
+
+
+def test_a_models_skin_is_left_out_of_the_palette_but_a_skin_coloured_product_keeps_it():
+    skin = (224, 172, 138)
+    img = Image.new("RGB", (200, 260), "white")
+    px = img.load()
+    for y in range(20, 60):  # a face above a navy shirt: 40 x 60 of 240 x 160 foreground
+        for x in range(70, 130):
+            px[x, y] = skin
+    for y in range(60, 240):
+        for x in range(30, 170):
+            px[x, y] = (30, 40, 90)
+    p = palette(img)
+    assert 0.05 < p.skin_share <= 0.3
+    assert all(s.name not in ("Nude", "Skin", "Peach", "Beige") for s in p.swatches)
+    assert p.swatches[0].name == "Navy Blue"
+    bag = Image.new("RGB", (200, 200), "white")
+    bag.paste(Image.new("RGB", (120, 120), skin), (40, 40))
+    p = palette(bag)
+    assert p.skin_share == 0.0 and p.swatches[0].share > 0.9  # the product is the colour

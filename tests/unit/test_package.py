@@ -100,6 +100,7 @@ def test_cli_and_app_leave_workspaces_locks_and_models_to_the_library():
         "cli.py",
         "cli_common.py",
         "cli_describe.py",
+        "cli_batch.py",
         "cli_serve.py",
         "app.py",
         "state.py",
