@@ -375,7 +375,7 @@ def ingest_rows(
     roles.update({r: c for r, c in cols.roles.items() if c or r not in roles})
     catalogue.set_meta("columns", roles)
     for s in report.skipped:
-        log.info("skipped row=%s id=%s reason=%r detail=%r", s.row, s.id, s.reason, s.detail)
+        log.info("skipped", extra={"fields": s.as_dict()})
     return report
 
 

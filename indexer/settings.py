@@ -19,6 +19,7 @@ class Settings:
     home: str | None = None  # SHELFSIGHT_HOME: the workspace (else ./shelfsight-data)
     runtime: str = "auto"  # SHELFSIGHT_RUNTIME: onnx, torch, cuda or auto
     workers: int = 1  # SHELFSIGHT_WORKERS: processes sharing the cores (set by `serve`)
+    verbose: int = 0  # SHELFSIGHT_VERBOSE: 1 = -v (access log, model loads), 2 = -vv
     api_key: str | None = None  # SHELFSIGHT_API_KEY: turns the write endpoints on
     max_upload_bytes: int = 15 * MB  # SHELFSIGHT_MAX_UPLOAD_BYTES
     max_pixels: int = 40_000_000  # SHELFSIGHT_MAX_PIXELS
@@ -49,6 +50,7 @@ class Settings:
             home=text("SHELFSIGHT_HOME"),
             runtime=text("SHELFSIGHT_RUNTIME") or d.runtime,
             workers=int(text("SHELFSIGHT_WORKERS") or d.workers),
+            verbose=int(text("SHELFSIGHT_VERBOSE") or d.verbose),
             api_key=text("SHELFSIGHT_API_KEY"),
             max_upload_bytes=int(text("SHELFSIGHT_MAX_UPLOAD_BYTES") or d.max_upload_bytes),
             max_pixels=int(text("SHELFSIGHT_MAX_PIXELS") or d.max_pixels),

@@ -31,7 +31,8 @@ from litestar.static_files import create_static_files_router
 from shelfsight.indexer.errors import ShelfsightError, Skip
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
 from shelfsight.indexer.settings import settings
-from shelfsight.service import errors
+from shelfsight.service import errors, logs
+from shelfsight.service.access_log import AccessLog
 from shelfsight.service.body_deadline import BodyDeadline
 from shelfsight.service.responses import (
     ERROR_RESPONSES,
@@ -583,10 +584,8 @@ def _share_cores(workers: int) -> None:
 def create_app(config: ServiceConfig | None = None) -> Litestar:
     config = config or ServiceConfig.from_env()
     _share_cores(settings().workers)
-    if not logging.getLogger().handlers:  # a uvicorn worker process: same quiet logfmt
-        from shelfsight.service import logs
-
-        logs.configure(0)
+    if not logging.getLogger().handlers:  # a uvicorn worker process: the same logfmt
+        logs.configure(settings().verbose)
     app = Litestar(
         route_handlers=[
             health,
@@ -625,10 +624,14 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
         },
         request_max_body_size=config.max_upload_bytes * 2 + 1024 * 1024,
         middleware=[BodyDeadline.factory(config.body_timeout)],
+        logging_config=None,  # Litestar's default re-formats the root logger: ours stays
         multipart_form_part_limit=210,
         on_startup=[_warm_describer],
     )
     app.state.shelfsight = ServiceState(config)
+    # Around Litestar's whole request handling, not as route middleware: a request no
+    # route matches (a 404) gets its access line too.
+    app.asgi_handler = AccessLog(app.asgi_handler)
     return app
 
 

@@ -73,7 +73,14 @@ KOpt = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Number of
 @app.callback()
 def _main(
     verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="-v info, -vv debug.")
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="-v: what happens (an access line per request, model loads, skipped items); "
+            "-vv: debug, the libraries' included.",
+        ),
     ] = 0,
 ) -> None:
     logs.configure(verbose)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
 import typer
 from shelfsight.indexer.settings import settings
+from shelfsight.service import logs
 from shelfsight.service.cli_common import HomeOpt, command, open_workspace
+
+log = logging.getLogger("shelfsight.serve")
 
 
 @command()
@@ -28,15 +32,21 @@ def serve(
     # Worker processes build their own app from the environment.
     os.environ["SHELFSIGHT_HOME"] = str(ws.home)
     os.environ["SHELFSIGHT_WORKERS"] = str(workers)
+    os.environ["SHELFSIGHT_VERBOSE"] = str(logs.verbosity())
+    # In the log's one format, and shown without -v: where to point a browser.
+    log.setLevel(logging.INFO)
     if not settings().api_key:
-        typer.echo("note: SHELFSIGHT_API_KEY is not set, so write endpoints are off", err=True)
-    typer.echo(f"serving {ws.home} on http://{host}:{port}/", err=True)
+        log.warning("write endpoints are off: SHELFSIGHT_API_KEY is not set")
+    log.info("serving", extra={"fields": {"home": ws.home, "url": f"http://{host}:{port}/"}})
     uvicorn.run(
         "shelfsight.service.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        # uvicorn's records go through the one logfmt handler (no config of its own); the
+        # access lines are ours (service/access_log.py), with the duration uvicorn lacks.
+        log_config=None,
+        log_level="info" if logs.verbosity() else "warning",
         access_log=False,
     )

@@ -467,6 +467,7 @@ class Shelfsight:
                 "state": "ready",
                 "seconds": round(time.perf_counter() - started, 2),
             }
+            log.info("describer ready", extra={"fields": self.describer_state})
         return describer
 
     def describe(
@@ -708,6 +709,10 @@ class Shelfsight:
         # One reference assignment: a search in flight keeps the index object it started with.
         self.neighbour_search.index = index
         self.version = VectorIndex.current_version(self.workspace.index_dir)
+        log.info(
+            "index version in use",
+            extra={"fields": {"version": self.version, "vectors": len(index)}},
+        )
 
     def _load_embedder(self, spec: str) -> Any:
         from shelfsight.indexer.embedders import load_embedder

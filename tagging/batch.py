@@ -109,7 +109,7 @@ def tag_many(
             work = {id(x): (q, n) for x, q, n in zip(ok, queries, found, strict=True)}
             for x in loaded:
                 if x.skip is not None:
-                    log.info("skipped name=%s reason=%r", x.name, x.skip.reason)
+                    log.info("skipped", extra={"fields": {"name": x.name, **x.skip.as_dict()}})
                     finishing.append(BatchItem(x.name, x.path, skipped=x.skip))
                 else:
                     finishing.append(pool.submit(finish, x, *work[id(x)]))

@@ -6,7 +6,9 @@ built it; ``tag`` and ``similar`` are built on it.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,9 @@ from shelfsight.indexer.workspace import Workspace
 from shelfsight.tagging.knn import Neighbour
 
 SPARE_HITS = 8
+
+
+log = logging.getLogger(__name__)
 
 
 class NotEmbedded(NotIndexed, RuntimeError):
@@ -82,7 +87,12 @@ class NeighbourSearch:
             # load the model once, not race two loads.
             with self._load_lock:
                 if self._embedder is None:
+                    started = time.perf_counter()
                     self._embedder = load_embedder(self._spec, self.workspace.home)
+                    seconds = round(time.perf_counter() - started, 2)
+                    log.info(
+                        "model loaded", extra={"fields": {"model": self._spec, "seconds": seconds}}
+                    )
         if self._embedder.name != self.index.model:
             raise ModelError(
                 f"index was built with {self.index.model}, embedder is {self._embedder.name}"

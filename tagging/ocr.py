@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +90,15 @@ def get_reader():
         if _reader is None:
             import easyocr
 
+            # EasyOCR quantises its recogniser with torch.quantize_per_tensor, which torch
+            # 2.x deprecates with a UserWarning on every load: theirs to fix, nothing for a
+            # user to do, so this one warning (by its text, from that module) is silenced.
+            warnings.filterwarnings(
+                "ignore",
+                message=r"torch\.quantize_per_tensor",
+                category=UserWarning,
+                module=r"torch\.ao\.nn\.quantized",
+            )
             t0 = time.perf_counter()
             _reader = easyocr.Reader(
                 ["en"],
@@ -97,7 +107,8 @@ def get_reader():
                 download_enabled=False,
                 verbose=False,
             )
-            log.info("easyocr loaded seconds=%.1f", time.perf_counter() - t0)
+            seconds = round(time.perf_counter() - t0, 2)
+            log.info("model loaded", extra={"fields": {"model": "easyocr", "seconds": seconds}})
     return _reader
 
 

@@ -17,12 +17,13 @@ def free_port():
 
 
 class Server:
-    def __init__(self, home, workers=1, env=None):
+    def __init__(self, home, workers=1, env=None, verbose=0):
         self.port = free_port()
         env = {**os.environ, "SHELFSIGHT_API_KEY": "s3cret", **(env or {})}
         self.proc = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "shelfsight"),
+                *(["-" + "v" * verbose] if verbose else []),
                 "serve",
                 "--home",
                 str(home),

@@ -63,3 +63,33 @@ def test_reads_during_writes_see_old_or_new_state_across_workers(home, fashion_s
         assert httpx.get(server.url + "/products/w-3").status_code == 200
     finally:
         server.stop()
+
+
+def test_serve_v_logs_one_line_per_request_in_one_format(cnn_home, ids):
+    server = Server(cnn_home, verbose=1)
+    try:
+        assert httpx.get(f"{server.url}/similar/{ids[0]}?k=3").status_code == 200
+        assert httpx.get(f"{server.url}/no/such/route").status_code == 404
+        assert httpx.post(f"{server.url}/tag").status_code == 400
+    finally:
+        out = server.stop()
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    assert lines and all(ln.startswith("ts=") for ln in lines), out  # logfmt, nothing else
+    access = [ln for ln in lines if "logger=shelfsight.access" in ln]
+    for path, status in ((f"/similar/{ids[0]}", 200), ("/no/such/route", 404), ("/tag", 400)):
+        line = next(ln for ln in access if f" path={path} " in ln)
+        assert f"status={status} " in line and " ms=" in line
+    assert any("msg=serving" in ln and "url=http://127.0.0.1:" in ln for ln in lines)
+    assert "UserWarning" not in out and "Warning:" not in out
+
+
+def test_serve_is_quiet_by_default(cnn_home, ids):
+    server = Server(cnn_home)
+    try:
+        httpx.get(f"{server.url}/similar/{ids[0]}?k=3")
+    finally:
+        out = server.stop()
+    assert "shelfsight.access" not in out
+    assert [ln for ln in out.splitlines() if ln.strip()] == [
+        ln for ln in out.splitlines() if "msg=serving" in ln
+    ]

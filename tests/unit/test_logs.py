@@ -1,0 +1,34 @@
+"""One log format: logfmt lines, fields as keys, Python warnings routed through it."""
+
+import logging
+import warnings
+
+from shelfsight.service import logs
+
+
+def test_fields_become_keys_and_values_with_spaces_are_quoted():
+    record = logging.LogRecord("shelfsight.access", logging.INFO, __file__, 1, "request", (), None)
+    record.fields = {"path": "/similar/1", "status": 200, "note": 'a "b" c'}
+    line = logs.LogfmtFormatter().format(record)
+    assert line.startswith("ts=") and " level=info logger=shelfsight.access msg=request " in line
+    assert line.endswith('path=/similar/1 status=200 note="a \\"b\\" c"')
+
+
+def test_warnings_are_log_records_in_the_same_format(capsys):
+    logs.configure(0)
+    try:
+        warnings.warn("a library complains", UserWarning, stacklevel=1)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err and all(line.startswith("ts=") for line in err)
+        assert "logger=py.warnings" in err[-1] and "a library complains" in err[-1]
+        logging.getLogger("sentence_transformers").info("Loading model")  # chatty: -vv only
+        logging.getLogger("shelfsight.x").info("hidden at the default level")
+        assert capsys.readouterr().err == ""
+        logs.configure(1)
+        logging.getLogger("shelfsight.x").info("shown with -v")
+        logging.getLogger("sentence_transformers").info("still quiet")
+        err = capsys.readouterr().err
+        assert "shown with -v" in err and "still quiet" not in err
+    finally:
+        logging.captureWarnings(False)
+        logs.configure(0)
