@@ -15,9 +15,16 @@ def test_fields_become_keys_and_values_with_spaces_are_quoted():
 
 
 def test_warnings_are_log_records_in_the_same_format(capsys):
+    # pytest records warnings per test by swapping showwarning; an earlier configure()
+    # in this process already captured the previous one, so start from uncaptured.
+    logging.captureWarnings(False)
     logs.configure(0)
     try:
-        warnings.warn("a library complains", UserWarning, stacklevel=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            logging.captureWarnings(False)
+            logging.captureWarnings(True)
+            warnings.warn("a library complains", UserWarning, stacklevel=1)
         err = capsys.readouterr().err.strip().splitlines()
         assert err and all(line.startswith("ts=") for line in err)
         assert "logger=py.warnings" in err[-1] and "a library complains" in err[-1]
