@@ -72,6 +72,9 @@ WhereParam = Annotated[
     list[str] | None,
     Parameter(description="Tag filter family=value; repeat (OR within a family, AND across)."),
 ]
+AttributesParam = Annotated[
+    str, Parameter(description="Pixel attributes: any of colour,shape,ocr (OCR: /tag only).")
+]
 RefineParam = Annotated[
     str | None,
     Parameter(
@@ -242,9 +245,7 @@ async def tag(
     request: Request,
     data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     k: KParam = 10,
-    attributes: Annotated[
-        str, Parameter(description="Pixel attributes: any of colour,shape,ocr.")
-    ] = "colour,shape",
+    attributes: AttributesParam = "colour,shape",
     review_threshold: Annotated[
         float | None,
         Parameter(
@@ -291,9 +292,7 @@ async def tag_batch(
     request: Request,
     data: Annotated[BatchUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     k: KParam = 10,
-    attributes: Annotated[
-        str, Parameter(description="Pixel attributes: any of colour,shape (OCR is one at a time).")
-    ] = "colour,shape",
+    attributes: AttributesParam = "colour,shape",
 ) -> BatchResult:
     """Multipart: up to ``SHELFSIGHT_MAX_BATCH`` (50) photos, each a file part named
     ``images``. One item per photo, in order: its tags, or why it was skipped (a photo

@@ -13,6 +13,7 @@ import typer
 from shelfsight.indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
 from shelfsight.service.cli_common import (
     AlphaOpt,
+    AttributesOpt,
     ColourColOpt,
     HomeOpt,
     IdCol,
@@ -201,12 +202,7 @@ def tag(
         float, typer.Option("--min-score", help="Drop tags scoring below this.")
     ] = 0.0,
     alpha: AlphaOpt = DEFAULT_ALPHA,
-    attributes: Annotated[
-        str,
-        typer.Option(
-            "--attributes", help="Pixel attributes to add: any of colour,shape,ocr; '' for none."
-        ),
-    ] = "colour,shape",
+    attributes: AttributesOpt = "colour,shape",
     pixel_weight: PixelWeightOpt = DEFAULT_PIXEL_WEIGHT,
     colour_column: ColourColOpt = None,
     ocr_timeout: Annotated[
@@ -273,14 +269,26 @@ def similar(
     target: Annotated[str, typer.Argument(help="Product id from the catalogue, or an image file.")],
     k: KOpt = 10,
     where: WhereOpt = None,
+    refine: Annotated[
+        str | None,
+        typer.Option(
+            "--refine",
+            help='Words that narrow it ("but in red, for women"): the tag values they name '
+            "join --where.",
+        ),
+    ] = None,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the catalogue products that look most like a product or a photo."""
-    result = open_workspace(home).similar(target, k, where)
+    result = open_workspace(home).similar(target, k, where, text=refine)
     if as_json:
         _print_json(result.as_dict())
         return
+    if result.ignored:
+        typer.echo(f"not understood, ignored: {', '.join(result.ignored)}", err=True)
+    if refine:
+        typer.echo("filters: " + "; ".join(f"{f}={'|'.join(v)}" for f, v in result.where.items()))
     if not result.results:
         typer.echo("no matching products")
     for n in result.results:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from shelfsight.service.cli_common import (
+    AttributesOpt,
     HomeOpt,
     IdCol,
     ImgCol,
@@ -41,12 +42,7 @@ def tag_batch(
     id_column: IdCol = "id",
     image_pattern: ImgPattern = "{id}.jpg",
     image_column: ImgCol = None,
-    attributes: Annotated[
-        str,
-        typer.Option(
-            "--attributes", help="Pixel attributes: any of colour,shape,ocr; '' for none."
-        ),
-    ] = "colour,shape",
+    attributes: AttributesOpt = "colour,shape",
     k: KOpt = 10,
     fmt: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl (default: from --out's suffix).")

@@ -67,6 +67,12 @@ WhereOpt = Annotated[
         help="Tag filter family=value, any case; repeat (OR within a family, AND across).",
     ),
 ]
+AttributesOpt = Annotated[
+    str,
+    typer.Option(
+        "--attributes", help="Pixel attributes to add: any of colour,shape,ocr; '' for none."
+    ),
+]
 KOpt = Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Number of neighbours.")]
 
 

@@ -144,3 +144,23 @@ def test_refine_in_words_and_facets(client, ids):
     assert body["where"] == {"baseColour": ["Black"], "gender": ["Women"]}
     assert all(p["tags"]["baseColour"] == "Black" for p in body["results"])
     assert client.get(f"/similar/{ids[0]}", params={"q": "shiny"}).json()["ignored"] == ["shiny"]
+
+
+def test_cli_similar_refines_in_words(cnn_home, ids):
+    result = CliRunner().invoke(
+        app,
+        [
+            "similar",
+            ids[0],
+            "-k",
+            "3",
+            "--refine",
+            "but in black, shiny",
+            "--home",
+            str(cnn_home),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["where"]["baseColour"] == ["Black"] and body["ignored"] == ["shiny"]
