@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib.util
 import logging
 import os
 import threading
@@ -25,7 +26,12 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
+from litestar.openapi.plugins import (
+    JsonRenderPlugin,
+    RedocRenderPlugin,
+    SwaggerRenderPlugin,
+    YamlRenderPlugin,
+)
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
 from shelfsight.indexer.errors import ShelfsightError, Skip
@@ -57,13 +63,12 @@ from shelfsight.tagging.results import (
     SimilarResult,
     TagResult,
 )
-from swagger_ui_bundle import swagger_ui_path
 
 from shelfsight.library import Shelfsight
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-SWAGGER_ASSETS = "/schema/assets"
+DOCS_ASSETS = "/schema/assets"
 MAX_K = 100
 T = TypeVar("T")
 
@@ -550,22 +555,38 @@ def _library_error(request: Request, exc: ShelfsightError) -> Response[dict[str,
 
 
 def _openapi_config() -> OpenAPIConfig:
-    """The OpenAPI document at /schema/openapi.json (and .yaml), rendered by a Swagger UI
-    whose scripts the app serves itself (Litestar's defaults load them from a CDN, a blank
-    page offline); /schema opens it."""
+    """The OpenAPI document at /schema/openapi.json (and .yaml), rendered by Swagger UI
+    (/schema, /schema/swagger) and Redoc (/schema/redoc), whose scripts the app serves
+    itself (Litestar's defaults load them from a CDN: a blank page offline)."""
+    favicon = "<link rel='icon' type='image/svg+xml' href='/favicon.ico'>"
     swagger = SwaggerRenderPlugin(
-        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
-        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
-        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        js_url=f"{DOCS_ASSETS}/swagger-ui-dist/swagger-ui-bundle.js",
+        css_url=f"{DOCS_ASSETS}/swagger-ui-dist/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-dist/swagger-ui-standalone-preset.js",
         path=["/", "/swagger"],
-        favicon="<link rel='icon' type='image/svg+xml' href='/favicon.ico'>",
+        favicon=favicon,
+    )
+    redoc = RedocRenderPlugin(
+        js_url=f"{DOCS_ASSETS}/redoc/bundles/redoc.standalone.js",
+        google_fonts=False,  # a CDN too: the system fonts instead
+        path="/redoc",
+        favicon=favicon,
     )
     return OpenAPIConfig(
         title="Shelfsight",
         version="0.1.0",
         path="/schema",
-        render_plugins=[swagger, JsonRenderPlugin(), YamlRenderPlugin()],
+        render_plugins=[swagger, redoc, JsonRenderPlugin(), YamlRenderPlugin()],
     )
+
+
+def _docs_assets() -> Path:
+    """Swagger UI's and Redoc's scripts as drf-spectacular-sidecar ships them (its only
+    job: these files, kept current). Found without importing it: it imports Django."""
+    spec = importlib.util.find_spec("drf_spectacular_sidecar")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("drf-spectacular-sidecar is not installed (the API docs' assets)")
+    return Path(spec.submodule_search_locations[0]) / "static" / "drf_spectacular_sidecar"
 
 
 def _share_cores(workers: int) -> None:
@@ -609,9 +630,10 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
             page,
             favicon,
             create_static_files_router(path="/static", directories=[STATIC]),
-            # Swagger UI from the swagger-ui-bundle package: /schema/swagger works offline.
+            # Swagger UI and Redoc from a package: /schema/swagger and /schema/redoc
+            # work offline.
             create_static_files_router(
-                path=SWAGGER_ASSETS, directories=[swagger_ui_path], include_in_schema=False
+                path=DOCS_ASSETS, directories=[_docs_assets()], include_in_schema=False
             ),
         ],
         openapi_config=_openapi_config(),

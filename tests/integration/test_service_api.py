@@ -309,15 +309,18 @@ def test_the_page_has_a_favicon(cnn_home):
 
 
 def test_the_api_docs_work_offline(cnn_home):
-    """/schema is Swagger UI with every script and style served by the app (Litestar's
-    defaults load them from a CDN: a blank page without the internet)."""
+    """/schema is Swagger UI, /schema/redoc Redoc, every script and style served by the
+    app (Litestar's defaults load them from a CDN: a blank page without the internet)."""
     import re
 
     with client(cnn_home) as c:
-        page = c.get("/schema/swagger")
-        assert page.status_code == 200 and c.get("/schema").text == page.text
-        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
-        assert urls and not [u for u in urls if "://" in u]
-        for url in urls:
-            assert c.get(url).status_code == 200, url
+        assert c.get("/schema").text == c.get("/schema/swagger").text
+        for docs in ("/schema/swagger", "/schema/redoc"):
+            page = c.get(docs)
+            assert page.status_code == 200
+            urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+            assert urls and not [u for u in urls if "://" in u], (docs, urls)
+            assert "@import url(" not in page.text  # no web fonts either
+            for url in urls:
+                assert c.get(url).status_code == 200, url
         assert c.get("/schema/openapi.yaml").status_code == 200

@@ -346,3 +346,11 @@ def test_corrected_batch_rows_are_written_back_as_listings(browser, home, new_ph
         assert similar.status_code == 200  # indexed: it can be searched from
     finally:
         writable.stop()
+
+
+def test_the_api_docs_render_in_a_browser_without_the_internet(server, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    for docs in ("/schema/swagger", "/schema/redoc"):
+        page.goto(server.url + docs)
+        # the endpoints are listed: the scripts ran and read /schema/openapi.json
+        page.get_by_text("/tag/batch").first.wait_for(timeout=30_000)
