@@ -85,10 +85,11 @@ def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> 
     rgb = resized_rgb(image, fg.mask)
     product = fg.mask
     # A model's face and arms are foreground too, and were named as a colour ("Nude 19 %").
-    # Left out when they are a minority of it: on 500 photos skin swatches in the palettes
-    # of non-skin-coloured products fell from 35 % to 12 % and the top colour's accuracy
-    # rose 0.324 -> 0.332, while beige/nude/peach products kept theirs (0.245 -> 0.24
-    # in the top two); at 40 % those lost more (BENCHMARKS.md, issue 16).
+    # Left out when they are a minority of it (scripts/bench_skin.py, 500 photos): skin
+    # swatches on products that are not skin-coloured fell from 33 % of palettes to 11 %,
+    # the top colour's accuracy held (0.312 -> 0.308); beige/nude/brown products keep
+    # their colour in the top two a little less often (0.225 -> 0.195 of 200). 10-20 %
+    # removed less skin for the same cost, 40 % cost those products more.
     skin = skin_mask(rgb) & product
     skin_share = float(skin.sum() / max(product.sum(), 1))
     if 0 < skin_share <= MAX_SKIN_SHARE:
