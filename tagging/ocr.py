@@ -84,21 +84,27 @@ def model_dir() -> str:
     return easyocr_en_models.model_dir()
 
 
+def _silence_torch_noise() -> None:
+    """Two UserWarnings torch raises on EasyOCR's behalf, nothing a user can act on: its
+    recogniser is quantised with the deprecated torch.quantize_per_tensor (every load),
+    and each read builds a DataLoader with pin_memory=True on a machine without a GPU
+    (every photo). Silenced by their text and module only; re-applied per read, since a
+    caller may have reset the filters (``warnings.catch_warnings``; adding one twice
+    replaces it)."""
+    for message, module in (
+        (r"torch\.quantize_per_tensor", r"torch\.ao\.nn\.quantized"),
+        (r"'pin_memory' argument is set as true", r"torch\.utils\.data"),
+    ):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning, module=module)
+
+
 def get_reader():
     global _reader
     with _reader_lock:
         if _reader is None:
             import easyocr
 
-            # EasyOCR quantises its recogniser with torch.quantize_per_tensor, which torch
-            # 2.x deprecates with a UserWarning on every load: theirs to fix, nothing for a
-            # user to do, so this one warning (by its text, from that module) is silenced.
-            warnings.filterwarnings(
-                "ignore",
-                message=r"torch\.quantize_per_tensor",
-                category=UserWarning,
-                module=r"torch\.ao\.nn\.quantized",
-            )
+            _silence_torch_noise()
             t0 = time.perf_counter()
             _reader = easyocr.Reader(
                 ["en"],
@@ -127,6 +133,7 @@ def read_text(
     empty, flagged result rather than a hang.
     """
     t0 = time.perf_counter()
+    _silence_torch_noise()
     arr = np.asarray(image.convert("RGB"))
     # Catalogue thumbnails print a logo a few pixels high: let the detector see them larger
     # (on 224-px photos a 'PUMA' chest print is only found from about 2.5x).

@@ -31,6 +31,8 @@ def rendered(text, size=(420, 120)):
     return img
 
 
+# torch warned on EasyOCR's behalf on every load and every read (pin_memory without a GPU)
+@pytest.mark.filterwarnings("error::UserWarning")
 def test_rendered_text_is_read_back():
     result = read_text(rendered("SHELFSIGHT"), timeout=120)
     assert not result.timed_out
