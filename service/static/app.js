@@ -50,6 +50,7 @@ const ERROR_TITLES = {
   "too many photos": "Too many photos at once",
   "unreachable": "No connection",
   "timed out": "That took too long",
+  "out of domain": "This photo does not look like a catalogue product, so no description was written",
   "unauthorized": "The API key was not accepted",
   "forbidden": "Writing to the catalogue is off on this server",
 };

@@ -4,6 +4,7 @@ the 300-product slice."""
 
 import csv
 import json
+import re
 
 import pytest
 from litestar.testing import TestClient
@@ -49,6 +50,19 @@ def test_any_word_finds_and_more_words_rank_first(shelf, rows):
     assert full[0] and full == sorted(full, reverse=True)
 
 
+def test_red_dress_for_women_finds_any_of_the_words_best_first(shelf):
+    # strict AND found nothing: the slice holds no red dress for women
+    found = shelf.search("red dress for women", k=20, mode="keyword").results
+
+    def held(p):
+        text = f"{p.title} {' '.join(p.tags.values())}".lower()
+        return sum(w in text for w in ("red", "dress", "women"))
+
+    counts = [held(p) for p in found]
+    assert counts[0] >= 2 and counts == sorted(counts, reverse=True)
+    assert found[0].tags["articleType"] == "Dresses" or "red" in found[0].title.lower()
+
+
 def test_a_word_start_finds_the_word(shelf):
     found = shelf.search("tshi", k=10, mode="keyword").results
     assert found and all(
@@ -90,3 +104,4 @@ def test_http_and_cli(cnn_home):
         assert c.get("/search", params={"q": "shoes", "mode": "fuzzy"}).status_code == 400
     out = json.loads(run_cli("search", "tee", "--mode", "keyword", "--home", cnn_home, "--json"))
     assert out["mode"] == "keyword" and out["results"]
+    assert all(re.search(r"\btee", p["title"].lower()) for p in out["results"])
