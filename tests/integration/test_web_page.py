@@ -296,6 +296,10 @@ def test_a_drawing_gets_the_out_of_domain_banner(page, tmp_path):
     page.wait_for_selector("#match-banner.ood:not([hidden])", timeout=60_000)
     assert "does not look like anything in the catalogue" in page.inner_text("#match-banner")
     assert page.locator("#tags li.review").count() >= 1  # every tag asks to be checked
+    page.click("#regenerate")  # no description is invented for it, and the page says why
+    page.wait_for_function(
+        "document.querySelector('#description').textContent.startsWith('This photo does not')"
+    )
 
 
 def test_search_results_scroll_into_view(page):
