@@ -3,13 +3,12 @@ that name their photos the way ``ingest`` does (``--image-column``, else ``{id}.
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from shelfsight.indexer.errors import BadInput, Skip
 from shelfsight.indexer.images import ImageError
-from shelfsight.indexer.ingest import ResolvedColumns, image_path, read_table
+from shelfsight.indexer.ingest import ResolvedColumns, image_path, pattern_fields, read_table
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 TABLE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".ndjson", ".json"}
@@ -55,7 +54,7 @@ def batch_sources(
         if col is not None and col not in header:
             raise BadInput(f"missing column {col!r} ({what}); the file has: {', '.join(header)}")
     if image_column is None:
-        for needed in _pattern_fields(image_pattern):
+        for needed in pattern_fields(image_pattern):
             if needed not in header:
                 raise BadInput(
                     f"missing column {needed!r} (placeholder in --image-pattern "
@@ -77,7 +76,3 @@ def batch_sources(
         except ImageError as exc:
             skipped.append(Skip(exc.reason, exc.detail, id=name, row=row.number))
     return found, skipped
-
-
-def _pattern_fields(pattern: str) -> list[str]:
-    return [f for _, f, _, _ in string.Formatter().parse(pattern) if f]

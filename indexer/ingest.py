@@ -219,9 +219,8 @@ def resolve_columns(
         need(opts.image_column, "--image-column")
     else:
         image_pattern = opts.image_pattern
-        for _, fname, _, _ in string.Formatter().parse(image_pattern):
-            if fname is not None:
-                need(fname, f"placeholder in --image-pattern {image_pattern!r}")
+        for fname in pattern_fields(image_pattern):
+            need(fname, f"placeholder in --image-pattern {image_pattern!r}")
 
     reserved = {opts.id_column, title, opts.image_column}
     if opts.tag_columns is not None:
@@ -248,6 +247,11 @@ def _looks_like_tag_column(col: str, rows: Sequence[Row]) -> bool:
 
 
 # -- ingest -----------------------------------------------------------------------------
+def pattern_fields(pattern: str) -> list[str]:
+    """The row fields an --image-pattern names ("{id}.jpg" -> ["id"])."""
+    return [f for _, f, _, _ in string.Formatter().parse(pattern) if f]
+
+
 def image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path:
     """A row's photo: its image column or the pattern, kept inside ``images_dir``."""
     if cols.image_column:

@@ -177,11 +177,13 @@ async def similar_to_product(
     q: RefineParam = None,
 ) -> SimilarResult:
     st = state_of(request)
-    filters, _ = st.shelf.refine(where, q)
+    filters, ignored = st.shelf.refine(where, q)
 
     def compute(embed: bool) -> SimilarResult:
         # An id from a client is only ever an id: never a path on this server.
-        return _linked_similar(st.shelf.similar(product_id, k, where, embed, paths=False, text=q))
+        result = st.shelf.similar(product_id, k, filters, embed, paths=False)
+        result.ignored = ignored
+        return _linked_similar(result)
 
     key = ("similar", product_id, k, q, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
     try:
@@ -212,9 +214,10 @@ async def similar_to_image(
     q: RefineParam = None,
 ) -> SimilarResult:
     st = state_of(request)
-    st.shelf.refine(where, q)  # a bad filter is refused before the upload is read
+    filters, ignored = st.shelf.refine(where, q)  # refused before the upload is read
     image, _ = await read_image(data.image, st.config.max_upload_bytes, st.config.max_pixels)
-    result = await _in_thread(lambda: st.shelf.similar(image, k, where, text=q))
+    result = await _in_thread(lambda: st.shelf.similar(image, k, filters))
+    result.ignored = ignored
     result.query = "upload"
     return _linked_similar(result)
 

@@ -69,7 +69,7 @@ def tag_batch(
     reasons: Counter[str] = Counter()
     skipped: list[Any] = []
     tagged = 0
-    with _output(out) as fh:
+    with _OutputFile(out) as fh:
         writer: Any = None
         if fmt == "csv":
             columns = shelf.batch_columns(attributes)
@@ -103,7 +103,7 @@ def tag_batch(
         raise _fail("no photo could be tagged", 2)
 
 
-class _output:
+class _OutputFile:
     """The --out file (written next to it, then moved into place), else stdout."""
 
     def __init__(self, path: Path | None) -> None:

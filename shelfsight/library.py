@@ -298,11 +298,10 @@ class Shelfsight:
             named: Iterable[tuple[str, Any]] = found
             total: int | None = len(found)
         else:
-            items = list(images) if isinstance(images, Sequence) else images
-            total = len(items) if isinstance(items, Sequence) else None
+            total = len(images) if isinstance(images, Sequence) else None
             named = (
                 item if isinstance(item, tuple) else (_name_of(item, n), item)
-                for n, item in enumerate(items)
+                for n, item in enumerate(images)
             )
         for skip in skipped:  # rows that name no photo come first; nothing stops for them
             yield BatchItem(skip.id or f"row-{skip.row}", skip.path, skipped=skip)
@@ -312,8 +311,8 @@ class Shelfsight:
         """The header of ``tag-batch``'s CSV: each family's value, score, source, review."""
         from shelfsight.tagging.batch import csv_columns
 
-        attrs = attributes.split(",") if isinstance(attributes, str) else attributes
-        return csv_columns(self.catalogue.tag_families(), tuple(a.strip() for a in attrs))
+        attrs = self._pipeline_options({"attributes": attributes}).attributes
+        return csv_columns(self.catalogue.tag_families(), attrs)
 
     def _pipeline_options(self, options: dict[str, Any]) -> PipelineOptions:
         if isinstance(options.get("attributes"), str):

@@ -49,22 +49,6 @@ def embed_in_chunks(embedder: Embedder, arrays: np.ndarray, batch_size: int) -> 
     )
 
 
-def _load_batch(
-    embedder: Embedder, items: Sequence[tuple[int, str]]
-) -> tuple[list[int], np.ndarray, Failed]:
-    keys: list[int] = []
-    arrays: list[np.ndarray] = []
-    failed: list[dict[str, str]] = []
-    for key, path in items:
-        try:
-            arrays.append(embedder.preprocess(decode_file(Path(path)).image))
-            keys.append(key)
-        except ImageError as exc:
-            failed.append({"key": str(key), "path": path, "reason": exc.reason})
-    batch = np.stack(arrays) if arrays else np.zeros((0,), dtype=np.float32)
-    return keys, batch, failed
-
-
 def iter_embedded(
     embedder: Embedder,
     items: Sequence[tuple[int, str]],
