@@ -23,6 +23,7 @@ import sqlite_utils
 from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.disk_full import disk_full_as_error
 from shelfsight.indexer.errors import BadInput
+from shelfsight.indexer.tag_names import canonical_families, check_family, check_value
 
 # Words a search ignores: they are in every other title or say nothing about a product.
 STOP_WORDS = frozenset(
@@ -243,11 +244,19 @@ class Catalogue:
         return keys, new
 
     def add_tag_families(self, families: Iterable[str]) -> None:
-        """Record tag families (in first-seen order) next to the ones already known."""
+        """Record tag families (in first-seen order) next to the ones already known, and
+        forget those no product holds any more (a deleted product's odd family must not
+        keep shadowing filters)."""
         known = self.get_meta("tag_families", [])
-        merged = list(dict.fromkeys([*known, *families]))
+        merged = list(dict.fromkeys([*known, *map(check_family, families)]))
+        used = {r[0] for r in self.db.execute("select distinct family from tags").fetchall()}
+        merged = [f for f in merged if f in used]
         if merged != known:
             self.set_meta("tag_families", merged)
+
+    def family_names(self, names: Iterable[str]) -> dict[str, str]:
+        """Each name -> the family it is stored as (``tag_names.canonical_families``)."""
+        return canonical_families(names, self.tag_families())
 
     def upsert_products(self, records: Sequence[dict[str, Any]]) -> None:
         """Insert or replace products (each with its ``key``) and their tag rows: one
@@ -256,6 +265,8 @@ class Catalogue:
             for rec in records:
                 row = dict(rec)
                 tags = row.pop("tags")
+                for family, value in tags.items():  # the last guard: callers check first
+                    check_value(check_family(family), value)
                 row["tags"] = json.dumps(tags, ensure_ascii=False)
                 row["fields"] = json.dumps(row.get("fields") or {}, ensure_ascii=False)
                 row["updated_at"] = _now()
@@ -316,6 +327,13 @@ class Catalogue:
         for r in self.db.query("select * from products order by key"):
             yield self._row_to_product(r)
 
+    def image_paths_with_sha(self, sha256: str) -> list[str]:
+        rows = self.db.execute(
+            "select image_path from products where image_sha256 = ? and image_path is not null",
+            [sha256],
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def keys_with_sha(self, sha256: str) -> list[int]:
         rows = self.db.query("select key from products where image_sha256 = ?", [sha256])
         return [r["key"] for r in rows]
@@ -329,6 +347,7 @@ class Catalogue:
             self.db.execute("delete from tags where product_key = ?", [product.key])
             self.db.execute("delete from embeddings where product_key = ?", [product.key])
             self.db.execute("delete from products where key = ?", [product.key])
+            self.add_tag_families([])  # prunes families no product holds now
             self._bump_generation()
         return product
 
@@ -415,10 +434,12 @@ class Catalogue:
         exist is refused, naming what does: an empty answer would look like "no such
         products"."""
         families = self.tag_families()
-        by_fold = {f.casefold(): f for f in families}
+        by_fold: dict[str, str] = {}
+        for f in families:  # the first spelling (older workspaces may hold two)
+            by_fold.setdefault(f.casefold(), f)
         out: dict[str, list[str]] = {}
         for family, values in where.items():
-            canonical = by_fold.get(family.casefold())
+            canonical = family if family in families else by_fold.get(family.casefold())
             if canonical is None:
                 close = difflib.get_close_matches(family, families, n=3, cutoff=0.6)
                 hint = f"did you mean {', '.join(close)}? " if close else ""

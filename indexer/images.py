@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import stat
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 from shelfsight.indexer.errors import BadInput
 
 if TYPE_CHECKING:
@@ -27,6 +29,15 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_ASPECT = 20.0
 # A truncated JPEG must be an error, not a grey bottom half.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# What every later step gets of a photo: the networks see 224-384 px, colour and shape
+# 256 px, OCR magnifies to 640 px. A 40 MP photo held whole is 120 MB of RGB (160 MB while
+# decoded as RGBA); its working copy at this bound is 3 MB, so a batch of them stays small.
+WORKING_SIDE = 1024
+# Decoding a photo this large needs its full-size buffer for a moment; one at a time per
+# process, so concurrent requests and batch workers cannot stack them (20 x 40 MP PNGs
+# decoded together took a worker from 1.45 to 5.3 GB).
+LARGE_DECODE_PIXELS = 4 * WORKING_SIDE * WORKING_SIDE
+_large_decode = threading.Lock()
 
 
 class ImageError(BadInput):
@@ -41,9 +52,9 @@ class ImageError(BadInput):
 
 @dataclass(frozen=True)
 class DecodedImage:
-    image: Image.Image  # always RGB
+    image: Image.Image  # always RGB: the working copy, at most WORKING_SIDE on its long side
     sha256: str
-    width: int
+    width: int  # the photo's own size (upright), not the working copy's
     height: int
     original_mode: str
     format: str | None = None  # JPEG, PNG, ... as Pillow read it
@@ -81,6 +92,46 @@ def check_shape(width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
         )
 
 
+def _working_copy(img: Image.Image) -> Image.Image:
+    """At most ``WORKING_SIDE`` on the long side (a smaller photo is left as it is)."""
+    if max(img.size) <= WORKING_SIDE:
+        return img
+    if img.mode not in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        img = to_rgb(img)  # palette and 16-bit modes do not resample smoothly
+    w, h = img.size
+    scale = WORKING_SIDE / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    # reducing_gap: a cheap box reduction first, the filtered resize on what is left.
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _decode_slot(pixels: int) -> contextlib.AbstractContextManager[Any]:
+    return _large_decode if pixels > LARGE_DECODE_PIXELS else contextlib.nullcontext()
+
+
+def probe_pixels(source: IO[bytes], max_pixels: int = MAX_PIXELS) -> int:
+    """A picture's pixel count from its header alone (nothing decoded), after the checks
+    ``decode_bytes`` makes first; 0 when the header is unreadable (decoding says why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as probe:
+                width, height = probe.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(
+            "image too large", "the picture has too many pixels to open safely; send a smaller one"
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(
+            "not an image",
+            "the file is not a picture Shelfsight can read (JPEG, PNG, WebP, GIF, BMP or TIFF)",
+        ) from exc
+    except (OSError, SyntaxError, ValueError):
+        return 0
+    check_shape(width, height, max_pixels)
+    return width * height
+
+
 def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     if not data:
         raise ImageError("empty image file", "the file is empty (0 bytes)")
@@ -91,14 +142,18 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
             with Image.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
                 check_shape(width, height, max_pixels)
-                probe.load()
                 mode = probe.mode
                 fmt = probe.format
-                # Phone photos are stored sideways with an EXIF rotation: apply it, or the
-                # product is embedded and thumbnailed on its side.
-                rgb = to_rgb(ImageOps.exif_transpose(probe))
-                rgb.load()
-                width, height = rgb.size
+                # A JPEG decodes straight at 1/2 .. 1/8 scale: its full size never exists.
+                probe.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+                with _decode_slot(probe.size[0] * probe.size[1]):
+                    probe.load()
+                    # Phone photos are stored sideways with an EXIF rotation: apply it, or
+                    # the product is embedded and thumbnailed on its side.
+                    rgb = to_rgb(ImageOps.exif_transpose(_working_copy(probe)))
+                    rgb.load()
+                if probe.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):
+                    width, height = height, width  # turned a quarter: upright size
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -163,7 +218,9 @@ def decode_file(path: Path, max_pixels: int = MAX_PIXELS) -> DecodedImage:
 
 
 # What the Python API takes as a photo.
-ImageInput: TypeAlias = "str | os.PathLike[str] | bytes | Image.Image | np.ndarray | DecodedImage"
+ImageInput: TypeAlias = (
+    "str | os.PathLike[str] | bytes | IO[bytes] | Image.Image | np.ndarray | DecodedImage"
+)
 
 
 def decode_image(image: Any, max_pixels: int = MAX_PIXELS) -> DecodedImage:
@@ -176,13 +233,18 @@ def decode_image(image: Any, max_pixels: int = MAX_PIXELS) -> DecodedImage:
         return decode_file(Path(image), max_pixels)
     if isinstance(image, bytes | bytearray | memoryview):
         return decode_bytes(bytes(image), max_pixels)
+    if hasattr(image, "read"):  # an open binary file (an upload spooled to disk)
+        data = image.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError("image file too large", f"more than {MAX_FILE_BYTES} bytes")
+        return decode_bytes(data, max_pixels)
     if type(image).__module__ == "numpy":
         image = _from_array(image)
     if isinstance(image, Image.Image):
         check_shape(image.width, image.height, max_pixels)
-        rgb = to_rgb(image)
+        rgb = to_rgb(_working_copy(image))
         digest = hashlib.sha256(rgb.tobytes() + repr(rgb.size).encode()).hexdigest()
-        return DecodedImage(rgb, digest, rgb.width, rgb.height, image.mode, image.format)
+        return DecodedImage(rgb, digest, image.width, image.height, image.mode, image.format)
     raise ImageError(
         "not an image",
         f"expected a path, bytes, a PIL image or a numpy array, not {type(image).__name__}",

@@ -22,6 +22,7 @@ from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.errors import BadInput, Skip
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
+from shelfsight.indexer.tag_names import BadTag, canonical_families, value_problem
 from tqdm import tqdm
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class ResolvedColumns:
     image_column: str | None
     # role -> column: brand, colour, description (and title), recorded with the catalogue
     roles: dict[str, str | None] = field(default_factory=dict)
+    # text columns that look like tags but cannot name a family -> why (kept as fields)
+    not_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +81,9 @@ class IngestReport:
     converted: Counter[str] = field(default_factory=Counter)
     tag_columns: list[str] = field(default_factory=list)
     columns: dict[str, str | None] = field(default_factory=dict)  # role -> column, recorded
+    # a column stored under the catalogue's spelling of its family: Gender -> gender
+    renamed: dict[str, str] = field(default_factory=dict)
+    not_tags: dict[str, str] = field(default_factory=dict)  # column -> why it is no family
 
     @property
     def loaded(self) -> int:
@@ -96,6 +102,8 @@ class IngestReport:
             "converted_modes": dict(self.converted),
             "tag_columns": self.tag_columns,
             "columns": self.columns,
+            "renamed_families": self.renamed,
+            "not_tag_columns": self.not_tags,
         }
 
 
@@ -223,15 +231,30 @@ def resolve_columns(
             need(fname, f"placeholder in --image-pattern {image_pattern!r}")
 
     reserved = {opts.id_column, title, opts.image_column}
+    not_tags: dict[str, str] = {}
     if opts.tag_columns is not None:
         for col in opts.tag_columns:
             need(col, "--tag-columns")
         tags = [c for c in opts.tag_columns if c not in reserved]
+        try:
+            canonical_families(tags, [])
+        except BadTag as exc:
+            raise CatalogueError(f"--tag-columns: {exc}") from None
     else:
-        tags = [c for c in header if c not in reserved and _looks_like_tag_column(c, rows)]
+        tags = []
+        for c in header:
+            if c in reserved or not _looks_like_tag_column(c, rows):
+                continue
+            try:
+                canonical_families([*tags, c], [])
+                tags.append(c)
+            except BadTag as exc:
+                not_tags[c] = str(exc)
     if roles["colour"] not in tags:  # only a tag family can take the photo's colour
         roles["colour"] = None
-    return ResolvedColumns(opts.id_column, title, tags, image_pattern, opts.image_column, roles)
+    return ResolvedColumns(
+        opts.id_column, title, tags, image_pattern, opts.image_column, roles, not_tags
+    )
 
 
 def _looks_like_tag_column(col: str, rows: Sequence[Row]) -> bool:
@@ -287,7 +310,17 @@ def ingest_rows(
     images_dir: Path | None,
     progress: bool = True,
 ) -> IngestReport:
-    report = IngestReport(tag_columns=list(cols.tag_columns), columns=dict(cols.roles))
+    # A column spelled otherwise than a family the catalogue has is stored as that family.
+    family_of = catalogue.family_names(cols.tag_columns)
+    report = IngestReport(
+        tag_columns=[family_of[c] for c in cols.tag_columns],
+        # The colour role names a family: the catalogue's spelling of it.
+        columns={
+            r: family_of.get(c, c) if r == "colour" and c else c for r, c in cols.roles.items()
+        },
+        renamed={c: f for c, f in family_of.items() if c != f},
+        not_tags=dict(cols.not_tags),
+    )
     seen: dict[str, int] = {}
     candidates: list[tuple[Row, str, Path]] = []
     for row in rows:
@@ -338,8 +371,14 @@ def ingest_rows(
                 continue
             if result.original_mode != "RGB":
                 report.converted[result.original_mode] += 1
-            tags = {c: _as_text(row.values.get(c)) for c in cols.tag_columns}
+            tags = {family_of[c]: _as_text(row.values.get(c)) for c in cols.tag_columns}
             tags = {c: v for c, v in tags.items() if v}
+            bad = next(((f, p) for f, v in tags.items() if (p := value_problem(v))), None)
+            if bad is not None:
+                report.skipped.append(
+                    Skip("bad tag value", f"{bad[0]}: {bad[1]}", id=pid, row=row.number)
+                )
+                continue
             title = _as_text(row.values.get(cols.title_column)) if cols.title_column else ""
             fields = {k: v for k, v in row.values.items() if v not in (None, "")}
             record = {
@@ -372,11 +411,11 @@ def ingest_rows(
                 batch = []
     if batch:
         catalogue.upsert_products(batch)
-    catalogue.add_tag_families(cols.tag_columns)
+    catalogue.add_tag_families(report.tag_columns)
     catalogue.set_meta("title_column", cols.title_column)
     # A later ingest from a file without, say, a brand column keeps the one recorded.
     roles = dict(catalogue.get_meta("columns") or {})
-    roles.update({r: c for r, c in cols.roles.items() if c or r not in roles})
+    roles.update({r: c for r, c in report.columns.items() if c or r not in roles})
     catalogue.set_meta("columns", roles)
     for s in report.skipped:
         log.info("skipped", extra={"fields": s.as_dict()})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +39,37 @@ class LockBusy(Busy, RuntimeError):
 
 
 @contextlib.contextmanager
-def writer_lock(workspace: Workspace, wait: bool = True) -> Iterator[None]:
-    """An exclusive lock across processes (flock), held for one whole write."""
+def writer_lock(
+    workspace: Workspace, wait: bool = True, timeout: float | None = None
+) -> Iterator[None]:
+    """An exclusive lock across processes (flock), held for one whole write.
+
+    ``wait=False`` fails at once when another writer holds it; ``timeout`` waits at most
+    that many seconds. Either way the failure is ``LockBusy`` and nothing was written: an
+    HTTP client that gave up must not see its write land minutes later."""
     path = workspace.lock_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise LockBusy(f"{path} is held by another writer") from None
+        if wait and timeout is None:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        else:
+            # flock has no timeout of its own: poll, quickly at first.
+            deadline = time.monotonic() + ((timeout or 0.0) if wait else 0.0)
+            pause = 0.01
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        waited = f" for {timeout:g} s" if wait and timeout else ""
+                        raise LockBusy(
+                            f"{path} is held by another writer{waited}; nothing was written, "
+                            "try again"
+                        ) from None
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, 0.25)
         try:
             yield
         finally:

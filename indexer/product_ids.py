@@ -18,10 +18,16 @@ def is_valid_id(product_id: str) -> bool:
     return bool(ID_PATTERN.match(product_id))
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (a tag or field cannot be {name})")
+
+
 def loads_json(text: str) -> Any:
     """``json.loads`` whose every failure is a ``ValueError``: thousands of nested
-    brackets make the parser raise ``RecursionError``, which must not escape as a crash."""
+    brackets make the parser raise ``RecursionError``, which must not escape as a crash.
+    ``NaN`` and ``Infinity``, which Python's parser accepts, are refused: they became the
+    tag value "nan" and fields that read back as null."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None

@@ -21,13 +21,26 @@ class Settings:
     workers: int = 1  # SHELFSIGHT_WORKERS: processes sharing the cores (set by `serve`)
     verbose: int = 0  # SHELFSIGHT_VERBOSE: 1 = -v (access log, model loads), 2 = -vv
     api_key: str | None = None  # SHELFSIGHT_API_KEY: turns the write endpoints on
+    # SHELFSIGHT_ALLOWED_HOSTS: comma-separated names the server answers to (its Host
+    # header; "*.example.com" for sub-domains, "*" for any). Default: the loopback names.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
     max_upload_bytes: int = 15 * MB  # SHELFSIGHT_MAX_UPLOAD_BYTES
     max_pixels: int = 40_000_000  # SHELFSIGHT_MAX_PIXELS
     max_batch: int = 50  # SHELFSIGHT_MAX_BATCH: photos per POST /tag/batch
     max_batch_bytes: int = 100 * MB  # SHELFSIGHT_MAX_BATCH_BYTES: one batch request's body
+    # SHELFSIGHT_MAX_BATCH_PIXELS: all photos of one batch request together (50 x 12 MP
+    # phone photos). It bounds the CPU a request costs: a 40 MP PNG takes 0.7 s to decode.
+    max_batch_pixels: int = 600_000_000
     slow_timeout: float = 30.0  # SHELFSIGHT_SLOW_TIMEOUT: OCR and one description
     body_timeout: float = 60.0  # SHELFSIGHT_BODY_TIMEOUT: to receive a request body
-    similar_cache: int = 8192  # SHELFSIGHT_SIMILAR_CACHE: answers per worker, 0 = off
+    # SHELFSIGHT_LOCK_TIMEOUT: how long an API write waits for another writer (an ingest,
+    # a train) before it is answered 503 busy with nothing written.
+    lock_timeout: float = 10.0
+    # SHELFSIGHT_SLOW_SLOTS: descriptions and OCR reads running at once per worker; a
+    # request beyond them is a 503, and one past its time-out keeps its slot until it ends.
+    slow_slots: int = 2
+    # SHELFSIGHT_SIMILAR_CACHE_MB: /similar answers kept per worker, by their size; 0 = off
+    similar_cache_mb: float = 64.0
     describe: bool = True  # SHELFSIGHT_DESCRIBE=0 turns descriptions off
     describe_backend: str = "edit"  # SHELFSIGHT_DESCRIBE_BACKEND: edit, transformers, openai
     llm_model: str | None = None  # SHELFSIGHT_LLM_MODEL: the transformers backend's model
@@ -52,13 +65,20 @@ class Settings:
             workers=int(text("SHELFSIGHT_WORKERS") or d.workers),
             verbose=int(text("SHELFSIGHT_VERBOSE") or d.verbose),
             api_key=text("SHELFSIGHT_API_KEY"),
+            allowed_hosts=tuple(
+                h.strip() for h in (text("SHELFSIGHT_ALLOWED_HOSTS") or "").split(",") if h.strip()
+            )
+            or d.allowed_hosts,
             max_upload_bytes=int(text("SHELFSIGHT_MAX_UPLOAD_BYTES") or d.max_upload_bytes),
             max_pixels=int(text("SHELFSIGHT_MAX_PIXELS") or d.max_pixels),
             max_batch=int(text("SHELFSIGHT_MAX_BATCH") or d.max_batch),
             max_batch_bytes=int(text("SHELFSIGHT_MAX_BATCH_BYTES") or d.max_batch_bytes),
+            max_batch_pixels=int(text("SHELFSIGHT_MAX_BATCH_PIXELS") or d.max_batch_pixels),
             slow_timeout=float(text("SHELFSIGHT_SLOW_TIMEOUT") or d.slow_timeout),
             body_timeout=float(text("SHELFSIGHT_BODY_TIMEOUT") or d.body_timeout),
-            similar_cache=int(text("SHELFSIGHT_SIMILAR_CACHE") or d.similar_cache),
+            lock_timeout=float(text("SHELFSIGHT_LOCK_TIMEOUT") or d.lock_timeout),
+            slow_slots=int(text("SHELFSIGHT_SLOW_SLOTS") or d.slow_slots),
+            similar_cache_mb=float(text("SHELFSIGHT_SIMILAR_CACHE_MB") or d.similar_cache_mb),
             describe=(text("SHELFSIGHT_DESCRIBE") or "1").lower() not in _OFF,
             describe_backend=text("SHELFSIGHT_DESCRIBE_BACKEND") or d.describe_backend,
             llm_model=text("SHELFSIGHT_LLM_MODEL"),

@@ -158,7 +158,7 @@ def main() -> None:
     exe = [str(Path(sys.executable).parent / "shelfsight")]
     plans = [("default", {}, args.endpoints.split(","), exe)]
     if "similar" in args.endpoints and not args.no_uncached:
-        plans.append(("no-cache", {"SHELFSIGHT_SIMILAR_CACHE": "0"}, ["similar"], exe))
+        plans.append(("no-cache", {"SHELFSIGHT_SIMILAR_CACHE_MB": "0"}, ["similar"], exe))
     if args.baseline:  # another build of the server, measured in the same run
         plans.insert(0, ("baseline", {}, args.endpoints.split(","), shlex.split(args.baseline)))
     results = []

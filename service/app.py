@@ -7,7 +7,7 @@ JSON body ``{"status_code", "detail", "extra": {"error"}}``; OpenAPI is at ``/sc
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import hmac
 import importlib.util
 import logging
@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import anyio
 from litestar import Litestar, MediaType, Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
-from litestar.datastructures import UploadFile
+from litestar.datastructures import ResponseHeader, UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
@@ -34,12 +34,15 @@ from litestar.openapi.plugins import (
 )
 from litestar.params import Body, Parameter
 from litestar.static_files import create_static_files_router
+from msgspec import Meta
 from shelfsight.indexer.errors import ShelfsightError, Skip
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
 from shelfsight.indexer.settings import settings
 from shelfsight.service import errors, logs
 from shelfsight.service.access_log import AccessLog
+from shelfsight.service.batch_upload import BatchOperation, read_batch
 from shelfsight.service.body_deadline import BodyDeadline
+from shelfsight.service.edge import HostCheck, SecurityHeaders
 from shelfsight.service.responses import (
     ERROR_RESPONSES,
     WRITTEN_NOTHING,
@@ -50,8 +53,9 @@ from shelfsight.service.responses import (
     WriteStatus,
     Written,
 )
+from shelfsight.service.slow_work import RETRY_AFTER, run_slow
 from shelfsight.service.state import WRITE_MODES, ServiceConfig, ServiceState
-from shelfsight.service.uploads import ApiError, read_image
+from shelfsight.service.uploads import MB, ApiError, read_image
 from shelfsight.tagging.defaults import ATTRIBUTES
 from shelfsight.tagging.describe.writer import Description
 from shelfsight.tagging.neighbours import NotEmbedded
@@ -78,8 +82,13 @@ WhereParam = Annotated[
     Parameter(description="Tag filter family=value; repeat (OR within a family, AND across)."),
 ]
 AttributesParam = Annotated[
-    str, Parameter(description="Pixel attributes: any of colour,shape,ocr (OCR: /tag only).")
+    str,
+    Parameter(
+        max_length=100, description="Pixel attributes: any of colour,shape,ocr (OCR: /tag only)."
+    ),
 ]
+MAX_TITLE = 500
+MAX_LISTINGS_BYTES = 2 * 1024 * 1024
 RefineParam = Annotated[
     str | None,
     Parameter(
@@ -100,14 +109,9 @@ def shelf_of(request: Request) -> Shelfsight:
     return state_of(request).shelf
 
 
-async def _in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
-    """Run blocking work off the event loop; past ``timeout`` the client gets a 504."""
-    if timeout is None:
-        return await anyio.to_thread.run_sync(fn)
-    try:
-        return await asyncio.wait_for(anyio.to_thread.run_sync(fn), timeout)
-    except TimeoutError:
-        raise ApiError(504, "timed out", f"the work took longer than {timeout:.0f} s") from None
+async def _in_thread(fn: Callable[[], T]) -> T:
+    """Run blocking work off the event loop (slow work goes through ``_slow``)."""
+    return await anyio.to_thread.run_sync(fn)
 
 
 def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -161,7 +165,9 @@ def get_product(request: Request, product_id: str) -> ProductInfo:
 def get_image(
     request: Request,
     product_id: str,
-    size: Annotated[str, Parameter(description="thumb (256 px), medium (640 px) or full")] = "full",
+    size: Annotated[
+        str, Parameter(max_length=10, description="thumb (256 px), medium (640 px) or full")
+    ] = "full",
 ) -> Response[bytes]:
     data, media_type = shelf_of(request).image(product_id, size)
     headers = {"Cache-Control": "public, max-age=3600"} if size != "full" else {}
@@ -182,17 +188,20 @@ async def similar_to_product(
     def compute(embed: bool) -> SimilarResult:
         # An id from a client is only ever an id: never a path on this server.
         result = st.shelf.similar(product_id, k, filters, embed, paths=False)
-        result.ignored = ignored
         return _linked_similar(result)
 
-    key = ("similar", product_id, k, q, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
+    # Keyed by what the answer depends on: the filters `q` resolved to, not its words
+    # (unique ignored words would fill the cache with copies of one answer).
+    key = ("similar", product_id, k, tuple(sorted((f, tuple(v)) for f, v in filters.items())))
     try:
         # A stored vector and a FAISS search take well under a millisecond: answered on
         # the event loop, which keeps the p99 low (BENCHMARKS.md, service load).
-        return st.cached(key, lambda: compute(embed=False))
+        result = st.cached(key, lambda: compute(embed=False))
     except NotEmbedded:
         # Not embedded yet: the model may have to load (seconds), never on the loop.
-        return await _in_thread(lambda: st.cached(key, lambda: compute(embed=True)))
+        result = await _in_thread(lambda: st.cached(key, lambda: compute(embed=True)))
+    # The cached answer is shared: this request's ignored words go on a copy.
+    return dataclasses.replace(result, ignored=ignored) if ignored else result
 
 
 def _linked_similar(result: SimilarResult) -> SimilarResult:
@@ -278,7 +287,9 @@ async def tag(
         _linked(result.neighbours)
         return result
 
-    return await _in_thread(work, st.config.slow_timeout + 5 if "ocr" in attrs else None)
+    if "ocr" in attrs:
+        return await run_slow(st, work, st.config.slow_timeout + 5)
+    return await _in_thread(work)
 
 
 def _attributes(attributes: str) -> tuple[str, ...]:
@@ -291,55 +302,48 @@ def _attributes(attributes: str) -> tuple[str, ...]:
     return attrs
 
 
-@dataclass
-class BatchUpload:
-    images: list[UploadFile]
-
-
 async def tag_batch(
     request: Request,
-    data: Annotated[BatchUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     k: KParam = 10,
     attributes: AttributesParam = "colour,shape",
 ) -> BatchResult:
     """Multipart: up to ``SHELFSIGHT_MAX_BATCH`` (50) photos, each a file part named
-    ``images``. One item per photo, in order: its tags, or why it was skipped (a photo
-    that cannot be read never fails the others)."""
+    ``images``, of at most ``SHELFSIGHT_MAX_BATCH_PIXELS`` (600 MP) together (413 beyond
+    either). One item per photo, in order: its tags, or why it was skipped (a photo that
+    cannot be read never fails the others)."""
     st = state_of(request)
+    cfg = st.config
     attrs = _attributes(attributes)
     if "ocr" in attrs:
         raise ApiError(400, "bad attributes", "OCR takes a second a photo: use /tag for it")
-    uploads = data.images if isinstance(data.images, list) else [data.images]
-    uploads = [u for u in uploads if isinstance(u, UploadFile)]
-    if not uploads:
-        raise ApiError(400, "missing images", "send the photos as file parts named 'images'")
-    if len(uploads) > st.config.max_batch:
-        raise ApiError(
-            413,
-            "too many photos",
-            f"{len(uploads)} photos in one request; send at most {st.config.max_batch}",
-        )
-    named: list[tuple[str, Any]] = []
-    early: dict[int, BatchItem] = {}
-    for n, upload in enumerate(uploads):
-        name = upload.filename or f"image-{n + 1}"
-        try:
-            image, _ = await read_image(
-                upload, st.config.max_upload_bytes, st.config.max_pixels, name
+    form = await read_batch(request, "images", cfg.max_batch, cfg.max_upload_bytes, cfg.max_pixels)
+    try:
+        if not form.photos:
+            raise ApiError(400, "missing images", "send the photos as file parts named 'images'")
+        if form.pixels > cfg.max_batch_pixels:
+            raise ApiError(
+                413,
+                "too many pixels",
+                f"the photos hold {form.pixels / 1e6:.0f} megapixels together, more than the "
+                f"{cfg.max_batch_pixels / 1e6:g} accepted in one request; send fewer or smaller",
             )
-            named.append((name, image))
-        except ApiError as exc:
-            early[n] = BatchItem(name, skipped=Skip(exc.extra["error"], exc.detail, id=name))
+        named = [(p.name, p.file) for p in form.photos if p.file is not None]
 
-    def work() -> list[BatchItem]:
-        done = iter(st.shelf.tag_batch(named, k=k, attributes=attrs))
-        items = [early[n] if n in early else next(done) for n in range(len(uploads))]
-        for item in items:
-            if item.result is not None:
-                _linked(item.result.neighbours)
-        return items
+        def work() -> list[BatchItem]:
+            # Decoded a batch at a time, as the model gets to them (not all up front).
+            done = iter(st.shelf.tag_batch(named, k=k, attributes=attrs))
+            items = [
+                BatchItem(p.name, skipped=p.skip) if p.skip is not None else next(done)
+                for p in form.photos
+            ]
+            for item in items:
+                if item.result is not None:
+                    _linked(item.result.neighbours)
+            return items
 
-    items = await _in_thread(work)
+        items = await _in_thread(work)
+    finally:
+        form.close()
     tagged = sum(item.result is not None for item in items)
     return BatchResult(items, tagged, len(items) - tagged)
 
@@ -352,14 +356,17 @@ def describe_status(request: Request) -> DescriberStatus:
 
 @dataclass
 class DescribeForm:
+    """Every text field has a maximum length (a 400 beyond it): a 5 MB title cost 42 s of
+    CPU before these existed."""
+
     image: UploadFile | None = None
-    product_id: str | None = None
-    title: str | None = None
-    brand: str | None = None
-    gender: str | None = None
-    colour: str | None = None
-    length: str = "house"
-    tone: str = "neutral"
+    product_id: Annotated[str, Meta(max_length=128)] | None = None
+    title: Annotated[str, Meta(max_length=MAX_TITLE)] | None = None
+    brand: Annotated[str, Meta(max_length=100)] | None = None
+    gender: Annotated[str, Meta(max_length=50)] | None = None
+    colour: Annotated[str, Meta(max_length=50)] | None = None
+    length: Annotated[str, Meta(max_length=20)] = "house"
+    tone: Annotated[str, Meta(max_length=20)] = "neutral"
     k: int = 5
     force: bool = False  # describe an out-of-domain photo anyway
 
@@ -399,7 +406,7 @@ async def describe(
             tone=data.tone,
         )
 
-    return await _in_thread(work, st.config.slow_timeout + 30)  # + model load
+    return await run_slow(st, work, st.config.slow_timeout + 30)  # + model load
 
 
 # -- writes -----------------------------------------------------------------------------
@@ -418,6 +425,8 @@ def _listing(raw: Any, n: int) -> dict[str, Any]:
     out: dict[str, Any] = {"id": pid, "image": str(raw.get("image") or "image")}
     if "title" in raw:
         out["title"] = str(raw.get("title") or "")
+        if len(out["title"]) > MAX_TITLE:
+            raise ApiError(400, "field too long", f"listing {n}: a title of {MAX_TITLE} at most")
     if "tags" in raw:
         out["tags"] = {k: str(v) for k, v in tags.items() if str(v).strip()}
     fields = {k: v for k, v in raw.items() if k not in ("id", "title", "tags", "image")}
@@ -438,8 +447,9 @@ async def add_products(
     mode: Annotated[
         str,
         Parameter(
+            max_length=10,
             description="replace (default): each listing is the product's whole record; "
-            "merge: sent fields overwrite, the rest (and the image, if none is sent) stay."
+            "merge: sent fields overwrite, the rest (and the image, if none is sent) stay.",
         ),
     ] = "replace",
 ) -> Response[Written]:
@@ -452,6 +462,10 @@ async def add_products(
     raw = data.get("listings")
     if not isinstance(raw, str):
         raise ApiError(400, "missing listings", "send a 'listings' form field with JSON")
+    if len(raw) > MAX_LISTINGS_BYTES:
+        raise ApiError(
+            400, "field too long", f"listings: at most {MAX_LISTINGS_BYTES // MB} MB of JSON"
+        )
     try:
         parsed = loads_json(raw)
     except ValueError as exc:
@@ -502,7 +516,21 @@ async def delete_product(request: Request, product_id: str) -> Deleted:
 
 
 # -- page -------------------------------------------------------------------------------
-@get("/", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
+# The page loads only its own script, styles and photos (and previews of the user's own
+# files as blob: URLs); nothing may frame it.
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@get(
+    "/",
+    media_type=MediaType.HTML,
+    include_in_schema=False,
+    sync_to_thread=False,
+    response_headers=[ResponseHeader(name="Content-Security-Policy", value=PAGE_POLICY)],
+)
 def page() -> str:
     return (STATIC / "index.html").read_text(encoding="utf-8")
 
@@ -552,9 +580,12 @@ def _bad_encoding(request: Request, exc: UnicodeDecodeError) -> Response[dict[st
 def _library_error(request: Request, exc: ShelfsightError) -> Response[dict[str, Any]]:
     """Every library error, by the one table in ``service.errors``."""
     status = errors.http_status(exc)
-    if status >= 500:
+    if status >= 500 and status != 503:
         log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-    return _http_error(request, ApiError(status, errors.error_name(exc), errors.detail(exc)))
+    headers = RETRY_AFTER if status == 503 else None
+    return _http_error(
+        request, ApiError(status, errors.error_name(exc), errors.detail(exc), headers=headers)
+    )
 
 
 def _openapi_config() -> OpenAPIConfig:
@@ -604,8 +635,24 @@ def _share_cores(workers: int) -> None:
     faiss.omp_set_num_threads(1)
 
 
+def _checked_api_key(config: ServiceConfig) -> None:
+    """A key that no client can send (a header is Latin-1 text; trailing spaces are
+    trimmed by most clients) would leave the write endpoints closed without a word."""
+    key = config.api_key
+    if not key:
+        return
+    if key != key.strip():
+        log.warning("SHELFSIGHT_API_KEY has spaces around it; they were removed")
+        config.api_key = key = key.strip()
+    if not key.isascii() or not key.isprintable():
+        raise ValueError(
+            "SHELFSIGHT_API_KEY must be printable ASCII: an HTTP header cannot carry it as it is"
+        )
+
+
 def create_app(config: ServiceConfig | None = None) -> Litestar:
     config = config or ServiceConfig.from_env()
+    _checked_api_key(config)
     _share_cores(settings().workers)
     if not logging.getLogger().handlers:  # a uvicorn worker process: the same logfmt
         logs.configure(settings().verbose)
@@ -625,6 +672,7 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
                 status_code=200,
                 responses=ERROR_RESPONSES,
                 request_max_body_size=config.max_batch_bytes,
+                operation_class=BatchOperation,
             )(tag_batch),
             describe,
             describe_status,
@@ -655,7 +703,11 @@ def create_app(config: ServiceConfig | None = None) -> Litestar:
     app.state.shelfsight = ServiceState(config)
     # Around Litestar's whole request handling, not as route middleware: a request no
     # route matches (a 404) gets its access line too.
-    app.asgi_handler = AccessLog(app.asgi_handler)
+    hosts = config.allowed_hosts
+    any_host = hosts is None or "*" in hosts
+    # Before routing: a request for a path no route has is checked too.
+    handler = HostCheck(app.asgi_handler, None if any_host else hosts)
+    app.asgi_handler = SecurityHeaders(AccessLog(handler))
     return app
 
 

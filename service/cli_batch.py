@@ -56,7 +56,7 @@ def tag_batch(
     if fmt not in FORMATS:
         raise _fail(f"--format must be csv or jsonl (got {fmt!r})", 2)
     from shelfsight.indexer.batch_sources import BatchSource
-    from shelfsight.tagging.batch import csv_row
+    from shelfsight.tagging.batch import csv_header, csv_row
 
     shelf = open_workspace(home)
     items = shelf.tag_batch(
@@ -74,7 +74,7 @@ def tag_batch(
         if fmt == "csv":
             columns = shelf.batch_columns(attributes)
             writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
+            writer.writerow(csv_header(columns))
         for item in items:
             if item.skipped is not None:
                 reasons[item.skipped.reason] += 1

@@ -10,6 +10,7 @@ import typer
 from shelfsight.indexer.settings import settings
 from shelfsight.service import logs
 from shelfsight.service.cli_common import HomeOpt, command, open_workspace
+from shelfsight.service.edge import LOOPBACK_NAMES
 
 log = logging.getLogger("shelfsight.serve")
 
@@ -37,6 +38,14 @@ def serve(
     log.setLevel(logging.INFO)
     if not settings().api_key:
         log.warning("write endpoints are off: SHELFSIGHT_API_KEY is not set")
+    if host not in LOOPBACK_NAMES and not os.environ.get("SHELFSIGHT_ALLOWED_HOSTS"):
+        # Reached by names only the operator knows: any Host header, said out loud.
+        os.environ["SHELFSIGHT_ALLOWED_HOSTS"] = "*"
+        log.warning(
+            "listening on %s with any Host header accepted: set SHELFSIGHT_ALLOWED_HOSTS "
+            "to the names this server is reached by",
+            host,
+        )
     log.info("serving", extra={"fields": {"home": ws.home, "url": f"http://{host}:{port}/"}})
     uvicorn.run(
         "shelfsight.service.app:create_app",

@@ -8,6 +8,7 @@ libraries'. Python warnings become log records too, so they share the format.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -29,10 +30,22 @@ CHATTY = (
 )
 
 
+# Every control character (C0, DEL, C1) plus the separators logfmt itself uses: a raw
+# ESC or CR in a client's path could repaint a terminal or forge a log line.
+_NEEDS_QUOTES = re.compile(r'[\s="\x00-\x1f\x7f-\x9f]')
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPED = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    c = match.group()
+    return _ESCAPES.get(c) or f"\\u{ord(c):04x}"
+
+
 def _value(v: Any) -> str:
     text = str(v)
-    if text == "" or any(c in text for c in ' ="\n\t'):
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if text == "" or _NEEDS_QUOTES.search(text):
+        return '"' + _ESCAPED.sub(_escape, text) + '"'
     return text
 
 

@@ -56,7 +56,7 @@ _MEANING = {
     408: "The request body took too long to arrive.",
     409: "Not indexed yet (the product has no vector, or there is no index).",
     410: "The stored image changed after ingest.",
-    413: "Upload or image too large.",
+    413: "Upload or image too large, or too many photos or pixels in one batch.",
     415: "Not an image type.",
     422: "An image that cannot be decoded, or a photo unlike the whole catalogue.",
     500: "A model failed to load or run.",

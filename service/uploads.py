@@ -14,8 +14,16 @@ IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"
 class ApiError(HTTPException):
     """A client error with a short stable ``error`` and a human ``detail``."""
 
-    def __init__(self, status_code: int, error: str, detail: str = "") -> None:
-        super().__init__(status_code=status_code, detail=detail or error, extra={"error": error})
+    def __init__(
+        self,
+        status_code: int,
+        error: str,
+        detail: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            status_code=status_code, detail=detail or error, extra={"error": error}, headers=headers
+        )
 
 
 def image_error(exc: ImageError) -> ApiError:

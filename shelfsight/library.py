@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image as PILImage
 
+from shelfsight.indexer import image_store
 from shelfsight.indexer.batch_sources import BatchSource, batch_sources
 from shelfsight.indexer.catalogue import Catalogue, Product, search_terms
 from shelfsight.indexer.errors import BadInput, ImageChanged, NotFound, NotIndexed, Skip
@@ -46,6 +47,7 @@ from shelfsight.indexer.online import (
     stored_image_path,
     writer_lock,
 )
+from shelfsight.indexer.tag_names import canonical_families, check_value
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace, atomic_path
 from shelfsight.tagging.defaults import DEFAULT_ATTRIBUTES, NOVELTY_PRIOR
@@ -86,6 +88,8 @@ class ImageMissing(NotFound):
 
 
 Where = Mapping[str, Sequence[str]] | Sequence[str] | None
+MAX_FILTERS = 50
+MAX_FILTER_LENGTH = 200
 
 
 def open(
@@ -96,7 +100,8 @@ def open(
     Without ``create`` a missing folder is ``NotFound`` rather than a new empty workspace.
     ``options``: ``describe_backend`` (edit, transformers, openai), ``describe_options``
     (passed to the backend: model, base_url...), ``timeout`` (seconds for OCR and one
-    description)."""
+    description), ``lock_timeout`` (seconds a write waits for another writer before it is
+    ``Busy``; None waits as long as it takes)."""
     return Shelfsight(Workspace.open(home, create=create), **options)
 
 
@@ -109,8 +114,10 @@ class Shelfsight:
         describe_backend: str = "edit",
         describe_options: Mapping[str, Any] | None = None,
         timeout: float = 30.0,
+        lock_timeout: float | None = None,
     ) -> None:
         self.workspace = workspace
+        self.lock_timeout = lock_timeout
         self.catalogue = Catalogue(workspace.db_path)
         self.describe_backend = describe_backend
         self.describe_options = dict(describe_options or {})
@@ -177,7 +184,8 @@ class Shelfsight:
 
     def recover(self) -> None:
         """Repair what a write killed between its index swap and its catalogue commit left
-        (index ids of products that never committed), like a database replaying its log.
+        (index ids of products that never committed), like a database replaying its log,
+        and remove stored photos no product holds (a write killed after storing its photo).
         Skipped when another process is writing: its write publishes a fresh index."""
         if VectorIndex.current_version(self.workspace.index_dir) is None:
             return
@@ -185,8 +193,11 @@ class Shelfsight:
             with writer_lock(self.workspace, wait=False):
                 index = VectorIndex.load(self.workspace.index_dir)
                 _, report = reconcile(self.workspace, self.catalogue, index)
+                swept = image_store.sweep(self.workspace, self.catalogue)
         except LockBusy:
             return
+        if swept:
+            log.info("removed %d stored photo files no product holds", swept)
         if report.changed:
             log.warning(
                 "recovered index: removed=%d added=%d", len(report.removed), len(report.added)
@@ -330,6 +341,16 @@ class Shelfsight:
         ``["gender=Men", "usage=Casual"]`` (OR within a family, AND across)."""
         if where is None:
             return {}
+        # Bounded whatever the way in: each filter is a look-up, and a fuzzy one on a miss.
+        items = (
+            [f"{f}={v}" for f, vs in where.items() for v in vs]
+            if isinstance(where, Mapping)
+            else [str(x) for x in where]
+        )
+        if len(items) > MAX_FILTERS:
+            raise BadInput(f"at most {MAX_FILTERS} filters at once ({len(items)} given)")
+        if any(len(x) > MAX_FILTER_LENGTH for x in items):
+            raise BadInput(f"a filter is at most {MAX_FILTER_LENGTH} characters long")
         if isinstance(where, Mapping):
             filters = {str(f): [str(v) for v in vs] for f, vs in where.items()}
         else:
@@ -519,8 +540,16 @@ class Shelfsight:
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
         """The workspace's writer lock (every process) and this object's (every thread)."""
-        with self._write, writer_lock(self.workspace):
-            yield
+        limit = self.lock_timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        if not self._write.acquire(timeout=-1 if limit is None else limit):
+            raise LockBusy(f"another write held {self.workspace.home} for {limit:g} s; try again")
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with writer_lock(self.workspace, timeout=left):
+                yield
+        finally:
+            self._write.release()
 
     def ingest(
         self,
@@ -634,10 +663,16 @@ class Shelfsight:
         images = list(images) if images is not None else [None] * len(listings)
         if len(images) != len(listings):
             raise BadInput(f"{len(listings)} listings but {len(images)} images")
+        for item in listings:
+            tags = item.get("tags") or {}
+            canonical_families(tags, [])  # valid names, one spelling per family
+            for family, value in tags.items():
+                check_value(family, str(value))
         uploads = [None if i is None else _with_bytes(i) for i in images]
         with self.writing():
             index = VectorIndex.load(self.workspace.index_dir)  # the newest, whoever wrote it
             records, results = [], []
+            replaced: list[str | None] = []  # photos the new ones take the place of
             keys, new = self.catalogue.allocate_keys(str(item["id"]) for item in listings)
             current = self.catalogue.by_keys(k for pid, k in keys.items() if pid not in new)
             for item, upload in zip(listings, uploads, strict=True):
@@ -645,13 +680,16 @@ class Shelfsight:
                 key = keys[pid]
                 old = current.get(key)
                 record: dict[str, Any] = {"key": key, "id": pid}
+                # GENDER=Women joins the catalogue's gender, never a family of its own.
+                family_of = self.catalogue.family_names(item.get("tags") or {})
+                tags = {family_of[f]: str(v) for f, v in (item.get("tags") or {}).items()}
                 if mode == "merge" and old is not None:
                     record["title"] = item.get("title", old.title)
-                    record["tags"] = {**old.tags, **item.get("tags", {})}
+                    record["tags"] = {**old.tags, **tags}
                     record["fields"] = {**old.fields, **item.get("fields", {})}
                 else:
                     record["title"] = item.get("title", "")
-                    record["tags"] = item.get("tags", {})
+                    record["tags"] = tags
                     record["fields"] = item.get("fields", {})
                 if upload is not None:
                     image, data = upload
@@ -669,6 +707,8 @@ class Shelfsight:
                     raise BadInput(f"{pid!r} is a new product and needs an image")
                 records.append(record)
                 results.append({"id": pid, "status": "updated" if old else "added"})
+                if old is not None and upload is not None:
+                    replaced.append(old.image_sha256)
             search = self.neighbour_search
             index = add_products(
                 self.workspace,
@@ -679,6 +719,7 @@ class Shelfsight:
                 [u[0] if u is not None else None for u in uploads],
             )
             self._publish(index)
+            image_store.forget(self.workspace, self.catalogue, replaced)
             return results
 
     def delete(self, product_id: str) -> Product:
@@ -689,6 +730,7 @@ class Shelfsight:
             if product is None:
                 raise UnknownProduct(product_id)
             self._publish(index)
+            image_store.forget(self.workspace, self.catalogue, [product.image_sha256])
             return product
 
     # -- evaluation -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 from shelfsight.indexer.embedders.batches import DEFAULT_BATCH
 from shelfsight.indexer.errors import Skip
 from shelfsight.indexer.images import MAX_PIXELS, DecodedImage, ImageError, decode_image
+from shelfsight.indexer.tag_names import FORMULA_START
 from shelfsight.tagging.knn import Neighbour
 from shelfsight.tagging.neighbours import Query
 from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
@@ -135,8 +136,28 @@ def csv_columns(families: list[str], attributes: tuple[str, ...]) -> list[str]:
     return [*cols, "out_of_domain", "nearest_distance", "duplicate_of", "palette", "text"]
 
 
+def csv_header(columns: list[str]) -> dict[str, str]:
+    """The header row as written: a family named like a formula (older workspaces
+    could hold one) is neutralised as any cell is."""
+    return {c: spreadsheet_safe(c) for c in columns}
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=HYPERLINK(...)`` as a file
+    name, a poisoned tag value voted in by neighbours) gets a leading apostrophe, as
+    OWASP's CSV-injection rule says; numbers and other text are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def csv_row(item: BatchItem) -> dict[str, Any]:
-    """One photo as a flat row (the columns of ``csv_columns``; absent ones stay empty)."""
+    """One photo as a flat row (the columns of ``csv_columns``; absent ones stay empty),
+    every text cell ``spreadsheet_safe``."""
+    return {k: spreadsheet_safe(v) for k, v in _flat_row(item).items()}
+
+
+def _flat_row(item: BatchItem) -> dict[str, Any]:
     row: dict[str, Any] = {"name": item.name, "path": item.path or ""}
     if item.skipped is not None or item.result is None:
         skip = item.skipped

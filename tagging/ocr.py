@@ -30,6 +30,9 @@ _reader = None
 _reader_lock = threading.Lock()
 # One OCR at a time: EasyOCR is not thread-safe and already uses every core.
 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
+# A read past its time-out runs on; the next waits for it within its own budget and
+# never queues behind it, so abandoned reads (and their pixels) cannot pile up.
+_running = threading.BoundedSemaphore(1)
 
 GENDER_WORDS = {"men", "women", "boys", "girls", "unisex", "kids", "men's", "women's"}
 MIN_BRAND_SCORE = 85.0
@@ -138,11 +141,23 @@ def read_text(
     # Catalogue thumbnails print a logo a few pixels high: let the detector see them larger
     # (on 224-px photos a 'PUMA' chest print is only found from about 2.5x).
     mag = min(3.0, max(1.0, OCR_TARGET_SIDE / max(arr.shape[:2])))
-    future = _pool.submit(
-        lambda: get_reader().readtext(arr, detail=1, paragraph=False, mag_ratio=mag)
-    )
+    if not _running.acquire(timeout=-1 if timeout is None else timeout):
+        return OcrResult([], None, time.perf_counter() - t0, timed_out=True)
+
+    def read() -> Any:
+        try:
+            return get_reader().readtext(arr, detail=1, paragraph=False, mag_ratio=mag)
+        finally:
+            _running.release()
+
     try:
-        raw = future.result(timeout=timeout)
+        future = _pool.submit(read)
+    except BaseException:
+        _running.release()
+        raise
+    try:
+        left = None if timeout is None else max(0.0, timeout - (time.perf_counter() - t0))
+        raw = future.result(timeout=left)
     except FutureTimeout:
         return OcrResult([], None, time.perf_counter() - t0, timed_out=True)
     lines = [

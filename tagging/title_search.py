@@ -44,9 +44,9 @@ class TitleSearch:
         titles = [t for _, t in rows]
         digest = hashlib.sha256("\n".join(titles).encode()).hexdigest()[:16]
         cache = self.workspace.title_vectors(TEXT_MODEL, digest)
-        if cache.is_file():
+        try:
             vectors = np.load(cache)
-        else:
+        except FileNotFoundError:  # (another worker may have just replaced it)
             known: dict[str, np.ndarray] = {}
             if self._index is not None:  # a write: keep what is encoded already
                 known = dict(zip(self._index.titles, self._index.vectors, strict=True))
@@ -59,6 +59,11 @@ class TitleSearch:
             cache.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, vectors)
+            # One file per set of titles: the previous sets are of no use any more (each
+            # is a full copy: ~1.5 GB at 1M products).
+            for stale in cache.parent.glob(cache.name.rsplit("-", 1)[0] + "-*.npy"):
+                if stale != cache:
+                    stale.unlink(missing_ok=True)
         self._index = TitleIndex(titles, self.encoder, vectors)
         self._keys = [k for k, _ in rows]
 

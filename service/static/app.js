@@ -510,7 +510,10 @@ function addBatchRow(file, item, fams) {
 }
 
 function csvCell(v) {
-  const s = v === undefined || v === null ? "" : String(v);
+  let s = v === undefined || v === null ? "" : String(v);
+  // A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP's
+  // CSV-injection rule): file names and catalogue values come from outside.
+  if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

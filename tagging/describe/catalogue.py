@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shelfsight.indexer.errors import BadInput, OutOfDomain
+from shelfsight.indexer.plain_text import plain_text
 from shelfsight.tagging.describe.facts import (
     Facts,
     Listing,
@@ -77,10 +78,10 @@ class CatalogueDescriber:
             for p in self.search.catalogue.iter_products():
                 titles.append(p.title)
                 texts.append(p.title)
-                texts.extend(str(v) for v in (*p.tags.values(), *p.fields.values()) if v)
+                texts.extend(plain_text(v) for v in (*p.tags.values(), *p.fields.values()) if v)
                 types.update(str(v) for k, v in p.tags.items() if k in ARTICLE_TAGS and v)
                 if described and p.fields.get(described):
-                    existing.add(str(p.fields[described]))
+                    existing.add(plain_text(p.fields[described]))
             brands = list(self.pipeline.brands.brands.values())
             # An article type's last word is its noun ("Casual Shoes" -> shoes).
             nouns = [*catalogue_nouns(titles), *(words(t)[-1][0] for t in types if words(t))]

@@ -14,6 +14,7 @@ from typing import Any
 
 from shelfsight.indexer.catalogue import Product
 from shelfsight.indexer.columns import CANDIDATES
+from shelfsight.indexer.plain_text import plain_text
 from shelfsight.tagging.knn import Neighbour
 
 # Field names a caller may use for a fact (a form, a JSON body, a CSV row of the eval);
@@ -33,7 +34,7 @@ def _first(fields: Mapping[str, Any], keys: tuple[str, ...]) -> str:
     for k in keys:
         v = fields.get(k)
         if v not in (None, ""):
-            return " ".join(str(v).split())
+            return plain_text(v)
     return ""
 
 
@@ -59,7 +60,7 @@ class Facts:
             gender=_first(fields, GENDER_KEYS),
             colours=[colour] if colour else [],
             extra={
-                str(k): " ".join(str(v).split())
+                str(k): plain_text(v)
                 for k, v in fields.items()
                 if k not in known and k not in _NOT_FACTS and v not in (None, "")
             },
@@ -160,7 +161,7 @@ def listing_from_product(
     description, brand = roles.get("description"), roles.get("brand")
     return Listing(
         id=product.id,
-        title=product.title,
+        title=plain_text(product.title),
         description=_first(product.fields, (description,)) if description else "",
         tags=dict(product.tags),
         brand=_first(product.fields, (brand,)) if brand else "",

@@ -185,7 +185,7 @@ def test_slow_bodies_time_out_and_the_model_loads_off_the_event_loop(home, fashi
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:
             s.sendall(
-                b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                b"POST /tag HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
                 b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n"
             )
             t0 = time.monotonic()

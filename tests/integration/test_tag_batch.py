@@ -50,16 +50,21 @@ def test_library_batch_gives_each_photo_the_answer_tag_gives(cnn_home, new_photo
 
 def test_cli_writes_one_row_per_photo_and_says_what_it_skipped(cnn_home, new_photos, tmp_path):
     folder, others = new_photos
+    folder = shutil.copytree(folder, tmp_path / "photos")
+    # A file name a spreadsheet would run as a formula (issue 24).
+    shutil.copy(folder / f"{others[0]}.jpg", folder / '=HYPERLINK("http:x").jpg')
     out = tmp_path / "tags.csv"
     result = CliRunner().invoke(
         app, ["tag-batch", str(folder), "--out", str(out), "--home", str(cnn_home)]
     )
     assert result.exit_code == 0, result.output
-    assert "tagged 6, skipped 2" in result.stderr
+    assert "tagged 7, skipped 2" in result.stderr
     assert "broken.jpg: truncated image" in result.stderr
     with open(out, newline="") as fh:
         rows = {r["name"]: r for r in csv.DictReader(fh)}
-    assert len(rows) == 8 and not list(tmp_path.glob(".*partial"))
+    assert len(rows) == 9 and not list(tmp_path.glob(".*partial"))
+    assert '\'=HYPERLINK("http:x")' in rows
+    assert rows['\'=HYPERLINK("http:x")']["path"].startswith(str(folder))
     assert rows["notes"]["status"] == "skipped" and rows["notes"]["reason"].startswith(
         "not an image"
     )
@@ -79,8 +84,8 @@ def test_cli_writes_one_row_per_photo_and_says_what_it_skipped(cnn_home, new_pho
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in jl.read_text().splitlines()]
-    assert len(lines) == 8
-    assert {x["name"] for x in lines if x["result"]} == set(others)
+    assert len(lines) == 9
+    assert {x["name"] for x in lines if x["result"]} == {*others, '=HYPERLINK("http:x")'}
 
 
 def test_cli_reads_a_csv_naming_its_photos(cnn_home, new_photos, tmp_path):

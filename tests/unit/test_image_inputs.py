@@ -29,8 +29,8 @@ def test_a_strip_is_refused_from_its_header():
 
 
 def test_the_widest_allowed_shape_still_decodes():
-    w = int(100 * MAX_ASPECT)
-    assert decode_bytes(png((w, 100))).image.size == (w, 100)
+    w = int(50 * MAX_ASPECT)
+    assert decode_bytes(png((w, 50))).image.size == (w, 50)
 
 
 def test_letterbox_resizes_before_padding():

@@ -106,3 +106,35 @@ def test_pixel_cap_is_configurable():
     with pytest.raises(ImageError) as e:
         decode_bytes(jpeg_bytes(size=(100, 100)), max_pixels=5_000)
     assert e.value.reason == "image too large"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_large_photo_is_kept_as_a_bounded_working_copy(fmt):
+    # A 40 MP photo held whole is 120 MB; later steps need 1024 px at most (issue 24).
+    img = Image.new("RGB", (4000, 3000), (200, 30, 30))
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    d = decode_bytes(buf.getvalue())
+    assert (d.width, d.height) == (4000, 3000)  # the photo's own size, as ingest records it
+    assert d.image.size == (1024, 768) and d.image.mode == "RGB"
+    assert d.image.getpixel((500, 400)) == pytest.approx((200, 30, 30), abs=3)
+
+
+def test_a_large_sideways_phone_photo_comes_upright_and_bounded():
+    img = Image.new("RGB", (3000, 2000), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=90, exif=exif)
+    d = decode_bytes(buf.getvalue())
+    assert (d.width, d.height) == (2000, 3000)
+    assert d.image.size == (683, 1024)
+
+
+def test_an_in_memory_picture_gets_the_same_working_copy():
+    from shelfsight.indexer.images import decode_image
+
+    img = Image.new("RGB", (2048, 1024), (1, 2, 3))
+    d = decode_image(img)
+    assert d.image.size == (1024, 512) and (d.width, d.height) == (2048, 1024)
+    assert img.size == (2048, 1024)  # the caller's picture is left as it was

@@ -39,3 +39,13 @@ def test_warnings_are_log_records_in_the_same_format(capsys):
     finally:
         logging.captureWarnings(False)
         logs.configure(0)
+
+
+def test_control_characters_cannot_forge_a_line_or_repaint_a_terminal():
+    # GET /products/%1b%5b2J%0dts=...level=error msg=pwned wrote a raw ESC and CR (issue 24).
+    record = logging.LogRecord("shelfsight.access", logging.INFO, __file__, 1, "request", (), None)
+    record.fields = {"path": "/products/\x1b[2J\rts=1 level=error msg=pwned\x00\x85\u2028x"}
+    line = logs.LogfmtFormatter().format(record)
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in line)
+    assert "\u2028" not in line and line.count("level=") == 2  # ours, and the quoted one
+    assert 'path="/products/\\u001b[2J\\rts=1 level=error msg=pwned\\u0000\\u0085\\u2028x"' in line
