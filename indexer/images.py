@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
@@ -109,14 +110,16 @@ def _decode_slot(pixels: int) -> contextlib.AbstractContextManager[Any]:
     return _large_decode if pixels > LARGE_DECODE_PIXELS else contextlib.nullcontext()
 
 
-def probe_pixels(source: IO[bytes], max_pixels: int = MAX_PIXELS) -> int:
-    """A picture's pixel count from its header alone (nothing decoded), after the checks
-    ``decode_bytes`` makes first; 0 when the header is unreadable (decoding says why)."""
+@contextlib.contextmanager
+def _opened(source: IO[bytes]) -> Iterator[Image.Image]:
+    """``Image.open`` with the two ways a header alone is refused as ``ImageError``s:
+    too many pixels (Pillow only warns between MAX_PIXELS and 2x; we refuse both) and
+    not a picture at all."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as probe:
-                width, height = probe.size
+                yield probe
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(
             "image too large", "the picture has too many pixels to open safely; send a smaller one"
@@ -126,6 +129,14 @@ def probe_pixels(source: IO[bytes], max_pixels: int = MAX_PIXELS) -> int:
             "not an image",
             "the file is not a picture Shelfsight can read (JPEG, PNG, WebP, GIF, BMP or TIFF)",
         ) from exc
+
+
+def probe_pixels(source: IO[bytes], max_pixels: int = MAX_PIXELS) -> int:
+    """A picture's pixel count from its header alone (nothing decoded), after the checks
+    ``decode_bytes`` makes first; 0 when the header is unreadable (decoding says why)."""
+    try:
+        with _opened(source) as probe:
+            width, height = probe.size
     except (OSError, SyntaxError, ValueError):
         return 0
     check_shape(width, height, max_pixels)
@@ -136,35 +147,23 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
     if not data:
         raise ImageError("empty image file", "the file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between MAX_PIXELS and 2x; we refuse both.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                width, height = probe.size
-                check_shape(width, height, max_pixels)
-                mode = probe.mode
-                fmt = probe.format
-                # A JPEG decodes straight at 1/2 .. 1/8 scale: its full size never exists.
-                probe.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-                with _decode_slot(probe.size[0] * probe.size[1]):
-                    probe.load()
-                    # Phone photos are stored sideways with an EXIF rotation: apply it, or
-                    # the product is embedded and thumbnailed on its side.
-                    rgb = to_rgb(ImageOps.exif_transpose(_working_copy(probe)))
-                    rgb.load()
-                if probe.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):
-                    width, height = height, width  # turned a quarter: upright size
+        with _opened(io.BytesIO(data)) as probe:
+            width, height = probe.size
+            check_shape(width, height, max_pixels)
+            mode = probe.mode
+            fmt = probe.format
+            # A JPEG decodes straight at 1/2 .. 1/8 scale: its full size never exists.
+            probe.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
+            with _decode_slot(probe.size[0] * probe.size[1]):
+                probe.load()
+                # Phone photos are stored sideways with an EXIF rotation: apply it, or
+                # the product is embedded and thumbnailed on its side.
+                rgb = to_rgb(ImageOps.exif_transpose(_working_copy(probe)))
+                rgb.load()
+            if probe.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):
+                width, height = height, width  # turned a quarter: upright size
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            "image too large", "the picture has too many pixels to open safely; send a smaller one"
-        ) from exc
-    except UnidentifiedImageError as exc:
-        raise ImageError(
-            "not an image",
-            "the file is not a picture Shelfsight can read (JPEG, PNG, WebP, GIF, BMP or TIFF)",
-        ) from exc
     except OSError as exc:
         msg = str(exc)
         if "truncated" in msg.lower() or "premature end" in msg.lower():

@@ -9,7 +9,14 @@ Without ``--home`` (or with an empty one) it builds a 300-product workspace from
 seeded slice of ``../shared/data/fashion`` (CNN embeddings, no training). Every action
 is bounded in count and time and all traffic goes to 127.0.0.1.
 
+A hostile client runs beside them (issue 24): oversized batches, fields past their
+limits, cross-site posts, control characters in paths, formula and odd-case tags. Each
+must get its 4xx; a 5xx, a timeout or a write that lands anyway is an error.
+
 What is counted: requests by status; errors = 5xx answers, timeouts and broken answers;
+``busy`` = writes refused with 503 busy + Retry-After because another writer (a CLI
+ingest or index) held the lock past SHELFSIGHT_LOCK_TIMEOUT: nothing written, checked at
+the end (``refused_but_written``);
 ``unavailable`` = connections refused while the server restarts or reset because the
 worker holding them was killed (the kills themselves, counted apart);
 kills by kind; products lost = writes the API acknowledged (201/200) that are not in the
@@ -135,6 +142,10 @@ class Server:
                 self.kill_all()
 
 
+def is_busy(r: httpx.Response) -> bool:
+    return r.status_code == 503 and "retry-after" in r.headers and '"busy"' in r.text
+
+
 class Tally:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -143,12 +154,23 @@ class Tally:
         self.unavailable = 0
         self.kills: Counter[str] = Counter()
         self.added: dict[str, bool] = {}  # acknowledged: id -> still expected to exist
+        self.refused: set[str] = set()  # adds answered 503 busy: must not exist at the end
+        self.busy = 0
 
     def answer(self, what: str, r: httpx.Response) -> None:
         with self.lock:
             self.status[str(r.status_code)] += 1
-            if r.status_code >= 500:
+            if is_busy(r):
+                self.busy += 1
+            elif r.status_code >= 500:
                 self.errors.append(f"{what}: {r.status_code} {r.text[:200]}")
+
+    def expect(self, what: str, r: httpx.Response, status: int) -> None:
+        """A hostile request: anything but ``status`` is an error."""
+        self.answer(what, r)
+        if r.status_code != status and r.status_code < 500:
+            with self.lock:
+                self.errors.append(f"{what}: {r.status_code}, expected {status}")
 
     def failed(self, what: str, exc: Exception, server_up: bool) -> None:
         # A SIGKILLed worker resets the connections it held, and a killed server refuses
@@ -206,9 +228,62 @@ def writer(
                 tally.answer("add", r)
                 if r.status_code == 201:
                     tally.added[pid] = True
+                elif is_busy(r):
+                    tally.refused.add(pid)
         except httpx.HTTPError as exc:
             tally.failed("write", exc, server.up.is_set())
             time.sleep(0.3)
+
+
+def _png(side: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (side, side), (90, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def hostile(server: Server, photos: list[Path], tally: Tally, stop: threading.Event) -> None:
+    """What an outsider sends: every request has its refusal, at bounded cost."""
+    big = _png(6320)  # 40 MP, 131 KB
+    photo = photos[0].read_bytes()
+    key = {"X-API-Key": KEY}
+    attacks = [
+        ("batch 50 x 40 MP", 413, lambda u: httpx.post(
+            u + "/tag/batch", files=[("images", (f"{n}.png", big, "image/png")) for n in range(50)],
+            timeout=60)),
+        ("batch 211 parts", 413, lambda u: httpx.post(
+            u + "/tag/batch", files=[("images", ("a.jpg", photo, "image/jpeg"))] * 211,
+            timeout=60)),
+        ("cross-site batch", 403, lambda u: httpx.post(
+            u + "/tag/batch", files={"images": ("a.jpg", photo, "image/jpeg")},
+            headers={"Origin": "https://attacker.example"}, timeout=60)),
+        ("5 MB title", 400, lambda u: httpx.post(
+            u + "/describe", files={"title": (None, "y" * 5_000_000)}, timeout=60)),
+        ("log injection", 404, lambda u: httpx.get(
+            u + "/products/%1b%5b2J%0dts=1%20level=error%20msg=pwned", timeout=30)),
+        ("rebound host", 400, lambda u: httpx.get(
+            u + "/health", headers={"Host": "attacker.example"}, timeout=30)),
+        ("formula tag", 400, lambda u: httpx.post(
+            u + "/products", headers=key, timeout=60,
+            data={"listings": json.dumps({"id": "evil-1", "tags": {"usage": "=cmd|'/C calc'!A0"}})},
+            files={"image": ("p.jpg", photo, "image/jpeg")})),
+        ("NaN tag", 400, lambda u: httpx.post(
+            u + "/products", headers=key, timeout=60,
+            data={"listings": '{"id": "evil-2", "tags": {"usage": NaN}}'},
+            files={"image": ("p.jpg", photo, "image/jpeg")})),
+    ]  # fmt: skip
+    n = 0
+    while not stop.is_set():
+        what, status, send = attacks[n % len(attacks)]
+        n += 1
+        try:
+            tally.expect(what, send(server.url), status)
+        except httpx.HTTPError as exc:
+            tally.failed(what, exc, server.up.is_set())
+        time.sleep(0.3)
 
 
 def cli_writer_killed(home: Path, csv_path: Path, tally: Tally, rng: random.Random) -> None:
@@ -243,12 +318,15 @@ def check(home: Path, tally: Tally) -> dict[str, object]:
     embedded = set(cat.embedded_keys(index.model))
     lost = [p for p, alive in tally.added.items() if alive and keys.get(p) not in in_index]
     resurrected = [p for p, alive in tally.added.items() if not alive and p in keys]
+    refused = [p for p in tally.refused if p in keys]
     return {
         "integrity": cat.db.execute("pragma integrity_check").fetchone()[0],
         **{k: len(v) for k, v in cat.inconsistencies().items()},
         "index_ids_not_in_catalogue": len(in_index - set(keys.values())),
         "embedded_not_in_index": len(embedded - in_index),
         "products_lost": len(lost) + len(resurrected),
+        "refused_but_written": len(refused),
+        "hostile_written": sum(p in keys for p in ("evil-1", "evil-2")),
         "products": len(keys),
         "indexed": len(in_index),
     }
@@ -293,6 +371,7 @@ def main() -> None:
         for _ in range(args.readers)
     ]
     threads.append(threading.Thread(target=writer, args=(server, photos, tally, stop, args.seed)))
+    threads.append(threading.Thread(target=hostile, args=(server, photos, tally, stop)))
     for t in threads:
         t.start()
     t_end = time.monotonic() + args.seconds
@@ -329,6 +408,7 @@ def main() -> None:
         "errors": len(tally.errors),
         "error_samples": tally.errors[:5],
         "unavailable": tally.unavailable,
+        "busy": tally.busy,
         "kills": dict(tally.kills),
         "writes_acknowledged": len(tally.added),
         **check(home, tally),
@@ -339,6 +419,8 @@ def main() -> None:
     bad = (
         result["errors"]
         or result["products_lost"]
+        or result["refused_but_written"]
+        or result["hostile_written"]
         or result["integrity"] != "ok"
         or any(
             result[k]

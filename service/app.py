@@ -110,7 +110,7 @@ def shelf_of(request: Request) -> Shelfsight:
 
 
 async def _in_thread(fn: Callable[[], T]) -> T:
-    """Run blocking work off the event loop (slow work goes through ``_slow``)."""
+    """Run blocking work off the event loop (slow work goes through ``slow_work``)."""
     return await anyio.to_thread.run_sync(fn)
 
 

@@ -84,6 +84,10 @@ def ingest(
         f"(catalogue now {catalogue.count()} products)"
     )
     typer.echo(f"tag families: {', '.join(report.tag_columns) or '(none)'}")
+    for column, family in report.renamed.items():
+        typer.echo(f"renamed: {column} -> {family} (the catalogue's spelling of that family)")
+    for column, why in report.not_tags.items():
+        typer.echo(f"not tag columns: {column} ({why}; kept as a field)")
     typer.echo("columns: " + ", ".join(f"{r}={c or '-'}" for r, c in report.columns.items()))
     if report.converted:
         modes = ", ".join(f"{m} x{n}" for m, n in report.converted.items())

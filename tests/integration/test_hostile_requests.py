@@ -330,3 +330,39 @@ def test_only_the_servers_own_names_are_answered_and_the_page_is_locked_down(cnn
         for r in (page, c.get("/health"), c.get("/static/app.js")):
             assert r.headers["x-content-type-options"] == "nosniff"
             assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_write_waits_a_bounded_time_for_the_lock_then_writes_nothing(home, fashion_dir, ids):
+    import time
+
+    from .test_service_api import add, client, photo, upload
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time\n"
+            f"fh = open({str(home / '.writer.lock')!r}, 'a+')\n"
+            "fcntl.flock(fh.fileno(), fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with client(home, lock_timeout=1.0) as c:
+            t0 = time.monotonic()
+            r = add(c, [{"id": "late-write", "title": "x"}], upload(photo(fashion_dir, ids[7])))
+            waited = time.monotonic() - t0
+            assert r.status_code == 503 and r.json()["error"] == "busy", r.text
+            assert r.headers["retry-after"] and 1.0 <= waited < 10
+            holder.kill()
+            holder.wait()
+            time.sleep(0.5)
+            assert c.get("/products/late-write").status_code == 404  # it never lands
+            r = add(c, [{"id": "late-write", "title": "x"}], upload(photo(fashion_dir, ids[7])))
+            assert r.status_code == 201, r.text
+    finally:
+        holder.kill()
