@@ -45,6 +45,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/typecheck.py
 
 test: lint
 	$(BIN)/python -m pytest -q

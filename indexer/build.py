@@ -74,7 +74,7 @@ def embed_pending_on_ray(
     embedder: Embedder,
     engine: EngineOptions,
     batch_size: int = DEFAULT_BATCH,
-) -> tuple[int, list[dict[str, str]]]:
+) -> tuple[int, list[Skip]]:
     """The Ray engine's embed step: shards on the cluster, then into the catalogue here."""
     from shelfsight.indexer.ray_engine import embed_to_shards, read_shards
 

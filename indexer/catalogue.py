@@ -128,7 +128,7 @@ class Catalogue:
     def _ensure_schema(self) -> None:
         db = self.db
         if "products" not in db.table_names():
-            db["products"].create(
+            db.table("products").create(
                 {
                     "key": int,
                     "id": str,
@@ -144,25 +144,27 @@ class Catalogue:
                 pk="key",
                 not_null={"id"},
             )
-            db["products"].create_index(["id"], unique=True)
-            db["products"].create_index(["image_sha256"])
+            db.table("products").create_index(["id"], unique=True)
+            db.table("products").create_index(["image_sha256"])
         if "tags" not in db.table_names():
-            db["tags"].create(
+            db.table("tags").create(
                 {"product_key": int, "family": str, "value": str},
                 pk=("product_key", "family"),
             )
-            db["tags"].create_index(["family", "value"])
+            db.table("tags").create_index(["family", "value"])
         if "embeddings" not in db.table_names():
-            db["embeddings"].create(
+            db.table("embeddings").create(
                 {"product_key": int, "model": str, "image_sha256": str, "vector": bytes},
                 pk=("product_key", "model"),
             )
         if "meta" not in db.table_names():
-            db["meta"].create({"name": str, "value": str}, pk="name")
+            db.table("meta").create({"name": str, "value": str}, pk="name")
         if "products_fts" not in db.table_names():
             # Full-text search over titles and tag values; triggers keep it in step with
             # every insert, update and delete.
-            db["products"].enable_fts(["title", "tags"], create_triggers=True, tokenize="porter")
+            db.table("products").enable_fts(
+                ["title", "tags"], create_triggers=True, tokenize="porter"
+            )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -190,7 +192,7 @@ class Catalogue:
 
     def set_meta(self, name: str, value: Any) -> None:
         with self.transaction():
-            self.db["meta"].upsert({"name": name, "value": json.dumps(value)}, pk="name")
+            self.db.table("meta").upsert({"name": name, "value": json.dumps(value)}, pk="name")
 
     # -- products ---------------------------------------------------------------------
     def generation(self) -> int:
@@ -207,7 +209,7 @@ class Catalogue:
         )
 
     def count(self) -> int:
-        return self.db["products"].count
+        return self.db.table("products").count
 
     def _select_in(self, sql: str, values: Iterable[Any]) -> list[dict[str, Any]]:
         """Rows of ``sql`` (with one ``({marks})`` placeholder) for every value, queried
@@ -270,9 +272,9 @@ class Catalogue:
                 row["tags"] = json.dumps(tags, ensure_ascii=False)
                 row["fields"] = json.dumps(row.get("fields") or {}, ensure_ascii=False)
                 row["updated_at"] = _now()
-                self.db["products"].upsert(row, pk="key")
+                self.db.table("products").upsert(row, pk="key")
                 self.db.execute("delete from tags where product_key = ?", [row["key"]])
-                self.db["tags"].insert_all(
+                self.db.table("tags").insert_all(
                     (
                         {"product_key": row["key"], "family": fam, "value": val}
                         for fam, val in tags.items()
@@ -391,14 +393,15 @@ class Catalogue:
         # Each word quoted, then starred: FTS5 syntax in user text (a lone `"`, `NEAR(`,
         # `-`) never reaches the parser.
         match = " OR ".join(f'"{t}"*' for t in terms)
-        where, args = None, None
+        where: str | None = None
+        args: list[Any] | None = None
         if allowed is not None:
             if len(allowed) == 0:
                 return []
             where = f"key in ({','.join(str(int(k)) for k in allowed)})"
             args = []
         # BM25 picks the candidates; how many words each holds orders them.
-        rows = self.db["products"].search(
+        rows = self.db.table("products").search(
             match, limit=max(limit * 10, 200), where=where, where_args=args, include_rank=True
         )
         hits = []
@@ -537,7 +540,7 @@ class Catalogue:
             )
         }
         with self.transaction():
-            self.db["embeddings"].upsert_all(
+            self.db.table("embeddings").upsert_all(
                 (
                     {
                         "product_key": int(k),

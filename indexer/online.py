@@ -191,7 +191,10 @@ def reconcile(
     if report.removed:
         new.remove(np.array(report.removed, dtype=np.int64))
     if report.added:
-        vectors = np.stack([catalogue.embedding(index.model, k) for k in report.added])
+        stored = [catalogue.embedding(index.model, k) for k in report.added]
+        vectors = np.stack([v for v in stored if v is not None])
+        if len(vectors) != len(report.added):  # embedded_keys listed them a moment ago
+            raise RuntimeError("a stored vector vanished while the index was reconciled")
         new.add(np.array(report.added, dtype=np.int64), vectors)
     return _save(workspace, new), report
 

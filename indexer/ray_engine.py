@@ -93,8 +93,10 @@ def embed_to_shards(
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     rows = [{"key": int(k), "path": str(p)} for k, p in items]
-    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // RAY_BATCH, 1000)))
-    ds = ds.map_batches(
+    items_ds = ray.data.from_items(
+        rows, override_num_blocks=max(1, min(len(rows) // RAY_BATCH, 1000))
+    )
+    ds = items_ds.map_batches(
         EmbedActor,
         fn_constructor_kwargs={"spec": spec, "home": str(home), "batch_size": batch_size},
         batch_size=RAY_BATCH,
@@ -111,7 +113,9 @@ def read_shards(shards: str) -> tuple[np.ndarray, np.ndarray, list[Skip]]:
     """(keys, vectors, failures) from the Parquet shards of ``embed_to_shards``."""
     import ray
 
-    keys, vectors, failed = [], [], []
+    keys: list[np.ndarray] = []
+    vectors: list[np.ndarray] = []
+    failed: list[Skip] = []
     for batch in ray.data.read_parquet(shards).iter_batches(batch_format="numpy"):
         ok = np.array([not e for e in batch["error"]], dtype=bool)
         keys.append(batch["key"][ok])

@@ -190,7 +190,7 @@ def fit(
             bi = np.sort(perm[s : s + opts.batch_size])
             _, logits = model(torch.from_numpy(maps[bi]))
             yb = torch.from_numpy(y[bi])
-            loss = sum(
+            loss: torch.Tensor = sum(  # type: ignore[assignment]  # a sum of tensors
                 F.cross_entropy(
                     lg, yb[:, j], ignore_index=IGNORE, label_smoothing=opts.label_smoothing
                 )
@@ -241,12 +241,16 @@ def train_workspace(
     # The map layout is the trunk's: its channel groups and grid are read off it, not assumed.
     cfg = replace(cfg or HybridConfig(), groups=trunk.groups, grid=trunk.grid)
     cache = feature_cache_for(workspace, trunk, feature_cache)
-    products = [p for p in catalogue.iter_products() if p.image_sha256 and p.image_path]
+    photos = [
+        (p, p.image_sha256, p.image_path)
+        for p in catalogue.iter_products()
+        if p.image_sha256 and p.image_path
+    ]
     t0 = time.perf_counter()
-    failed = cache.ensure([(p.image_sha256, p.image_path) for p in products], progress=progress)
+    failed = cache.ensure([(sha, path) for _, sha, path in photos], progress=progress)
     bad = {sha for sha, _, _ in failed}
-    products = [p for p in products if p.image_sha256 not in bad]
-    maps = cache.load([p.image_sha256 for p in products])
+    products = [p for p, sha, _ in photos if sha not in bad]
+    maps = cache.load([sha for _, sha, _ in photos if sha not in bad])
     feature_seconds = time.perf_counter() - t0
     if len(products) < 10:
         raise ValueError(f"need at least 10 readable products to train, have {len(products)}")

@@ -497,7 +497,7 @@ async def add_products(
             )
             accepted.append(item)
         except ApiError as exc:
-            skipped.append(Skip(exc.extra["error"], exc.detail, id=item["id"]))
+            skipped.append(Skip(exc.error, exc.detail, id=item["id"]))
     done = await _in_thread(lambda: st.shelf.add(accepted, images, mode)) if accepted else []
     body = Written([WriteStatus(**r) for r in done], skipped, st.shelf.version)
     return Response(body, status_code=201 if done else 422)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.exceptions import HTTPException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 
 class BodyDeadline:
@@ -36,7 +36,7 @@ class BodyDeadline:
         deadline = loop.time() + self.seconds
         body_done = False
 
-        async def timed_receive() -> Message:
+        async def timed_receive() -> ReceiveMessage:
             nonlocal body_done
             if body_done:  # after the body, receive() waits for a disconnect: no deadline
                 return await receive()

@@ -7,7 +7,7 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from shelfsight.indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
@@ -389,7 +389,8 @@ def eval_tagging(
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     try:
         shifts = [parse_shift(s) for s in shift or ["random"]]
-        transforms = [parse_query_transform(t) for t in query_transform or []] or [None]
+        transforms: list[Any] = [parse_query_transform(t) for t in query_transform or []]
+        transforms = transforms or [None]  # None: the photos as they are
     except ValueError as exc:
         raise _fail(str(exc)) from None
     run = functools.partial(

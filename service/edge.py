@@ -12,9 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import cast
 from urllib.parse import urlsplit
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -31,8 +41,11 @@ def host_name(header: str) -> str:
 async def _refuse(send: Send, status: int, error: str, detail: str) -> None:
     body = json.dumps({"status_code": status, "error": error, "detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status,
+                                     "headers": headers}  # fmt: skip
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(start)
+    await send(end)
 
 
 class HostCheck:
@@ -52,7 +65,8 @@ class HostCheck:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = dict(scope["headers"])
+            http = cast("HTTPScope", scope)
+            headers = dict(http["headers"])
             name = host_name(headers.get(b"host", b"").decode("latin-1"))
             if not self._known(name):
                 detail = (
@@ -62,10 +76,10 @@ class HostCheck:
                 await _refuse(send, 400, "bad host", detail)
                 return
             origin = headers.get(b"origin", b"").decode("latin-1")
-            if scope["method"] not in SAFE_METHODS and origin:
+            if http["method"] not in SAFE_METHODS and origin:
                 other = host_name(urlsplit(origin).netloc) if origin != "null" else "null"
                 if other != name and (self.allowed is None or other not in self.allowed):
-                    detail = f"a {scope['method']} from another site ({origin}) is not accepted"
+                    detail = f"a {http['method']} from another site ({origin}) is not accepted"
                     await _refuse(send, 403, "cross-site request", detail)
                     return
         await self.app(scope, receive, send)

@@ -24,6 +24,7 @@ class ApiError(HTTPException):
         super().__init__(
             status_code=status_code, detail=detail or error, extra={"error": error}, headers=headers
         )
+        self.error = error
 
 
 def image_error(exc: ImageError) -> ApiError:

@@ -99,7 +99,8 @@ def tag_many(
             if nxt is not None:
                 loading.append(pool.submit(_load, embedder, nxt, max_pixels))
             ok = [x for x in loaded if x.skip is None]
-            vectors = embedder.embed_arrays(np.stack([x.array for x in ok])) if ok else []
+            arrays = [x.array for x in ok if x.array is not None]
+            vectors = embedder.embed_arrays(np.stack(arrays)) if arrays else np.zeros((0,))
             # A photo already in the catalogue must not vote for itself (as /tag).
             queries = [
                 Query(v, search.catalogue.keys_with_sha(x.image.sha256), image=x.image)

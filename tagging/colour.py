@@ -60,24 +60,24 @@ class Palette:
 
 def _merge(centres: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Greedily merge clusters closer than MERGE_DELTA (count-weighted centres)."""
-    centres, counts = list(centres), list(counts.astype(float))
+    cs, ns = list(centres), list(counts.astype(float))
     merged = True
-    while merged and len(centres) > 1:
+    while merged and len(cs) > 1:
         merged = False
         best = None
-        for i in range(len(centres)):
-            for j in range(i + 1, len(centres)):
-                d = float(deltaE_ciede2000(centres[i], centres[j]))
+        for i in range(len(cs)):
+            for j in range(i + 1, len(cs)):
+                d = float(deltaE_ciede2000(cs[i], cs[j]))
                 if d < MERGE_DELTA and (best is None or d < best[0]):
                     best = (d, i, j)
         if best:
             _, i, j = best
-            n = counts[i] + counts[j]
-            centres[i] = (centres[i] * counts[i] + centres[j] * counts[j]) / n
-            counts[i] = n
-            del centres[j], counts[j]
+            n = ns[i] + ns[j]
+            cs[i] = (cs[i] * ns[i] + cs[j] * ns[j]) / n
+            ns[i] = n
+            del cs[j], ns[j]
             merged = True
-    return np.array(centres), np.array(counts)
+    return np.array(cs), np.array(ns)
 
 
 def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> Palette:
@@ -128,7 +128,8 @@ def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> 
         c = (centres[idxs] * shares[idxs, None]).sum(0) / share
         main = idxs[int(np.argmax(shares[idxs]))]
         hexv = rgb_to_hex(lab2rgb(c[None, None])[0, 0] * 255)
-        swatches.append(Swatch(name, hexv, share, tuple(float(v) for v in c), cands_of[main][1:]))
+        lab = (float(c[0]), float(c[1]), float(c[2]))
+        swatches.append(Swatch(name, hexv, share, lab, cands_of[main][1:]))
     swatches.sort(key=lambda s: -s.share)
     return Palette(swatches, fg.method, fg.share, skin_share)
 

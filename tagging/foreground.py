@@ -36,7 +36,7 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:
-    m = mask.astype(np.uint8)
+    m: np.ndarray = mask.astype(np.uint8)
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, k, iterations=2)
@@ -118,7 +118,8 @@ def segment(image: Image.Image | np.ndarray, max_side: int = 256) -> Foreground:
     if _border_uniform(lab, backdrop) > 0.6:
         mask = _clean(np.linalg.norm(lab - backdrop, axis=2) > BACKDROP_DELTA)
         if _MIN_SHARE <= mask.mean() <= _MAX_SHARE:
-            return Foreground(mask, "border", tuple(float(v) for v in backdrop))
+            b0, b1, b2 = (float(v) for v in backdrop)
+            return Foreground(mask, "border", (b0, b1, b2))
     if min(rgb.shape[:2]) >= 16:
         mask = _clean(grabcut_mask(rgb))
         if _MIN_SHARE <= mask.mean() <= _MAX_SHARE:

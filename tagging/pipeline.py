@@ -163,7 +163,7 @@ class Pipeline:
         if image is not None and {"colour", "shape"} & set(opts.attributes):
             fg = segment(image.image)
         fam = vocab = pixel = None
-        if fg is not None and "colour" in opts.attributes:
+        if fg is not None and image is not None and "colour" in opts.attributes:
             result.palette = palette(image.image, fg)
             fam = colour_family(
                 families, opts.colour_column or self.search.catalogue.column("colour")

@@ -45,10 +45,10 @@ def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
                 path = home / path
             rel = f"hybrid:{rest}"
         else:
-            path = current_hybrid(home)
-            if path is None:
+            current = current_hybrid(home)
+            if current is None:
                 raise ModelNotTrained("no trained hybrid model; run `shelfsight train` first")
-            rel = f"hybrid:models/{path.name}"
+            path, rel = current, f"hybrid:models/{current.name}"
         if not path.is_file():
             raise FileNotFoundError(f"hybrid model file not found: {path}")
         return HybridEmbedder(path, spec=rel)

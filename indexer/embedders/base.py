@@ -74,7 +74,7 @@ def to_normalised_array(
 ) -> np.ndarray:
     """CHW float32 array, letterboxed to ``size`` and normalised: the plain eager input
     (the embedders normalise inside their compiled network instead)."""
-    arr = np.asarray(letterbox(image, size), dtype=np.float32) / 255.0
+    arr: np.ndarray = np.asarray(letterbox(image, size), dtype=np.float32) / 255.0
     arr = (arr - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import timm
@@ -88,7 +89,7 @@ class PooledFeatures(nn.Module):
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
-        self.backbone = backbone
+        self.backbone: Any = backbone  # timm: forward_features and num_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.backbone.forward_features(x).mean(dim=(2, 3)), dim=1)

@@ -10,9 +10,11 @@ its image again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
+import operator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,10 +112,11 @@ class HybridViT(nn.Module):
     def embed_tokens(self, maps: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) cached maps -> (N, H*W, dim) projected cell tokens."""
         parts = torch.split(maps.float(), list(self.cfg.groups), dim=1)
-        out = 0
-        for part, norm, proj in zip(parts, self.norms, self.projs, strict=True):
-            out = out + proj(norm(part.flatten(2).transpose(1, 2)))
-        return out
+        tokens = [
+            proj(norm(part.flatten(2).transpose(1, 2)))
+            for part, norm, proj in zip(parts, self.norms, self.projs, strict=True)
+        ]
+        return functools.reduce(operator.add, tokens)  # summed in order, as before
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """(unit embeddings, logits per family)."""

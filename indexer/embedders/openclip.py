@@ -53,8 +53,8 @@ class OpenClipEmbedder:
         self.name = f"openclip-{name}-{tag}"
         # Absolute paths, so an index built here can reload its embedder from anywhere.
         arch_ref = str(Path(arch).resolve()) if Path(arch).suffix == ".json" else arch
-        is_file = bool(checkpoint) and Path(checkpoint).is_file()
-        ckpt_ref = str(Path(checkpoint).resolve()) if is_file else checkpoint
+        is_file = checkpoint is not None and Path(checkpoint).is_file()
+        ckpt_ref = str(Path(checkpoint).resolve()) if checkpoint and is_file else checkpoint
         self.spec = f"openclip:{arch_ref}" + (f":{ckpt_ref}" if ckpt_ref else "")
 
     def preprocess(self, image: Image.Image) -> np.ndarray:

@@ -47,6 +47,9 @@ class RuntimeUnavailable(ModelError, RuntimeError):
 class FromPixels(nn.Module):
     """uint8 (N, H, W, 3) pixels -> the wrapped network's output."""
 
+    scale: torch.Tensor  # buffers, registered below
+    shift: torch.Tensor
+
     def __init__(
         self,
         network: nn.Module,
@@ -90,7 +93,8 @@ class TorchRunner:
         self.device = device
         self.name = "cuda" if device.type == "cuda" else "torch"
         # A private copy: the backbone is shared (lru_cache) and must stay on the CPU.
-        self.module = copy.deepcopy(module).to(device, memory_format=torch.channels_last).eval()
+        private = copy.deepcopy(module).to(device)
+        self.module = private.to(memory_format=torch.channels_last).eval()
 
     @torch.inference_mode()
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
@@ -117,7 +121,7 @@ class OnnxRunner:
             torch.onnx.export(
                 module.eval(),
                 (probe,),
-                buf,
+                buf,  # type: ignore[arg-type]  # a file object works; the stub says path
                 input_names=["pixels"],
                 output_names=["out"],
                 dynamic_axes={"pixels": {0: "n"}, "out": {0: "n"}},

@@ -18,6 +18,8 @@ trunk at query time.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, letterbox_pixels
@@ -86,9 +88,13 @@ def cell_pool(size: int, cells: int) -> nn.Module:
 class TrunkMaps(nn.Module):
     """Normalised float (N, 3, H, W) -> (N, deep + mid + 3, G, G) multi-scale maps."""
 
+    mean: torch.Tensor  # buffers, registered below
+    std: torch.Tensor
+
     def __init__(self, backbone: nn.Module, input_size: int) -> None:
         super().__init__()
-        self.backbone = backbone
+        # timm's EfficientNet: its stem and blocks are attributes no type describes.
+        self.backbone: Any = backbone
         # Fixed, not read off the tensor, so the ONNX export has static pooling sizes. The
         # stride-32 block pads odd sizes up (260 px -> 9 x 9), hence the ceiling.
         side = grid_side(input_size)
@@ -115,7 +121,7 @@ class TrunkMaps(nn.Module):
 
 
 @torch.no_grad()
-def _mid_sizes(backbone: nn.Module, input_size: int) -> list[int]:
+def _mid_sizes(backbone: Any, input_size: int) -> list[int]:
     h = backbone.bn1(backbone.conv_stem(torch.zeros(1, 3, input_size, input_size)))
     sizes = []
     for i, block in enumerate(backbone.blocks[: max(MID_BLOCKS) + 1]):
@@ -130,11 +136,11 @@ class CnnTrunk:
 
     def __init__(self, arch: str = "efficientnet_lite0", runtime: str = "auto"):
         self.arch = arch
-        self.model = load_backbone(arch)
+        self.model: Any = load_backbone(arch)
         self.input_size = LITE_INPUT[arch]
         self.network = TrunkMaps(self.model, self.input_size).eval()
         self.run = compile_network(self.network, self.input_size, runtime)
-        blocks = self.model.blocks
+        blocks: Any = self.model.blocks
         deep = int(blocks[-1][-1].conv_pwl.out_channels)
         mid = sum(int(blocks[i][-1].conv_pwl.out_channels) for i in MID_BLOCKS)
         self.groups = (deep, mid, 3)

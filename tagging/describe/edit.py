@@ -125,7 +125,7 @@ class _Slots:
 def _edits(text: str, slots: _Slots, support: Support, lexicon: Lexicon) -> list[tuple]:
     """(start, end, replacement or None to delete) for every slot the facts contradict."""
     claims = lexicon.claims(text)
-    out: list[tuple[int, int, str | None]] = []
+    out: list[tuple[int, int, tuple[str, bool] | None]] = []  # (word, is a brand)
     for start, end, members in colour_runs(text, claims):
         if slots.colour and not all(support.supports(c) for c in members):
             out.append((start, end, (slots.colour, False)))

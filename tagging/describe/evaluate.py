@@ -265,7 +265,7 @@ def evaluate_describe(
         settings += [s for s in CONTROL_SETTINGS if s != settings[0]]
     by_setting: dict[tuple[str, str], list[str]] = {s: [] for s in settings}
     seconds: list[float] = []
-    examples = []
+    examples: list[dict[str, Any]] = []
     for qi, q in enumerate(tqdm(queries, desc="describe", unit="item", disable=not progress)):
         for length, tone in settings:
             o = replace(opts, length=length, tone=tone)
