@@ -46,6 +46,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/typecheck.py
+	@# The README's CLI reference is written from the Typer app (cog -r -I scripts README.md).
+	$(BIN)/cog --check -I scripts README.md
 
 test: lint
 	$(BIN)/python -m pytest -q
