@@ -7,9 +7,9 @@ import hashlib
 import io
 import os
 import stat
-import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
@@ -36,9 +36,11 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 WORKING_SIDE = 1024
 # Decoding a photo this large needs its full-size buffer for a moment; one at a time per
 # process, so concurrent requests and batch workers cannot stack them (20 x 40 MP PNGs
-# decoded together took a worker from 1.45 to 5.3 GB).
+# decoded together took a worker from 1.45 to 5.3 GB), and always on one thread, so the
+# allocator keeps freed buffers in one arena, not one per thread (a 20-photo batch:
+# +384 MB with a lock shared by two threads, +307 MB on one thread; BENCHMARKS.md).
 LARGE_DECODE_PIXELS = 4 * WORKING_SIDE * WORKING_SIDE
-_large_decode = threading.Lock()
+_large_decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="large-decode")
 
 
 class ImageError(BadInput):
@@ -106,8 +108,14 @@ def _working_copy(img: Image.Image) -> Image.Image:
     return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _decode_slot(pixels: int) -> contextlib.AbstractContextManager[Any]:
-    return _large_decode if pixels > LARGE_DECODE_PIXELS else contextlib.nullcontext()
+def _shrunk(probe: Image.Image) -> Image.Image:
+    """The opened picture decoded, as its upright RGB working copy."""
+    probe.load()
+    # Phone photos are stored sideways with an EXIF rotation: apply it, or the product is
+    # embedded and thumbnailed on its side.
+    rgb = to_rgb(ImageOps.exif_transpose(_working_copy(probe)))
+    rgb.load()
+    return rgb
 
 
 @contextlib.contextmanager
@@ -154,12 +162,10 @@ def decode_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> DecodedImage:
             fmt = probe.format
             # A JPEG decodes straight at 1/2 .. 1/8 scale: its full size never exists.
             probe.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
-            with _decode_slot(probe.size[0] * probe.size[1]):
-                probe.load()
-                # Phone photos are stored sideways with an EXIF rotation: apply it, or
-                # the product is embedded and thumbnailed on its side.
-                rgb = to_rgb(ImageOps.exif_transpose(_working_copy(probe)))
-                rgb.load()
+            if probe.size[0] * probe.size[1] > LARGE_DECODE_PIXELS:
+                rgb = _large_decoder.submit(_shrunk, probe).result()
+            else:
+                rgb = _shrunk(probe)
             if probe.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):
                 width, height = height, width  # turned a quarter: upright size
     except ImageError:
