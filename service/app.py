@@ -37,7 +37,7 @@ from litestar.static_files import create_static_files_router
 from msgspec import Meta
 from shelfsight.indexer.errors import ShelfsightError, Skip
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
-from shelfsight.indexer.settings import settings
+from shelfsight.indexer.settings import MB, settings
 from shelfsight.service import errors, logs
 from shelfsight.service.access_log import AccessLog
 from shelfsight.service.batch_upload import BatchOperation, read_batch
@@ -55,7 +55,7 @@ from shelfsight.service.responses import (
 )
 from shelfsight.service.slow_work import RETRY_AFTER, run_slow
 from shelfsight.service.state import WRITE_MODES, ServiceConfig, ServiceState
-from shelfsight.service.uploads import MB, ApiError, read_image
+from shelfsight.service.uploads import ApiError, read_image
 from shelfsight.tagging.defaults import ATTRIBUTES
 from shelfsight.tagging.describe.writer import Description
 from shelfsight.tagging.neighbours import NotEmbedded
@@ -88,7 +88,7 @@ AttributesParam = Annotated[
     ),
 ]
 MAX_TITLE = 500
-MAX_LISTINGS_BYTES = 2 * 1024 * 1024
+MAX_LISTINGS_BYTES = 2 * MB
 RefineParam = Annotated[
     str | None,
     Parameter(

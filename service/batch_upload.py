@@ -29,7 +29,7 @@ from litestar.openapi.spec import (
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 from shelfsight.indexer.errors import Skip
 from shelfsight.indexer.images import ImageError, probe_pixels
-from shelfsight.service.uploads import IMAGE_TYPES, MB, ApiError
+from shelfsight.service.uploads import ApiError, not_a_picture_type, too_large
 
 SPOOL_BYTES = 1024 * 1024
 
@@ -118,12 +118,7 @@ async def read_batch(
                         if size > max_bytes:
                             photo.file.close()
                             photo.file = None
-                            photo.skip = Skip(
-                                "upload too large",
-                                f"{photo.name}: the file is larger than {max_bytes / MB:g} MB, "
-                                "the most this server accepts per photo",
-                                id=photo.name,
-                            )
+                            photo.skip = _skip(photo.name, too_large(photo.name, max_bytes))
                         else:
                             photo.file.write(part)
                     elif not part and photo is not None:  # the end of a part
@@ -143,6 +138,11 @@ async def read_batch(
         form.close()
         raise
     return form
+
+
+def _skip(name: str, refused: ApiError) -> Skip:
+    """The refusal ``/tag`` would answer for this photo, as its batch item."""
+    return Skip(refused.error, refused.detail, id=name)
 
 
 def _begin(form: BatchForm, part: MultipartSegment, field_name: str, limit: int) -> Photo | None:
@@ -165,13 +165,9 @@ def _begin(form: BatchForm, part: MultipartSegment, field_name: str, limit: int)
         )
     else:
         photo = Photo(part.filename[:255])
-        ctype = (part.content_type or "").split(";")[0].strip().lower()
-        if ctype and ctype not in IMAGE_TYPES and ctype != "application/octet-stream":
-            photo.skip = Skip(
-                "unsupported media type",
-                f"{photo.name}: a {ctype} file is not a picture",
-                id=photo.name,
-            )
+        refused = not_a_picture_type(photo.name, part.content_type)
+        if refused is not None:
+            photo.skip = _skip(photo.name, refused)
         else:
             # Closed by BatchForm.close, after the batch is tagged.
             photo.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115

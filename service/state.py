@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
-from shelfsight.indexer.settings import Settings, settings
+from shelfsight.indexer.settings import MB, Settings, settings
 
 from shelfsight.library import WRITE_MODES, Shelfsight
 from shelfsight.library import open as open_workspace
 
 T = TypeVar("T")
-MB = 1024 * 1024
 PY_OBJECTS_PER_JSON_BYTE = 6
 log = logging.getLogger(__name__)
 __all__ = ["WRITE_MODES", "ServiceConfig", "ServiceState"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_bytes
+from shelfsight.indexer.settings import MB
 from shelfsight.service import errors
 
-MB = 1024 * 1024
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}
 
 
@@ -27,6 +27,24 @@ class ApiError(HTTPException):
         self.error = error
 
 
+def not_a_picture_type(field: str, content_type: str | None) -> ApiError | None:
+    """A 415 for a part whose declared type is not a picture (no type, or a generic
+    binary one, is left to the decoder)."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    if ctype and ctype not in IMAGE_TYPES and ctype != "application/octet-stream":
+        return ApiError(415, "unsupported media type", f"{field}: a {ctype} file is not a picture")
+    return None
+
+
+def too_large(field: str, max_bytes: int) -> ApiError:
+    return ApiError(
+        413,
+        "upload too large",
+        f"{field}: the file is larger than {max_bytes / MB:g} MB, the most this server "
+        "accepts per photo",
+    )
+
+
 def image_error(exc: ImageError) -> ApiError:
     return ApiError(errors.http_status(exc), exc.reason, errors.detail(exc))
 
@@ -36,17 +54,12 @@ async def read_image(
 ) -> tuple[DecodedImage, bytes]:
     if upload is None or not hasattr(upload, "read"):
         raise ApiError(400, "missing image", f"send the photo as a multipart file field {field!r}")
-    ctype = (upload.content_type or "").split(";")[0].strip().lower()
-    if ctype and ctype not in IMAGE_TYPES and ctype != "application/octet-stream":
-        raise ApiError(415, "unsupported media type", f"{field}: a {ctype} file is not a picture")
+    refused = not_a_picture_type(field, upload.content_type)
+    if refused is not None:
+        raise refused
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ApiError(
-            413,
-            "upload too large",
-            f"{field}: the file is larger than {max_bytes / MB:g} MB, the most this server "
-            "accepts per photo",
-        )
+        raise too_large(field, max_bytes)
     try:
         return decode_bytes(data, max_pixels=max_pixels), data
     except ImageError as exc:
