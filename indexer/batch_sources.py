@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shelfsight.indexer.errors import BadInput, Skip
+from shelfsight.core.errors import BadInput, Skip
 from shelfsight.indexer.images import ImageError
 from shelfsight.indexer.ingest import ResolvedColumns, image_path, pattern_fields, read_table
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from shelfsight.core.errors import BadInput, Skip
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import Embedder
 from shelfsight.indexer.embedders.batches import DEFAULT_BATCH, iter_embedded
-from shelfsight.indexer.errors import Skip
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
 
@@ -27,7 +28,7 @@ class IndexReport:
     skipped: list[Skip] = field(default_factory=list)  # images that could not be read
     version: str | None = None
     index_type: str | None = None
-    # tagging.calibration.Calibration of the new index, fitted by the caller (a layer up)
+    # The new index's tagging.neighbour_tags Calibration, fitted by the caller (a layer up)
     calibration: Any = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -105,7 +106,17 @@ class EngineOptions:
 
     def __post_init__(self) -> None:
         if self.name not in ENGINES:
-            raise ValueError(f"unknown engine {self.name!r}; choose one of {', '.join(ENGINES)}")
+            raise BadInput(f"unknown engine {self.name!r}; choose one of {', '.join(ENGINES)}")
+        if self.name == "ray" and importlib.util.find_spec("ray") is None:
+            raise BadInput("the ray engine needs Ray: pip install 'ray[data]'")
+
+
+def check_index_type(index_type: str | None) -> None:
+    """Refuse an unknown index type before anything is embedded."""
+    from shelfsight.indexer.index_types import INDEX_TYPES
+
+    if index_type is not None and index_type not in INDEX_TYPES:
+        raise BadInput(f"unknown index type {index_type!r}; choose {', '.join(INDEX_TYPES)}")
 
 
 ENGINES = ("local", "ray")

@@ -9,55 +9,22 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import sqlite_utils
+
+from shelfsight.core.errors import BadInput
 from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.disk_full import disk_full_as_error
-from shelfsight.indexer.errors import BadInput
+from shelfsight.indexer.embedding_rows import EmbeddingRows
 from shelfsight.indexer.tag_names import canonical_families, check_family, check_value
-
-# Words a search ignores: they are in every other title or say nothing about a product.
-STOP_WORDS = frozenset(
-    "a an and are as at be by for from in into is it its of on or the to with".split()  # noqa: SIM905
-)
-
-
-# Words that ask for nothing in a refinement ("like this, but in red").
-FILLER_WORDS = frozenset(
-    "like this but same similar one just more please something".split()  # noqa: SIM905
-)
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of a text query that count: lower-cased, stop words and ``OR`` dropped."""
-    words = [w.casefold() for w in re.findall(r"\w+", query)]
-    return list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
-
-
-def _stem(word: str) -> str:
-    # Plurals only, enough to count "dresses" against "dress" and "shoes" against "shoe"
-    # (FTS5's porter stemmer is what finds the rows).
-    if word.endswith(("sses", "xes", "zes", "ches", "shes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def matched_terms(product: Product, terms: list[str]) -> int:
-    """How many of ``terms`` the product's title and tag values hold (as word prefixes)."""
-    text = " ".join([product.title, *product.tags.values()]).casefold()
-    words = {_stem(w) for w in re.findall(r"\w+", text)}
-    return sum(any(w.startswith(_stem(t)) for w in words) for t in terms)
 
 
 @dataclass
@@ -80,15 +47,6 @@ class Product:
         }
 
 
-class TextHit(NamedTuple):
-    """A keyword search result: the product, its BM25 rank (lower is better) and how
-    many of the query's words it holds."""
-
-    product: Product
-    rank: float
-    matched: int
-
-
 class UnknownFilter(BadInput):
     """A tag filter naming a family or value the catalogue does not have."""
 
@@ -99,7 +57,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Catalogue:
+class Catalogue(EmbeddingRows):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -382,38 +340,18 @@ class Catalogue:
             "orphan_tag_rows": sorted(set(rows) - set(records)),
         }
 
-    def search_text(
-        self, query: str, limit: int, allowed: np.ndarray | None = None
-    ) -> list[TextHit]:
-        """Products whose title or tags hold any of the query's words, those holding more
-        of them first, then by BM25 (SQLite FTS5, porter stemming; lower rank is better).
-
-        OR semantics: "red dress for women" finds red dresses for women first, then red
-        dresses, then dresses; stop words ("for") are ignored; every word also matches as
-        a prefix ("tee" finds tees); an explicit ``OR`` is the same as none."""
-        terms = search_terms(query)
-        if not terms:
-            return []
-        # Each word quoted, then starred: FTS5 syntax in user text (a lone `"`, `NEAR(`,
-        # `-`) never reaches the parser.
-        match = " OR ".join(f'"{t}"*' for t in terms)
+    def full_text(
+        self, match: str, limit: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[Product, float]]:
+        """Products matching an FTS5 ``match`` expression over titles and tag values, with
+        their BM25 rank (lower is better), best first; only keys in ``allowed`` if given."""
         where: str | None = None
-        args: list[Any] | None = None
         if allowed is not None:
-            if len(allowed) == 0:
-                return []
             where = f"key in ({','.join(str(int(k)) for k in allowed)})"
-            args = []
-        # BM25 picks the candidates; how many words each holds orders them.
         rows = self.db.table("products").search(
-            match, limit=max(limit * 10, 200), where=where, where_args=args, include_rank=True
+            match, limit=limit, where=where, where_args=[] if where else None, include_rank=True
         )
-        hits = []
-        for r in rows:
-            product = self._row_to_product(r)
-            hits.append(TextHit(product, float(r["rank"]), matched_terms(product, terms)))
-        hits.sort(key=lambda h: (-h.matched, h.rank))
-        return hits[:limit]
+        return [(self._row_to_product(r), float(r["rank"])) for r in rows]
 
     # -- tags -------------------------------------------------------------------------
     def tag_families(self) -> list[str]:
@@ -480,122 +418,9 @@ class Catalogue:
             out.setdefault(r["family"], {})[r["value"]] = r["n"]
         return out
 
-    def filters_in_text(self, text: str) -> tuple[dict[str, list[str]], list[str]]:
-        """Tag values named in free text, as a filter ("like this but in red, for women" ->
-        baseColour=Red, gender=Women), and the words that named none. Longer values win
-        ("navy blue" over "blue"); a value several families hold goes to the family that
-        holds it most often."""
-        vocab: dict[str, tuple[int, str, str]] = {}
-        for family, values in self.facets().items():
-            for value, n in values.items():
-                key = " ".join(re.findall(r"\w+", value.casefold()))
-                if key and n > vocab.get(key, (0, "", ""))[0]:
-                    vocab[key] = (n, family, value)
-        words = re.findall(r"\w+", text.casefold())
-        filters: dict[str, list[str]] = {}
-        ignored: list[str] = []
-        i = 0
-        while i < len(words):
-            for n in (4, 3, 2, 1):
-                phrase = " ".join(words[i : i + n])
-                hit = vocab.get(phrase) or vocab.get(phrase + "s")  # "tshirt" -> Tshirts
-                if i + n <= len(words) and hit:
-                    _, family, value = hit
-                    if value not in filters.setdefault(family, []):
-                        filters[family].append(value)
-                    i += n
-                    break
-            else:
-                if words[i] not in STOP_WORDS and words[i] not in FILLER_WORDS:
-                    ignored.append(words[i])
-                i += 1
-        return filters, ignored
-
     def value_counts(self, family: str) -> dict[str, int]:
         rows = self.db.query(
             "select value, count(*) as n from tags where family = ? group by value order by n desc",
             [family],
         )
         return {r["value"]: r["n"] for r in rows}
-
-    # -- embeddings -------------------------------------------------------------------
-    def keys_needing_embedding(self, model: str) -> list[tuple[int, str]]:
-        """(key, image_path) of products with no embedding for ``model`` of their current image."""
-        rows = self.db.query(
-            """
-            select p.key, p.image_path from products p
-            left join embeddings e on e.product_key = p.key and e.model = ?
-            where p.image_path is not null
-              and (e.product_key is null or e.image_sha256 is not p.image_sha256)
-            order by p.key
-            """,
-            [model],
-        )
-        return [(r["key"], r["image_path"]) for r in rows]
-
-    def put_embeddings(self, model: str, keys: Sequence[int], vectors: np.ndarray) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        marks = ",".join("?" * len(keys))
-        shas = {
-            r["key"]: r["image_sha256"]
-            for r in self.db.query(
-                f"select key, image_sha256 from products where key in ({marks})",
-                [int(k) for k in keys],
-            )
-        }
-        with self.transaction():
-            self.db.table("embeddings").upsert_all(
-                (
-                    {
-                        "product_key": int(k),
-                        "model": model,
-                        "image_sha256": shas.get(int(k)),
-                        "vector": vectors[i].tobytes(),
-                    }
-                    for i, k in enumerate(keys)
-                ),
-                pk=("product_key", "model"),
-            )
-
-    def embedded_keys(self, model: str) -> list[int]:
-        """Keys of products whose current image has a vector from ``model``."""
-        rows = self.db.execute(
-            """
-            select e.product_key from embeddings e join products p on p.key = e.product_key
-            where e.model = ? and e.image_sha256 is p.image_sha256
-            """,
-            [model],
-        ).fetchall()
-        return [int(r[0]) for r in rows]
-
-    def embedding(self, model: str, key: int) -> np.ndarray | None:
-        """The stored vector of one product's current image, if embedded with ``model``."""
-        rows = list(
-            self.db.query(
-                """
-                select e.vector from embeddings e join products p on p.key = e.product_key
-                where e.model = ? and e.product_key = ? and e.image_sha256 is p.image_sha256
-                """,
-                [model, int(key)],
-            )
-        )
-        return np.frombuffer(rows[0]["vector"], dtype=np.float32) if rows else None
-
-    def load_embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray]:
-        """(keys, vectors) of every current product embedded with ``model``."""
-        rows = list(
-            self.db.query(
-                """
-                select e.product_key, e.vector from embeddings e
-                join products p on p.key = e.product_key
-                where e.model = ? and e.image_sha256 is p.image_sha256
-                order by e.product_key
-                """,
-                [model],
-            )
-        )
-        if not rows:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        keys = np.array([r["product_key"] for r in rows], dtype=np.int64)
-        vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
-        return keys, vectors

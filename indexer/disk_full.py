@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 
-from shelfsight.indexer.errors import StorageError
+from shelfsight.core.errors import StorageError
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from shelfsight.core.errors import BadInput
 from shelfsight.indexer.embedders.batches import iter_embedded
 from shelfsight.indexer.embedders.trunk import CnnTrunk
 
@@ -35,7 +37,7 @@ class FeatureCache:
         (layout,) = self.conn.execute("select value from meta where key = 'layout'").fetchone()
         if layout != trunk.layout:
             self.conn.close()
-            raise ValueError(
+            raise BadInput(
                 f"{path}: feature cache of {layout}, this run needs {trunk.layout}; "
                 "give another --feature-cache file"
             )

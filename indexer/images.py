@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
-from shelfsight.indexer.errors import BadInput
+
+from shelfsight.core.errors import BadInput
 
 if TYPE_CHECKING:
     import numpy as np

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from shelfsight.core.errors import BadInput, Skip
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.columns import guess_column
-from shelfsight.indexer.errors import BadInput, Skip
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
 from shelfsight.indexer.tag_names import BadTag, canonical_families, value_problem
-from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 

@@ -18,20 +18,25 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
+
+from shelfsight.core.errors import Busy
+from shelfsight.indexer import image_store
 from shelfsight.indexer.catalogue import Catalogue, Product
 from shelfsight.indexer.embedders import Embedder, embed_images
-from shelfsight.indexer.errors import Busy
 from shelfsight.indexer.images import DecodedImage
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 class LockBusy(Busy, RuntimeError):
@@ -74,6 +79,30 @@ def writer_lock(
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+class WriteGate:
+    """A workspace's writer lock for one process: its threads take turns (a thread lock),
+    and the file lock covers other processes; both within one ``timeout`` (None: wait as
+    long as it takes), else ``LockBusy``."""
+
+    def __init__(self, workspace: Workspace, timeout: float | None = None) -> None:
+        self.workspace = workspace
+        self.timeout = timeout
+        self._threads = threading.Lock()
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        limit = self.timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        if not self._threads.acquire(timeout=-1 if limit is None else limit):
+            raise LockBusy(f"another write held {self.workspace.home} for {limit:g} s; try again")
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with writer_lock(self.workspace, timeout=left):
+                yield
+        finally:
+            self._threads.release()
 
 
 def _copy(index: VectorIndex) -> VectorIndex:
@@ -199,7 +228,24 @@ def reconcile(
     return _save(workspace, new), report
 
 
-def stored_image_path(workspace: Workspace, sha256: str, fmt: str | None) -> Path:
-    """Where an uploaded image lives: named by its hash, never by anything the client sent."""
-    ext = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}.get(fmt or "", ".img")
-    return workspace.stored_image(sha256, ext)
+def recover(workspace: Workspace, catalogue: Catalogue) -> tuple[Reconciled | None, int]:
+    """Repair what a write killed between its index swap and its catalogue commit left
+    (index ids of products that never committed), like a database replaying its log, and
+    remove stored photos no product holds (a write killed after storing its photo).
+
+    Skipped (``None``, 0) when there is no index yet or another process is writing: its
+    write publishes a fresh index."""
+    if VectorIndex.current_version(workspace.index_dir) is None:
+        return None, 0
+    try:
+        with writer_lock(workspace, wait=False):
+            index = VectorIndex.load(workspace.index_dir)
+            _, report = reconcile(workspace, catalogue, index)
+            swept = image_store.sweep(workspace, catalogue)
+    except LockBusy:
+        return None, 0
+    if swept:
+        log.info("removed %d stored photo files no product holds", swept)
+    if report.changed:
+        log.warning("recovered index: removed=%d added=%d", len(report.removed), len(report.added))
+    return report, swept

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from shelfsight.core.errors import Skip
 from shelfsight.indexer.embedders.batches import embed_in_chunks, load_batch
-from shelfsight.indexer.errors import Skip
 
 log = logging.getLogger(__name__)
 

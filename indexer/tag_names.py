@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from shelfsight.indexer.errors import BadInput
+from shelfsight.core.errors import BadInput
 
 FAMILY_PATTERN = re.compile(r"^[^\W_][\w .()/&'-]{0,63}$")
 FAMILY_RULE = "1-64 letters, digits, spaces or _.()/&'- starting with a letter or digit"

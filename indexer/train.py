@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
+
+from shelfsight.core.errors import BadInput, Skip
 from shelfsight.indexer.build import rebuild_index
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders.hybrid import (
@@ -32,10 +35,8 @@ from shelfsight.indexer.embedders.hybrid import (
     save_model_bytes,
 )
 from shelfsight.indexer.embedders.trunk import CnnTrunk
-from shelfsight.indexer.errors import Skip
 from shelfsight.indexer.features import FeatureCache
 from shelfsight.indexer.workspace import Workspace, atomic_path, atomic_write_text
-from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class TrainReport:
     skipped: list[Skip] = field(default_factory=list)  # images that could not be read
     indexed: int = 0
     val_indices: list[int] = field(default_factory=list)  # rows the heads never trained on
-    calibration: Any = None  # tagging.calibration.Calibration, fitted after training
+    calibration: Any = None  # tagging.neighbour_tags.calibration.Calibration, fitted after training
 
     def as_dict(self) -> dict[str, Any]:
         cal, self.calibration = self.calibration, None
@@ -158,7 +159,7 @@ def fit(
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
     vocab = build_vocabulary(families, [tags[i] for i in train_idx], opts.min_count)
     if not vocab.families:
-        raise ValueError("no tag family has two values with enough examples to learn from")
+        raise BadInput("no tag family has two values with enough examples to learn from")
     y = encode_labels(vocab, tags)
     model = HybridViT(cfg, vocab)
     report = TrainReport(
@@ -253,7 +254,7 @@ def train_workspace(
     maps = cache.load([sha for _, sha, _ in photos if sha not in bad])
     feature_seconds = time.perf_counter() - t0
     if len(products) < 10:
-        raise ValueError(f"need at least 10 readable products to train, have {len(products)}")
+        raise BadInput(f"need at least 10 readable products to train, have {len(products)}")
 
     t1 = time.perf_counter()
     model, report = fit(
@@ -280,7 +281,7 @@ def train_workspace(
     )
     catalogue.put_embeddings(embedder.name, [p.key for p in products], vectors)
     # Calibrating the heads on products they trained on would teach over-confidence:
-    # the held-out validation products are kept for that (tagging.calibration).
+    # the held-out validation products are kept for that (tagging.neighbour_tags.calibration).
     catalogue.set_meta(
         f"validation_keys:{embedder.name}", [products[i].key for i in report.val_indices]
     )

@@ -16,8 +16,9 @@ from typing import Any
 
 import faiss
 import numpy as np
+
+from shelfsight.core.errors import NotIndexed
 from shelfsight.indexer.disk_full import disk_full_as_error
-from shelfsight.indexer.errors import NotIndexed
 from shelfsight.indexer.index_types import (
     apply_search_params,
     build_index,

@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from shelfsight.core.errors import NotFound
+from shelfsight.core.settings import settings
 from shelfsight.indexer.disk_full import disk_full_as_error
-from shelfsight.indexer.errors import NotFound
-from shelfsight.indexer.settings import settings
 
 DEFAULT_HOME = "shelfsight-data"
 HOME_ENV = "SHELFSIGHT_HOME"

@@ -18,10 +18,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from PIL import Image
-from shelfsight.tagging.colour import palette
-from shelfsight.tagging.foreground import segment
-from shelfsight.tagging.ocr import read_text
-from shelfsight.tagging.shape import describe_shape
+
+from shelfsight.tagging.pixels.colour import palette
+from shelfsight.tagging.pixels.foreground import segment
+from shelfsight.tagging.pixels.ocr import read_text
+from shelfsight.tagging.pixels.shape import describe_shape
 
 
 def _top(counts: Counter[str], prefix: str) -> tuple[str, int]:

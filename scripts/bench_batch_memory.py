@@ -30,14 +30,15 @@ def main() -> None:
 
     from litestar.testing import TestClient
     from PIL import Image
+
+    from shelfsight.core.settings import Settings
     from shelfsight.service.app import create_app
-    from shelfsight.service.state import ServiceConfig
 
     buf = io.BytesIO()
     Image.new("RGB", (args.side, args.side), (90, 30, 30)).save(buf, format="PNG")
     data = buf.getvalue()
     files = [("images", (f"p{n}.png", data, "image/png")) for n in range(args.photos)]
-    config = ServiceConfig(home=args.home, describe_enabled=False, max_batch=args.photos)
+    config = Settings(home=args.home, describe=False, max_batch=args.photos)
     if hasattr(config, "max_batch_pixels"):  # the builds before issue 24 had no such cap
         config.max_batch_pixels = args.max_batch_pixels
 

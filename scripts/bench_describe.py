@@ -23,9 +23,9 @@ from shelfsight.indexer.images import decode_bytes, read_image_file
 from shelfsight.indexer.workspace import Workspace
 from shelfsight.tagging.describe.backends import load_backend
 from shelfsight.tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
-from shelfsight.tagging.describe.evaluate import CONTROL_SETTINGS
-from shelfsight.tagging.describe.writer import DescribeOptions, Describer
-from shelfsight.tagging.neighbours import NeighbourSearch
+from shelfsight.tagging.describe.writer import DescribeOptions, DescriptionWriter
+from shelfsight.tagging.evaluation.describe import CONTROL_SETTINGS
+from shelfsight.tagging.search.visual import NeighbourSearch
 
 
 def _summary(seconds: list[float], words: list[int]) -> dict[str, float]:
@@ -49,7 +49,7 @@ def main() -> None:
 
     search = NeighbourSearch(Workspace.open(args.home, create=False))
     t0 = time.perf_counter()
-    describer = CatalogueDescriber(search, Describer(load_backend(args.backend)))
+    describer = CatalogueDescriber(search, DescriptionWriter(load_backend(args.backend)))
     describer.prepare()
     prepare_s = time.perf_counter() - t0
     ids = [p.id for p in search.catalogue.iter_products()]

@@ -31,13 +31,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 import torch
+from tqdm import tqdm
+
 from shelfsight.indexer.embedders import load_embedder
 from shelfsight.indexer.embedders.base import to_normalised_array
 from shelfsight.indexer.embedders.batches import DEFAULT_BATCH, iter_embedded
 from shelfsight.indexer.images import ImageError, decode_file
 from shelfsight.indexer.workspace import resolve_home
-from shelfsight.tagging.knn import idw_weights
-from tqdm import tqdm
+from shelfsight.tagging.neighbour_tags.knn import idw_weights
 
 BASELINE_BATCH = 32
 

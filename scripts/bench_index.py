@@ -22,13 +22,14 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from sklearn.mixture import GaussianMixture
+from tqdm import tqdm
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders.base import l2_normalise
 from shelfsight.indexer.index_types import INDEX_TYPES, apply_search_params, build_index, plan_index
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
-from sklearn.mixture import GaussianMixture
-from tqdm import tqdm
 
 K = 10
 

@@ -171,8 +171,8 @@ def main() -> None:
 
     from shelfsight.indexer.images import decode_bytes
     from shelfsight.indexer.workspace import Workspace
-    from shelfsight.tagging.neighbours import NeighbourSearch
-    from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
+    from shelfsight.tagging.neighbour_tags.pipeline import Pipeline, PipelineOptions
+    from shelfsight.tagging.search.visual import NeighbourSearch
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-ood-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
     python scripts/bench_skin.py --catalog ../shared/data/fashion/styles.csv \
         --images ../shared/data/fashion/images --limit 500 --skin-limit 200
 
-For each setting of ``tagging.colour.MAX_SKIN_SHARE`` (0 = skin kept, as before issue 16):
+For each setting of ``tagging.pixels.colour.MAX_SKIN_SHARE`` (0 = skin kept, as before issue 16):
 the share of photos whose palette's top catalogue colour is the product's ``baseColour``;
 the share of palettes with a skin-named swatch (Nude, Skin) on products that are not
 skin-coloured; and, on products that are (Beige, Nude, Skin, Peach, Tan, Cream, Khaki,
@@ -19,7 +19,8 @@ import random
 from pathlib import Path
 
 from PIL import Image
-from shelfsight.tagging import colour
+
+from shelfsight.tagging.pixels import colour
 
 SKIN_NAMES = {"Nude", "Skin"}
 SKIN_COLOURED = {

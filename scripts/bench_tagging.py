@@ -17,7 +17,7 @@ import platform
 import time
 from pathlib import Path
 
-from shelfsight.tagging.evaluate import evaluate_tagging, format_table
+from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions, evaluate_tagging, format_table
 
 
 def _floats(text: str) -> list[float]:
@@ -41,9 +41,7 @@ def main() -> None:
     ks = [int(x) for x in args.ks.split(",")]
     all_results = []
     for model in args.models.split(","):
-        results = evaluate_tagging(
-            args.catalog,
-            args.images,
+        options = TaggingEvalOptions(
             holdout_fraction=args.holdout_fraction,
             seed=args.seed,
             ks=ks,
@@ -53,6 +51,7 @@ def main() -> None:
             model=model,
             feature_cache=args.feature_cache,
         )
+        results = evaluate_tagging(args.catalog, args.images, options)
         for r in results:
             print(
                 f"\n## {model} k={r['k']} p={r['power']} alpha={r['alpha']} "

@@ -3,13 +3,14 @@ library (``shelfsight.library.Shelfsight``) and renders what it returns."""
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from shelfsight.indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
 from shelfsight.service.cli_common import (
     AlphaOpt,
@@ -35,7 +36,7 @@ from shelfsight.service.cli_common import (
     eval_app,
     open_workspace,
 )
-from shelfsight.tagging.defaults import (
+from shelfsight.tagging.neighbour_tags.defaults import (
     DEFAULT_ALPHA,
     DEFAULT_PIXEL_WEIGHT,
     DEFAULT_POWER,
@@ -380,11 +381,10 @@ def eval_tagging(
     ] = None,
 ) -> None:
     """Tag held-out products as new ones and compare with their own labels."""
-    from shelfsight.tagging.evaluate import format_table
-    from shelfsight.tagging.query_transforms import parse_query_transform
-    from shelfsight.tagging.shift import parse_shift
-
-    from shelfsight.library import Shelfsight
+    from shelfsight.evaluation import evaluate_tagging
+    from shelfsight.tagging.evaluation.query_transforms import parse_query_transform
+    from shelfsight.tagging.evaluation.shift import parse_shift
+    from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions, format_table
 
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     try:
@@ -393,15 +393,12 @@ def eval_tagging(
         transforms = transforms or [None]  # None: the photos as they are
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    run = functools.partial(
-        Shelfsight.evaluate_tagging,
-        catalog,
-        images,
+    options = TaggingEvalOptions(
         queries=queries,
         query_images=query_images,
         holdout_fraction=holdout_fraction,
         seed=seed,
-        opts=opts,
+        columns=opts,
         ks=[k],
         model=model,
         powers=[power],
@@ -417,7 +414,8 @@ def eval_tagging(
     blocks = []
     for one_shift in shifts:
         for transform in transforms:
-            (result,) = run(shift=one_shift, query_transform=transform)
+            each = dataclasses.replace(options, shift=one_shift, query_transform=transform)
+            (result,) = evaluate_tagging(catalog, images, each)
             typer.echo(format_table(result))
             blocks.append(result)
     if json_out is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
+
 from shelfsight.service.cli_common import (
     AttributesOpt,
     HomeOpt,
@@ -56,7 +57,7 @@ def tag_batch(
     if fmt not in FORMATS:
         raise _fail(f"--format must be csv or jsonl (got {fmt!r})", 2)
     from shelfsight.indexer.batch_sources import BatchSource
-    from shelfsight.tagging.batch import csv_header, csv_row
+    from shelfsight.tagging.neighbour_tags.batch import csv_header, csv_row
 
     shelf = open_workspace(home)
     items = shelf.tag_batch(

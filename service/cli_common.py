@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from shelfsight.indexer.errors import ShelfsightError
+
+from shelfsight.core.errors import ShelfsightError
 from shelfsight.service import errors, logs
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from shelfsight.service.cli_common import (
     HomeOpt,
     _fail,
@@ -210,20 +211,18 @@ def eval_describe(
 ) -> None:
     """Describe held-out listings and score them against their real descriptions, next to
     a nearest-neighbour copy and a fill-in template, at every length and tone."""
-    from shelfsight.tagging.describe.evaluate import DescribeColumns, format_describe_table
-
-    from shelfsight.library import evaluate_describe
+    from shelfsight.evaluation import evaluate_describe
+    from shelfsight.tagging.describe.writer import DescribeOptions
+    from shelfsight.tagging.evaluation.describe import (
+        DescribeColumns,
+        DescribeEvalOptions,
+        format_describe_table,
+    )
 
     cols = DescribeColumns(
         id_column, title_column, brand_column, gender_column, colour_column, description_column
     )
-    result = evaluate_describe(
-        catalog,
-        backend=backend,
-        backend_options={
-            **_backend_options(llm_model, gguf_file, openai_base_url, retries),
-            "timeout": timeout,
-        },
+    options = DescribeEvalOptions(
         queries=queries,
         holdout_fraction=holdout_fraction,
         seed=seed,
@@ -232,11 +231,15 @@ def eval_describe(
         columns=cols,
         controls=controls,
         progress=sys.stderr.isatty(),
-        length=length,
-        tone=tone,
-        max_shared_ngram=max_shared_ngram,
-        timeout=timeout,
+        options=DescribeOptions(
+            length=length, tone=tone, max_shared_ngram=max_shared_ngram, timeout=timeout
+        ),
     )
+    backend_options = {
+        **_backend_options(llm_model, gguf_file, openai_base_url, retries),
+        "timeout": timeout,
+    }
+    result = evaluate_describe(catalog, backend, backend_options, options)
     typer.echo(format_describe_table(result))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

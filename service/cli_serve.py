@@ -7,10 +7,11 @@ import os
 from typing import Annotated
 
 import typer
-from shelfsight.indexer.settings import settings
+
+from shelfsight.core.settings import settings
 from shelfsight.service import logs
 from shelfsight.service.cli_common import HomeOpt, command, open_workspace
-from shelfsight.service.edge import LOOPBACK_NAMES
+from shelfsight.service.http.edge import LOOPBACK_NAMES
 
 log = logging.getLogger("shelfsight.serve")
 
@@ -54,7 +55,7 @@ def serve(
         port=port,
         workers=workers,
         # uvicorn's records go through the one logfmt handler (no config of its own); the
-        # access lines are ours (service/access_log.py), with the duration uvicorn lacks.
+        # access lines are ours (service/http/access_log.py), with the duration uvicorn lacks.
         log_config=None,
         log_level="info" if logs.verbosity() else "warning",
         access_log=False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shelfsight.indexer.errors import (
+from shelfsight.core.errors import (
     BackendError,
     BadInput,
     Busy,

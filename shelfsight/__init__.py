@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from shelfsight.indexer.errors import (
+from shelfsight.core.errors import (
     BackendError,
     BadInput,
     Busy,
@@ -47,7 +47,12 @@ _LAZY = {
     "ProductInfo": "shelfsight.tagging.results",
     "Description": "shelfsight.tagging.describe.writer",
     "ColumnOptions": "shelfsight.indexer.ingest",
-    "evaluate_tagging": "shelfsight.tagging.evaluate",
+    "evaluate_tagging": "shelfsight.evaluation",
+    "evaluate_describe": "shelfsight.evaluation",
+    "TaggingEvalOptions": "shelfsight.tagging.evaluation.tagging",
+    "DescribeEvalOptions": "shelfsight.tagging.evaluation.describe",
+    "PipelineOptions": "shelfsight.tagging.neighbour_tags.pipeline",
+    "DescribeOptions": "shelfsight.tagging.describe.writer",
 }
 
 __all__ = [
@@ -57,12 +62,15 @@ __all__ = [
     "Busy",
     "Colours",
     "ColumnOptions",
+    "DescribeEvalOptions",
+    "DescribeOptions",
     "Description",
     "Match",
     "ModelError",
     "NotFound",
     "NotIndexed",
     "OutOfDomain",
+    "PipelineOptions",
     "ProductInfo",
     "SearchResult",
     "Shelfsight",
@@ -73,7 +81,9 @@ __all__ = [
     "StorageError",
     "Tag",
     "TagResult",
+    "TaggingEvalOptions",
     "__version__",
+    "evaluate_describe",
     "evaluate_tagging",
     "open",
 ]
@@ -93,10 +103,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from shelfsight.evaluation import evaluate_describe, evaluate_tagging
     from shelfsight.indexer.ingest import ColumnOptions
     from shelfsight.library import Shelfsight, open
-    from shelfsight.tagging.describe.writer import Description
-    from shelfsight.tagging.evaluate import evaluate_tagging
+    from shelfsight.tagging.describe.writer import DescribeOptions, Description
+    from shelfsight.tagging.evaluation.describe import DescribeEvalOptions
+    from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions
+    from shelfsight.tagging.neighbour_tags.pipeline import PipelineOptions
     from shelfsight.tagging.results import (
         Alternative,
         Colours,

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shelfsight.core.errors import Skip
 from shelfsight.indexer.catalogue import Product
-from shelfsight.indexer.errors import Skip
-from shelfsight.tagging.knn import Neighbour, TagScore
-from shelfsight.tagging.ocr import BrandMatch, OcrResult, TextLine
-from shelfsight.tagging.shape import ShapeResult
+from shelfsight.tagging.pixels.ocr import BrandMatch, OcrResult, TextLine
+from shelfsight.tagging.pixels.shape import ShapeResult
+from shelfsight.tagging.search.visual import Neighbour
 
 if TYPE_CHECKING:  # the palette's module loads scikit-learn and scikit-image
-    from shelfsight.tagging.colour import Palette
+    from shelfsight.tagging.pixels.colour import Palette
 
 
 def _r(x: float | None, digits: int = 4) -> float | None:
@@ -30,6 +30,31 @@ def _r(x: float | None, digits: int = 4) -> float | None:
 class _Json:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class TagScore:
+    """One family's value as the vote (and what fused with it) scored it."""
+
+    family: str
+    value: str
+    score: float
+    source: str = "knn"
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    review: bool = False  # below the family's auto-accept threshold: a person should check
+    raw_score: float | None = None  # the vote before calibration, when calibrated
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "value": self.value,
+            "score": round(self.score, 4),
+            "source": self.source,
+            "review": self.review,
+            "alternatives": [{"value": v, "score": round(s, 4)} for v, s in self.alternatives],
+        }
+        if self.raw_score is not None:
+            out["raw_score"] = round(self.raw_score, 4)
+        return out
 
 
 @dataclass

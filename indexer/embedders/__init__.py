@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shelfsight.core.errors import BadInput, NotIndexed
 from shelfsight.indexer.embedders.base import Embedder, embed_images, l2_normalise
-from shelfsight.indexer.errors import NotIndexed
 from shelfsight.indexer.model_specs import SPECS
 from shelfsight.indexer.workspace import Workspace
 
@@ -57,9 +57,9 @@ def load_embedder(spec: str = "cnn", home: Path | None = None) -> Embedder:
 
         arch, _, checkpoint = rest.partition(":")
         if not arch:
-            raise ValueError("openclip needs an architecture: openclip:ARCH[:CHECKPOINT]")
+            raise BadInput("openclip needs an architecture: openclip:ARCH[:CHECKPOINT]")
         return OpenClipEmbedder(arch, checkpoint or None)
-    raise ValueError(f"unknown model {spec!r}; expected one of: {SPECS}")
+    raise BadInput(f"unknown model {spec!r}; expected one of: {SPECS}")
 
 
 __all__ = ["Embedder", "ModelNotTrained", "embed_images", "l2_normalise", "load_embedder"]

@@ -10,10 +10,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from shelfsight.indexer.embedders.base import Embedder
-from shelfsight.indexer.errors import Skip
-from shelfsight.indexer.images import ImageError, decode_file
 from tqdm import tqdm
+
+from shelfsight.core.errors import Skip
+from shelfsight.indexer.embedders.base import Embedder
+from shelfsight.indexer.images import ImageError, decode_file
 
 # Small batches stay in the CPU cache; measured 76 img/s at 8 vs 46 at 32 on 2 cores.
 DEFAULT_BATCH = 8

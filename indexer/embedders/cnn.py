@@ -15,11 +15,12 @@ import timm
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
+
+from shelfsight.core.errors import ModelError
 from shelfsight.indexer.embedders.base import letterbox_pixels
 from shelfsight.indexer.embedders.runtime import compile_network
-from shelfsight.indexer.errors import ModelError
 from shelfsight.indexer.model_specs import LITE_ARCHS
-from torch import nn
 
 log = logging.getLogger(__name__)
 

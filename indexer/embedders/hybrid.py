@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from shelfsight.indexer.embedders.base import letterbox_pixels
-from shelfsight.indexer.errors import ModelError
-from shelfsight.indexer.model_specs import HYBRID_TRUNK
 from torch import nn
+
+from shelfsight.core.errors import ModelError
+from shelfsight.indexer.embedders.base import letterbox_pixels
+from shelfsight.indexer.model_specs import HYBRID_TRUNK
 
 FORMAT = "shelfsight-hybrid"
 FORMAT_VERSION = 1

@@ -16,6 +16,7 @@ import numpy as np
 import open_clip
 import torch
 from PIL import Image
+
 from shelfsight.indexer.embedders.base import l2_normalise, pick_device
 
 

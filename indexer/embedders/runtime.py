@@ -27,10 +27,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
-from shelfsight.indexer.errors import ModelError
-from shelfsight.indexer.settings import settings
 from torch import nn
+
+from shelfsight.core.errors import ModelError
+from shelfsight.core.settings import settings
+from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
 

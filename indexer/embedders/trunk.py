@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD, letterbox_pixels
 from shelfsight.indexer.embedders.cnn import LITE_INPUT, load_backbone
 from shelfsight.indexer.embedders.runtime import compile_network
-from torch import nn
 
 LAYOUT = "ms1"  # bump when the map layout changes: the cache file name carries it
 MID_BLOCKS = (2, 4)

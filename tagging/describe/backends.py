@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shelfsight.indexer import errors
-from shelfsight.indexer.settings import settings
+from shelfsight.core import errors
+from shelfsight.core.settings import settings
 from shelfsight.tagging.describe.prompt import Message
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,13 @@ text-only product (a title, no photo) gets neighbours by title.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shelfsight.indexer.errors import BadInput, OutOfDomain
+from shelfsight.core.errors import BadInput, OutOfDomain
 from shelfsight.indexer.plain_text import plain_text
 from shelfsight.tagging.describe.facts import (
     Facts,
@@ -22,10 +23,15 @@ from shelfsight.tagging.describe.facts import (
 )
 from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns, words
 from shelfsight.tagging.describe.vocabulary import Vocabulary
-from shelfsight.tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer, Description
-from shelfsight.tagging.neighbours import NeighbourSearch, Query
-from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
-from shelfsight.tagging.title_search import TitleSearch
+from shelfsight.tagging.describe.writer import (
+    CLAUSE_POOL,
+    DescribeOptions,
+    Description,
+    DescriptionWriter,
+)
+from shelfsight.tagging.neighbour_tags.pipeline import Pipeline, PipelineOptions
+from shelfsight.tagging.search.semantic import TitleSearch
+from shelfsight.tagging.search.visual import NeighbourSearch, Query
 
 DEFAULT_MIN_CONFIDENCE = 0.5
 # Tag families that name what a product is: their values are product nouns.
@@ -47,7 +53,7 @@ class CatalogueDescriber:
     def __init__(
         self,
         search: NeighbourSearch,
-        describer: Describer,
+        describer: DescriptionWriter,
         pipeline: Pipeline | None = None,
         titles: TitleSearch | None = None,
     ) -> None:
@@ -59,6 +65,10 @@ class CatalogueDescriber:
         self._prepared: int | None = None  # the catalogue generation it was read at
         self._own_vocabulary = False  # built here (rebuilt on change), not given
         self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return self.describer.label
 
     def prepare(self) -> None:
         """Read the catalogue once: its words (the vocabulary guard), its product nouns
@@ -135,6 +145,19 @@ class CatalogueDescriber:
             return self.describer.describe(given, pool[: req.k], opts, pool)
 
         return self.describe_query(self.search.query_for(req.target), req, opts)
+
+    def describe_any(
+        self, target: Any, req: DescribeRequest, opts: DescribeOptions | None = None
+    ) -> Description:
+        """Describe a catalogue product (its id), a photo (a path, bytes, an image) or, with
+        ``target`` None, the title and fields of ``req``."""
+        if target is None:
+            if not (req.fields or {}).get("title"):
+                raise BadInput("nothing to describe: give an image, a product id or a title")
+            return self.describe(req, opts)
+        if isinstance(target, str) and self.search.catalogue.get(target) is not None:
+            return self.describe(dataclasses.replace(req, target=target), opts)
+        return self.describe_query(self.search.query_any(target), req, opts)
 
     def describe_query(
         self, query: Query, req: DescribeRequest, opts: DescribeOptions | None = None

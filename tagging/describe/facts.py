@@ -15,7 +15,7 @@ from typing import Any
 from shelfsight.indexer.catalogue import Product
 from shelfsight.indexer.columns import CANDIDATES
 from shelfsight.indexer.plain_text import plain_text
-from shelfsight.tagging.knn import Neighbour
+from shelfsight.tagging.search.visual import Neighbour
 
 # Field names a caller may use for a fact (a form, a JSON body, a CSV row of the eval);
 # a stored product's columns are the ones ingest recorded (``Catalogue.column``).

@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from shelfsight.tagging.describe.facts import Facts
 from shelfsight.tagging.describe.guard import tidy
 from shelfsight.tagging.describe.lexicon import words
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
 _CLAUSE = re.compile(r"[^,;]+[,;]*")
@@ -25,7 +26,7 @@ _CLAUSE = re.compile(r"[^,;]+[,;]*")
 
 def general_english() -> set[str]:
     """Whole English words of the shipped MiniLM tokenizer's vocabulary."""
-    from shelfsight.tagging.describe.text_neighbours import text_model_path
+    from shelfsight.tagging.search.text_encoder import text_model_path
 
     with open(text_model_path() / "vocab.txt", encoding="utf-8") as fh:
         return {w for w in (line.strip() for line in fh) if w.isalpha() and len(w) > 1}

@@ -9,14 +9,16 @@ product's, never an existing description verbatim.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import time
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
+from shelfsight.core.errors import BadInput
 from shelfsight.tagging.describe.backends import Backend, GenerationRequest
 from shelfsight.tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
 from shelfsight.tagging.describe.compose import (
@@ -68,7 +70,35 @@ class DescribeOptions:
     timeout: float = 60.0
 
     def __post_init__(self) -> None:
-        system_prompt(self.length, self.tone, self.language)  # unknown length/tone -> ValueError
+        try:
+            system_prompt(self.length, self.tone, self.language)
+        except ValueError as exc:  # an unknown length or tone
+            raise BadInput(str(exc)) from None
+
+
+class DescribeChanges(TypedDict, total=False):
+    """``DescribeOptions``' fields as keyword arguments (``describe(img, length="short")``)."""
+
+    length: str
+    tone: str
+    language: str | None
+    temperature: float
+    seed: int
+    max_shared_ngram: int | None
+    majority: float
+    regenerate: bool
+    timeout: float
+
+
+def describe_options(
+    base: DescribeOptions | None, changes: Mapping[str, Any] | None = None
+) -> DescribeOptions:
+    """``base`` (else the defaults) with ``changes`` applied; an unknown option, length or
+    tone is ``BadInput``."""
+    try:
+        return dataclasses.replace(base or DescribeOptions(), **dict(changes or {}))
+    except TypeError as exc:
+        raise BadInput(f"describe: {exc}") from None
 
 
 @dataclass
@@ -185,7 +215,7 @@ def neighbour_details(
     return [Detail(c, count[c.key], rank) for c, rank, _ in ordered]
 
 
-class Describer:
+class DescriptionWriter:
     """Facts + neighbours -> a description.
 
     With no language model (``backend=None``, the default) the text is retrieve-and-edit:

@@ -2,8 +2,9 @@ import json
 import shutil
 
 import pytest
-from shelfsight.service.cli import app
 from typer.testing import CliRunner
+
+from shelfsight.service.cli import app
 
 
 def run_cli(*args):

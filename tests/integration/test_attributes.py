@@ -6,9 +6,10 @@ import time
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
-from shelfsight.service.cli import app
-from shelfsight.tagging.ocr import BrandMatcher, brand_lexicon, read_text
 from typer.testing import CliRunner
+
+from shelfsight.service.cli import app
+from shelfsight.tagging.pixels.ocr import BrandMatcher, brand_lexicon, read_text
 
 pytestmark = pytest.mark.integration
 
@@ -103,8 +104,9 @@ def test_the_same_photo_always_gets_the_same_mask_palette_and_shape(fashion_dir)
     this photo (a bag held by a hand, no plain backdrop) got a different mask, palette
     and shape on each /tag, and tag-batch disagreed with /tag on it."""
     import numpy as np
-    from shelfsight.tagging.colour import palette
-    from shelfsight.tagging.foreground import grabcut_mask, segment
+
+    from shelfsight.tagging.pixels.colour import palette
+    from shelfsight.tagging.pixels.foreground import grabcut_mask, segment
 
     img = Image.open(fashion_dir / "images" / "20284.jpg").convert("RGB")
     rgb = np.asarray(img)

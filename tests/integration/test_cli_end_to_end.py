@@ -5,9 +5,10 @@ import json
 import shutil
 
 import pytest
-from shelfsight.service.cli import app
-from shelfsight.tagging.evaluate import evaluate_tagging
 from typer.testing import CliRunner
+
+from shelfsight.service.cli import app
+from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions, evaluate_tagging
 
 from .conftest import run_cli
 
@@ -103,9 +104,8 @@ def test_bad_inputs_give_clear_errors(workspace, indexed, tmp_path):
 
 
 def test_knn_tagging_beats_the_majority_class(fashion_slice, fashion_dir):
-    (res,) = evaluate_tagging(
-        fashion_slice, fashion_dir / "images", holdout_fraction=0.2, seed=0, ks=[5], progress=False
-    )
+    options = TaggingEvalOptions(holdout_fraction=0.2, seed=0, ks=[5], progress=False)
+    (res,) = evaluate_tagging(fashion_slice, fashion_dir / "images", options)
     assert res["n_queries"] == 60 and res["n_catalog"] == 240
     art = res["attributes"]["articleType"]
     assert art["accuracy"] >= art["majority_accuracy"] + 0.3, art

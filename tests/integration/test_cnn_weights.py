@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from skimage import data
+
 from shelfsight.indexer.embedders.base import IMAGENET_MEAN, IMAGENET_STD
 from shelfsight.indexer.embedders.cnn import load_backbone
-from skimage import data
 
 pytestmark = pytest.mark.integration
 

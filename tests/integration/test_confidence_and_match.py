@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
 from shelfsight.indexer.workspace import Workspace
-from shelfsight.tagging.calibration import fit_family, leave_one_out, load_calibration
-from shelfsight.tagging.confidence import expected_calibration_error
-from shelfsight.tagging.neighbours import NeighbourSearch
+from shelfsight.tagging.neighbour_tags.calibration import load_calibration
+from shelfsight.tagging.neighbour_tags.calibration_fit import fit_family, leave_one_out
+from shelfsight.tagging.neighbour_tags.confidence import expected_calibration_error
+from shelfsight.tagging.search.visual import NeighbourSearch
 
 from .conftest import run_cli
 from .test_service_api import client, upload

@@ -5,15 +5,16 @@ import csv
 import json
 
 import pytest
+from typer.testing import CliRunner
+
 from shelfsight.service.cli import app
 from shelfsight.tagging.describe.backends import load_backend
 from shelfsight.tagging.describe.controls import WORD_RANGES
 from shelfsight.tagging.describe.facts import Facts, Listing
 from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns
-from shelfsight.tagging.describe.text_neighbours import TitleIndex
 from shelfsight.tagging.describe.vocabulary import Vocabulary
-from shelfsight.tagging.describe.writer import CLAUSE_POOL, DescribeOptions, Describer
-from typer.testing import CliRunner
+from shelfsight.tagging.describe.writer import CLAUSE_POOL, DescribeOptions, DescriptionWriter
+from shelfsight.tagging.search.text_encoder import TitleIndex
 
 from .conftest import run_cli
 from .llm_server import ChatServer
@@ -47,7 +48,7 @@ def myntra(fashion_dir):
         sorted({x.brand for x in listings}), catalogue_nouns(x.title for x in listings)
     )
     vocabulary = Vocabulary.from_texts(t for x in listings for t in (x.title, x.description))
-    describer = Describer(None, lexicon, vocabulary, {x.description for x in listings})
+    describer = DescriptionWriter(None, lexicon, vocabulary, {x.description for x in listings})
 
     def pool(title):
         _, found = index.search([title], CLAUSE_POOL)
@@ -148,7 +149,7 @@ def test_shipped_model_loads_once_and_its_text_is_guarded(smollm):
         ),
     ]
     assert load_backend("transformers", threads=2) is smollm  # one model per process
-    describer = Describer(smollm, Lexicon(["Roadster", "HERE&NOW"]))
+    describer = DescriptionWriter(smollm, Lexicon(["Roadster", "HERE&NOW"]))
     opts = DescribeOptions(length="short")
     first = describer.describe(facts, nbrs, opts)
     again = describer.describe(facts, nbrs, opts)

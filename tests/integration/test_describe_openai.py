@@ -4,9 +4,10 @@ import socket
 import time
 
 import pytest
+
 from shelfsight.tagging.describe.backends import BackendError, GenerationRequest, OpenAIBackend
 from shelfsight.tagging.describe.facts import Facts, Listing
-from shelfsight.tagging.describe.writer import DescribeOptions, Describer
+from shelfsight.tagging.describe.writer import DescribeOptions, DescriptionWriter
 
 from .llm_server import ChatServer
 
@@ -23,7 +24,9 @@ def backend(server, **kw):
 
 def test_generates_and_sends_facts_and_examples():
     with ChatServer(["A blue slim fit shirt from Roadster, with a spread collar."]) as srv:
-        out = Describer(backend(srv)).describe(FACTS, NEIGHBOURS, DescribeOptions(length="short"))
+        out = DescriptionWriter(backend(srv)).describe(
+            FACTS, NEIGHBOURS, DescribeOptions(length="short")
+        )
     assert out.text == "A blue slim fit shirt from Roadster, with a spread collar."
     assert out.unsupported_claims == [] and not out.regenerated
     body = srv.requests[0]["body"]
@@ -37,7 +40,7 @@ def test_generates_and_sends_facts_and_examples():
 def test_planted_false_colour_triggers_a_retry_then_removal():
     planted = "A blue and red slim fit shirt for women, with white buttons."
     with ChatServer([planted, planted]) as srv:
-        out = Describer(backend(srv)).describe(FACTS, NEIGHBOURS)
+        out = DescriptionWriter(backend(srv)).describe(FACTS, NEIGHBOURS)
     assert len(srv.requests) == 2  # regenerated once, with the offenders named
     assert "Do not mention: red, white, women" in srv.requests[1]["body"]["messages"][-1]["content"]
     assert {c["text"] for c in out.unsupported_claims} == {"red", "white", "women"}
@@ -47,7 +50,7 @@ def test_planted_false_colour_triggers_a_retry_then_removal():
 def test_a_copied_neighbour_sentence_is_cut():
     copied = "A blue shirt. Grey slim fit shirt, has a button placket."
     with ChatServer([copied, copied]) as srv:
-        out = Describer(backend(srv)).describe(
+        out = DescriptionWriter(backend(srv)).describe(
             FACTS, NEIGHBOURS, DescribeOptions(max_shared_ngram=4)
         )
     assert out.max_shared_ngram <= 4 and out.copied_removed
@@ -153,7 +156,7 @@ def test_endpoint_text_gets_the_same_guard_and_length_control():
         + ["with long sleeves a curved hem button placket chest pocket made easy everyday wear"]
         + ["turtle"]
     )
-    d = Describer(None, Lexicon(["Roadster"]), vocabulary)
+    d = DescriptionWriter(None, Lexicon(["Roadster"]), vocabulary)
     with ChatServer([planted] * 4) as srv:
         d.backend = backend(srv)
         short = d.describe(FACTS, NEIGHBOURS, DescribeOptions(length="short"))
@@ -179,7 +182,7 @@ def test_a_text_about_something_else_falls_back_to_the_scaffold():
         tags={"articleType": "Shirts", "usage": "Casual"},
     )
     with ChatServer(["A shell of a turtle, made for everyday layering."] * 2) as srv:
-        out = Describer(backend(srv)).describe(shirt, [])
+        out = DescriptionWriter(backend(srv)).describe(shirt, [])
     assert "turtle" not in out.text.lower() and "shirt" in out.text.lower()
     assert out.fallback and out.text.startswith("Navy blue")
     assert "layering" not in out.text  # no fixed ending either

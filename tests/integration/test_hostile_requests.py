@@ -10,10 +10,10 @@ from io import BytesIO
 import pytest
 from litestar.testing import TestClient
 from PIL import Image
-from shelfsight.service.app import create_app
-from shelfsight.service.state import ServiceConfig
 
 import shelfsight
+from shelfsight.core.settings import Settings
+from shelfsight.service.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def png(size, colour=(90, 30, 30)):
 
 @pytest.fixture(scope="module")
 def api(cnn_home):
-    config = ServiceConfig(home=str(cnn_home), describe_enabled=False)
+    config = Settings(home=str(cnn_home), describe=False)
     with TestClient(create_app(config)) as c:
         yield c
 
@@ -38,24 +38,25 @@ def test_a_batch_of_50_photos_of_40_mp_stays_in_bounded_memory(cnn_home, tmp_pat
     big.write_bytes(png((6320, 6320)))
     script = textwrap.dedent(
         f"""
+        import dataclasses
         import resource
         from litestar.testing import TestClient
         from shelfsight.service.app import create_app
-        from shelfsight.service.state import ServiceConfig
+        from shelfsight.core.settings import Settings
 
         def rss():
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
         data = open({str(big)!r}, "rb").read()
         files = [("images", (f"p{{n}}.png", data, "image/png")) for n in range(50)]
-        config = ServiceConfig(home={str(cnn_home)!r}, describe_enabled=False, max_batch=50)
+        config = Settings(home={str(cnn_home)!r}, describe=False, max_batch=50)
         with TestClient(create_app(config)) as c:
             # The default pixel budget refuses it outright, before decoding anything.
             refused = c.post("/tag/batch", files=files)
             assert refused.status_code == 413, refused.text
             assert refused.json()["error"] == "too many pixels", refused.text
             c.post("/tag/batch", files=files[:1])  # the model loaded and warm
-        config.max_batch_pixels = 10**10
+        config = dataclasses.replace(config, max_batch_pixels=10**10)
         with TestClient(create_app(config)) as c:
             c.post("/tag/batch", files=files[:1])
             before = rss()
@@ -162,7 +163,7 @@ def test_a_slow_description_holds_its_slot_and_the_next_is_a_503(cnn_home, ids):
     from .llm_server import ChatServer
 
     with ChatServer(["A navy blue shirt for men."], delay=4.0) as srv:
-        config = ServiceConfig(
+        config = Settings(
             home=str(cnn_home),
             slow_slots=1,
             describe_backend="openai",
@@ -193,10 +194,10 @@ def test_work_past_its_time_out_keeps_its_slot_until_it_ends(cnn_home):
     import asyncio
     import time
 
-    from shelfsight.service.slow_work import run_slow
-    from shelfsight.service.uploads import ApiError
+    from shelfsight.service.http.slow_work import run_slow
+    from shelfsight.service.http.uploads import ApiError
 
-    app = create_app(ServiceConfig(home=str(cnn_home), slow_slots=1, describe_enabled=False))
+    app = create_app(Settings(home=str(cnn_home), slow_slots=1, describe=False))
     st = app.state.shelfsight
 
     async def scenario():
@@ -256,7 +257,7 @@ def test_no_file_outlives_its_use(home, fashion_dir, ids):
 
 
 def test_the_similar_cache_is_bounded_by_bytes_and_ignored_words_share_one_entry(cnn_home, ids):
-    config = ServiceConfig(home=str(cnn_home), describe_enabled=False, similar_cache_mb=1)
+    config = Settings(home=str(cnn_home), describe=False, similar_cache_mb=1)
     app = create_app(config)
     st = app.state.shelfsight
     with TestClient(app) as c:
@@ -301,17 +302,17 @@ def test_nan_and_infinity_are_refused_with_a_reason(home, fashion_dir, ids, tmp_
 
 
 def test_an_api_key_no_client_can_send_is_caught_at_start_up(cnn_home):
-    config = ServiceConfig(home=str(cnn_home), api_key=" s3cret\n", describe_enabled=False)
+    config = Settings(home=str(cnn_home), api_key=" s3cret\n", describe=False)
     with TestClient(create_app(config)) as c:
         r = c.delete("/products/nope", headers={"X-API-Key": "s3cret"})
         assert r.status_code == 404  # the key matched once the spaces were gone
     with pytest.raises(ValueError, match="printable ASCII"):
-        create_app(ServiceConfig(home=str(cnn_home), api_key="s\u00e9cret\u2603"))
+        create_app(Settings(home=str(cnn_home), api_key="s\u00e9cret\u2603"))
 
 
 def test_only_the_servers_own_names_are_answered_and_the_page_is_locked_down(cnn_home):
-    config = ServiceConfig(
-        home=str(cnn_home), describe_enabled=False, allowed_hosts=("localhost", "127.0.0.1", "::1")
+    config = Settings(
+        home=str(cnn_home), describe=False, allowed_hosts=("localhost", "127.0.0.1", "::1")
     )
     with TestClient(create_app(config), base_url="http://127.0.0.1:8000") as c:
         assert c.get("/health").status_code == 200

@@ -5,6 +5,8 @@ import json
 import shutil
 
 import pytest
+from typer.testing import CliRunner
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders.hybrid import ModelFileError
 from shelfsight.indexer.ingest import ColumnOptions, ingest_file
@@ -12,7 +14,6 @@ from shelfsight.indexer.train import TrainOptions, train_workspace
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
 from shelfsight.service.cli import app
-from typer.testing import CliRunner
 
 pytestmark = pytest.mark.integration
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]

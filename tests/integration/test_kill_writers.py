@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace

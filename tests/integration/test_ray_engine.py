@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.vector_index import VectorIndex
-
 from tests.integration.conftest import run_cli
 
 ray = pytest.importorskip("ray")

@@ -8,10 +8,10 @@ import re
 
 import pytest
 from litestar.testing import TestClient
-from shelfsight.service.app import create_app
-from shelfsight.service.state import ServiceConfig
 
 import shelfsight
+from shelfsight.core.settings import Settings
+from shelfsight.service.app import create_app
 from tests.integration.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -91,7 +91,7 @@ def test_filters_ignore_case_and_unknown_ones_say_what_exists(shelf):
 
 
 def test_http_and_cli(cnn_home):
-    with TestClient(create_app(ServiceConfig(home=str(cnn_home)))) as c:
+    with TestClient(create_app(Settings(home=str(cnn_home)))) as c:
         r = c.get("/search", params={"q": "formal footwear for office", "k": 3})
         assert r.status_code == 200 and r.json()["mode"] == "hybrid"
         assert r.json()["results"][0]["tags"]["articleType"] == "Formal Shoes"

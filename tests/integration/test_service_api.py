@@ -5,8 +5,9 @@ import json
 import faiss
 import pytest
 from litestar.testing import TestClient
+
+from shelfsight.core.settings import Settings
 from shelfsight.service.app import create_app
-from shelfsight.service.state import ServiceConfig
 
 from .llm_server import ChatServer
 
@@ -15,7 +16,7 @@ KEY = {"X-API-Key": "s3cret"}
 
 
 def client(home, **kw):
-    return TestClient(create_app(ServiceConfig(home=str(home), api_key="s3cret", **kw)))
+    return TestClient(create_app(Settings(home=str(home), api_key="s3cret", **kw)))
 
 
 def photo(fashion_dir, pid):
@@ -131,7 +132,7 @@ def test_writes_need_the_key(home, ids, fashion_dir):
         assert add(c, listing, files, headers={}).status_code == 401
         assert add(c, listing, files, headers={"X-API-Key": "wrong"}).status_code == 401
         assert c.delete(f"/products/{ids[0]}").status_code == 401
-    with TestClient(create_app(ServiceConfig(home=str(home)))) as c:  # no key configured
+    with TestClient(create_app(Settings(home=str(home)))) as c:  # no key configured
         r = add(c, listing, files)
         assert r.status_code == 403 and "SHELFSIGHT_API_KEY" in r.json()["detail"]
 
@@ -267,7 +268,7 @@ def test_describer_is_prepared_at_start_up_and_writes_every_length(cnn_home, ids
             "/describe", files={"product_id": (None, b"\x97\xff"), "length": (None, "short")}
         )
         assert r.status_code == 400 and r.json()["error"] == "bad encoding"
-    with client(cnn_home, describe_enabled=False) as c:
+    with client(cnn_home, describe=False) as c:
         assert c.get("/describe/status").json()["state"] == "off"
         r = c.post("/describe", files=form(product_id=ids[0]))
         assert r.status_code == 503 and "SHELFSIGHT_DESCRIBE" in r.json()["detail"]

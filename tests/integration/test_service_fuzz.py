@@ -9,8 +9,9 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from shelfsight.core.settings import Settings
 from shelfsight.service.app import create_app
-from shelfsight.service.state import ServiceConfig
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ def schema(cnn_home, tmp_path_factory):
 
     home = tmp_path_factory.mktemp("fuzz") / "ws"
     shutil.copytree(cnn_home, home)
-    app = create_app(ServiceConfig(home=str(home), api_key="s3cret"))
+    app = create_app(Settings(home=str(home), api_key="s3cret"))
     return schemathesis.openapi.from_asgi("/schema/openapi.json", app)
 
 

@@ -13,6 +13,7 @@ from io import BytesIO
 import httpx
 import pytest
 from PIL import Image
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
@@ -48,7 +49,7 @@ def test_a_strip_is_refused_and_a_wide_photo_stays_in_bounded_memory(cnn_home, f
         from PIL import Image
         from litestar.testing import TestClient
         from shelfsight.service.app import create_app
-        from shelfsight.service.state import ServiceConfig
+        from shelfsight.core.settings import Settings
 
         def png(size):
             buf = BytesIO()
@@ -58,7 +59,7 @@ def test_a_strip_is_refused_and_a_wide_photo_stays_in_bounded_memory(cnn_home, f
         def rss():
             return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
-        with TestClient(create_app(ServiceConfig(home={str(cnn_home)!r}))) as c:
+        with TestClient(create_app(Settings(home={str(cnn_home)!r}))) as c:
             photo = open({str(fashion_dir / "images" / f"{ids[0]}.jpg")!r}, "rb").read()
             def post(data):
                 return c.post("/similar", files={{"image": ("a", data, "image/png")}})
@@ -164,8 +165,9 @@ def test_slow_bodies_time_out_and_the_model_loads_off_the_event_loop(home, fashi
     /similar for a product not embedded yet loads the model without stalling /health."""
     import csv
 
-    from shelfsight.service.cli import app
     from typer.testing import CliRunner
+
+    from shelfsight.service.cli import app
 
     with open(fashion_slice, newline="") as fh:
         row = next(csv.DictReader(fh))
@@ -232,9 +234,9 @@ DISK_FULL_PROBE = textwrap.dedent(
     db.close()
     from litestar.testing import TestClient
     from shelfsight.service.app import create_app
-    from shelfsight.service.state import ServiceConfig
+    from shelfsight.core.settings import Settings
     # The service is up when the disk fills: it opened its catalogue with room to spare.
-    app = create_app(ServiceConfig(home=str(home), api_key="k"))
+    app = create_app(Settings(home=str(home), api_key="k"))
     st = os.statvfs(mnt)
     avail = st.f_bavail * st.f_frsize
     with open(mnt / "fill", "wb") as fh:  # leave `free` bytes

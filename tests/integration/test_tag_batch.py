@@ -7,12 +7,12 @@ import shutil
 
 import pytest
 from litestar.testing import TestClient
-from shelfsight.service.app import create_app
-from shelfsight.service.cli import app
-from shelfsight.service.state import ServiceConfig
 from typer.testing import CliRunner
 
 import shelfsight
+from shelfsight.core.settings import Settings
+from shelfsight.service.app import create_app
+from shelfsight.service.cli import app
 
 pytestmark = pytest.mark.integration
 
@@ -111,9 +111,7 @@ def test_cli_reads_a_csv_naming_its_photos(cnn_home, new_photos, tmp_path):
 
 @pytest.fixture(scope="module")
 def client(cnn_home):
-    with TestClient(
-        create_app(ServiceConfig(home=str(cnn_home), describe_enabled=False, max_batch=10))
-    ) as c:
+    with TestClient(create_app(Settings(home=str(cnn_home), describe=False, max_batch=10))) as c:
         yield c
 
 

@@ -1,5 +1,6 @@
 import pytest
-from shelfsight.tagging.ocr import BrandMatcher, brand_from_title, brand_lexicon, normalise
+
+from shelfsight.tagging.pixels.ocr import BrandMatcher, brand_from_title, brand_lexicon, normalise
 
 TITLES = [
     "Wrangler Men Blue Custom Jeans",

@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
-from shelfsight.tagging.calibration import (
+
+from shelfsight.tagging.neighbour_tags.calibration import (
     Calibration,
     FamilyCalibration,
-    Rows,
-    _accept_threshold,
-    fit_family,
     tag_features,
 )
-from shelfsight.tagging.confidence import expected_calibration_error
-from shelfsight.tagging.knn import Neighbour, TagScore
+from shelfsight.tagging.neighbour_tags.calibration_fit import Rows, _accept_threshold, fit_family
+from shelfsight.tagging.neighbour_tags.confidence import expected_calibration_error
+from shelfsight.tagging.results import TagScore
+from shelfsight.tagging.search.visual import Neighbour
 
 
 def overconfident(n, seed):
@@ -130,7 +130,7 @@ def test_json_round_trip():
 def embedded(vectors, tags, shas):
     from types import SimpleNamespace
 
-    from shelfsight.tagging.calibration import _Embedded
+    from shelfsight.tagging.neighbour_tags.calibration_fit import _Embedded
 
     keys = np.arange(len(vectors))
     products = {
@@ -146,7 +146,7 @@ def embedded(vectors, tags, shas):
 
 
 def test_typical_distances_measure_each_cluster_and_skip_copies():
-    from shelfsight.tagging.calibration import typical_distances
+    from shelfsight.tagging.neighbour_tags.calibration_fit import typical_distances
 
     rng = np.random.default_rng(0)
     centre_a, centre_b = np.eye(8)[0], np.eye(8)[1]

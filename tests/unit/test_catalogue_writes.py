@@ -6,6 +6,7 @@ import sqlite3
 import threading
 
 import pytest
+
 from shelfsight.indexer.catalogue import Catalogue, UnknownFilter
 from shelfsight.indexer.disk_full import DiskFull
 

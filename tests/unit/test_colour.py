@@ -2,8 +2,9 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from shelfsight.tagging.colour import palette
-from shelfsight.tagging.colour_names import NAMED_COLOURS, colour_name, nearest_names
+
+from shelfsight.tagging.pixels.colour import palette
+from shelfsight.tagging.pixels.colour_names import NAMED_COLOURS, colour_name, nearest_names
 
 
 def product(colour, second=None, bg=(255, 255, 255)):

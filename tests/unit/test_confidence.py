@@ -1,5 +1,6 @@
 import pytest
-from shelfsight.tagging.confidence import (
+
+from shelfsight.tagging.neighbour_tags.confidence import (
     accuracy_at_coverage,
     confidence_report,
     coverage_at_accuracy,

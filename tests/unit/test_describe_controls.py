@@ -8,7 +8,7 @@ from shelfsight.tagging.describe.facts import Facts, Listing
 from shelfsight.tagging.describe.guard import build_support
 from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns
 from shelfsight.tagging.describe.vocabulary import Vocabulary
-from shelfsight.tagging.describe.writer import DescribeOptions, Describer
+from shelfsight.tagging.describe.writer import DescribeOptions, DescriptionWriter
 
 HOUSE = "Navy blue checked casual shirt, has a spread collar, long sleeves, and curved hem"
 
@@ -121,7 +121,7 @@ def test_describer_removes_a_planted_foreign_noun_and_a_non_word_at_every_length
     )
     other = Listing("2", "x", "Black casual shirt, has a spread collar, long sleeves, curved hem")
     vocabulary = Vocabulary.from_texts([other.description, planted.title, "turtle pocket"])
-    d = Describer(None, Lexicon(["Roadster", "HERE&NOW"]), vocabulary, {other.description})
+    d = DescriptionWriter(None, Lexicon(["Roadster", "HERE&NOW"]), vocabulary, {other.description})
     for length in ("house", "short", "medium", "long"):
         for tone in ("neutral", "premium", "playful"):
             out = d.describe(facts, [planted, other], DescribeOptions(length=length, tone=tone))

@@ -1,6 +1,7 @@
 """The faithfulness guard: claims, support, removal, copy cap."""
 
 import pytest
+
 from shelfsight.tagging.describe.facts import Facts, Listing
 from shelfsight.tagging.describe.guard import (
     banned_words,

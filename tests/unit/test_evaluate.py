@@ -1,9 +1,10 @@
 from collections import Counter
 
 import pytest
+
 from shelfsight.indexer.ingest import Row
-from shelfsight.tagging.evaluate import score_predictions
-from shelfsight.tagging.shift import choose_stratify_family, stratified_split
+from shelfsight.tagging.evaluation.shift import choose_stratify_family, stratified_split
+from shelfsight.tagging.evaluation.tagging import score_predictions
 
 
 def rows():

@@ -5,6 +5,7 @@ import sqlite3
 import pytest
 import torch
 import torch.nn.functional as F
+
 from shelfsight.indexer.embedders.trunk import CellPool, CnnTrunk, cell_pool, grid_side
 from shelfsight.indexer.features import FeatureCache
 

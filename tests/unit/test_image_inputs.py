@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from PIL import Image
+
 from shelfsight.indexer.embedders.base import letterbox
 from shelfsight.indexer.images import MAX_ASPECT, ImageError, decode_bytes, decode_file
 

@@ -4,6 +4,7 @@ import zlib
 
 import pytest
 from PIL import Image
+
 from shelfsight.indexer.images import ImageError, decode_bytes, decode_file
 
 

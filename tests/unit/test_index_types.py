@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from shelfsight.indexer.embedders import l2_normalise
 from shelfsight.indexer.index_types import gpu_count, lists_for, plan_index, pq_bytes
 from shelfsight.indexer.vector_index import VectorIndex

@@ -7,6 +7,7 @@ import stat
 
 import numpy as np
 import pytest
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import l2_normalise
 from shelfsight.indexer.online import reconcile

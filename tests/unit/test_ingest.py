@@ -4,6 +4,7 @@ import json
 
 import pytest
 from PIL import Image
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.ingest import CatalogueError, ColumnOptions, ingest_file
 

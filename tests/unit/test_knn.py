@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
-from shelfsight.tagging.knn import Neighbour, best_tags, idw_weights, vote
+
+from shelfsight.tagging.neighbour_tags.knn import best_tags, idw_weights, vote
+from shelfsight.tagging.search.visual import Neighbour
 
 
 def nb(distance, **tags):

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import shelfsight
 from shelfsight.indexer.disk_full import DiskFull
 from shelfsight.indexer.embedders.hybrid import ModelFileError
 from shelfsight.indexer.images import ImageError
@@ -14,27 +16,43 @@ from shelfsight.indexer.online import LockBusy
 from shelfsight.indexer.vector_index import IndexMissing
 from shelfsight.service import errors
 from shelfsight.tagging.describe.backends import BackendError
-from shelfsight.tagging.neighbours import BadFilter, NotEmbedded, UnknownProduct
-
-import shelfsight
+from shelfsight.tagging.search.visual import BadFilter, NotEmbedded, UnknownProduct
 
 ROOT = Path(__file__).resolve().parents[2]
 # folder -> (package, layer): a module may import its own layer and the ones below.
 LAYERS = {
-    "indexer": ("shelfsight.indexer", 0),
-    "tagging": ("shelfsight.tagging", 1),
-    "shelfsight": ("shelfsight", 2),
-    "service": ("shelfsight.service", 3),
+    "shelfsight/core": ("shelfsight.core", 0),
+    "indexer": ("shelfsight.indexer", 1),
+    "tagging": ("shelfsight.tagging", 2),
+    "shelfsight": ("shelfsight", 3),
+    "service": ("shelfsight.service", 4),
+}
+# tagging's rooms, ranked the same way: what the pixels say and the searches know nothing
+# of tags; the answers are built from both; tag transfer uses all three; descriptions use
+# the tags; evaluation, only `eval` reaches, uses everything. Rooms of one rank (pixels,
+# search) stay apart.
+TAGGING_ROOMS = {
+    "pixels": 0,
+    "search": 0,
+    "results": 1,
+    "neighbour_tags": 2,
+    "describe": 3,
+    "evaluation": 4,
 }
 
 
+def room_of(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "tagging" else None
+
+
 def modules() -> dict[str, tuple[Path, int]]:
-    out = {}
+    out: dict[str, tuple[Path, int]] = {}
     for folder, (package, layer) in LAYERS.items():
         for path in (ROOT / folder).rglob("*.py"):
             parts = path.relative_to(ROOT / folder).with_suffix("").parts
             name = ".".join([package, *parts]).removesuffix(".__init__")
-            out[name] = (path, layer)
+            out.setdefault(name, (path, layer))  # shelfsight/core is listed before shelfsight
     return out
 
 
@@ -59,6 +77,28 @@ def test_layers_import_only_downwards():
         if known[dep][1] > layer
     ]
     assert upward == []
+
+
+def test_every_tagging_module_lives_in_a_room():
+    homeless = [n for n in modules() if n.startswith("shelfsight.tagging.")]
+    homeless = [n for n in homeless if room_of(n) not in TAGGING_ROOMS]
+    assert homeless == []
+    folders = {p.name for p in (ROOT / "tagging").iterdir() if (p / "__init__.py").is_file()}
+    assert folders == set(TAGGING_ROOMS) - {"results"}
+
+
+def test_tagging_rooms_import_only_lower_rooms():
+    known = modules()
+    crossing = []
+    for name, (path, _) in known.items():
+        room = room_of(name)
+        if room is None:
+            continue
+        for dep in imports(path, known):
+            other = room_of(dep)
+            if other not in (None, room) and TAGGING_ROOMS[other] >= TAGGING_ROOMS[room]:
+                crossing.append(f"{name} -> {dep}")
+    assert crossing == []
 
 
 def test_there_are_no_import_cycles():
@@ -96,16 +136,9 @@ def test_cli_and_app_leave_workspaces_locks_and_models_to_the_library():
         "atomic_path",
         "Pipeline",
     }
-    for name in (
-        "cli.py",
-        "cli_common.py",
-        "cli_describe.py",
-        "cli_batch.py",
-        "cli_serve.py",
-        "app.py",
-        "state.py",
-    ):
-        tree = ast.parse((ROOT / "service" / name).read_text())
+    for path in sorted((ROOT / "service").rglob("*.py")):
+        name = str(path.relative_to(ROOT / "service"))
+        tree = ast.parse(path.read_text())
         used = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Name):

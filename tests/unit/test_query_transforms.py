@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 from PIL import Image
-from shelfsight.tagging.query_transforms import parse_query_transform
+
+from shelfsight.tagging.evaluation.query_transforms import parse_query_transform
 
 
 @pytest.fixture()

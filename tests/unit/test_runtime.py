@@ -2,13 +2,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
+
 from shelfsight.indexer.embedders.base import letterbox_pixels, to_normalised_array
 from shelfsight.indexer.embedders.runtime import (
     RuntimeUnavailable,
     compile_network,
     resolve_runtime,
 )
-from torch import nn
 
 
 def _net() -> nn.Module:

@@ -3,8 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from shelfsight.tagging.foreground import segment
-from shelfsight.tagging.shape import describe_shape, mirror_iou
+
+from shelfsight.tagging.pixels.foreground import segment
+from shelfsight.tagging.pixels.shape import describe_shape, mirror_iou
 
 
 def canvas(h=200, w=200):

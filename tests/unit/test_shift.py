@@ -3,8 +3,9 @@
 from collections import Counter
 
 import pytest
+
 from shelfsight.indexer.ingest import Row
-from shelfsight.tagging.shift import MIN_UNSEEN_ROWS, Shift, apply_shift, parse_shift
+from shelfsight.tagging.evaluation.shift import MIN_UNSEEN_ROWS, Shift, apply_shift, parse_shift
 
 
 def table():

@@ -4,6 +4,7 @@ a spreadsheet would run as a formula, or that hold control characters, are refus
 family no product holds is forgotten."""
 
 import pytest
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.tag_names import BadTag, canonical_families, check_family, value_problem
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from shelfsight.indexer.embedders import l2_normalise
 from shelfsight.indexer.vector_index import IndexMissing, VectorIndex
 

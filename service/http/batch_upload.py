@@ -27,9 +27,10 @@ from litestar.openapi.spec import (
     Schema,
 )
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
-from shelfsight.indexer.errors import Skip
+
+from shelfsight.core.errors import Skip
 from shelfsight.indexer.images import ImageError, probe_pixels
-from shelfsight.service.uploads import ApiError, not_a_picture_type, too_large
+from shelfsight.service.http.uploads import ApiError, not_a_picture_type, too_large
 
 SPOOL_BYTES = 1024 * 1024
 

@@ -18,21 +18,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from shelfsight.indexer.ingest import CatalogueError, Row, read_table
 from shelfsight.tagging.describe.backends import Backend
 from shelfsight.tagging.describe.controls import WORD_RANGES
 from shelfsight.tagging.describe.facts import Facts, Listing
 from shelfsight.tagging.describe.guard import build_support, longest_shared_ngram, unsupported
 from shelfsight.tagging.describe.lexicon import CATEGORIES, Lexicon, catalogue_nouns, words
-from shelfsight.tagging.describe.text_neighbours import TitleIndex
 from shelfsight.tagging.describe.vocabulary import Vocabulary
 from shelfsight.tagging.describe.writer import (
     CLAUSE_POOL,
     DescribeOptions,
-    Describer,
+    DescriptionWriter,
     template_text,
 )
-from tqdm import tqdm
+from shelfsight.tagging.search.text_encoder import TitleIndex
 
 # "describer" is the shipped describer on the chosen backend (by default retrieve-and-edit,
 # no language model); the two baselines run beside it on the same queries.
@@ -200,21 +201,39 @@ def score(
     }
 
 
+@dataclass
+class DescribeEvalOptions:
+    """What ``evaluate_describe`` measures: held-out listings (or a ``queries`` file),
+    ``k`` neighbours each, at ``options``' length and tone, and (``controls``) at every
+    length and tone too."""
+
+    queries: Path | None = None
+    holdout_fraction: float = 0.1
+    seed: int = 0
+    limit: int | None = None
+    k: int = 5
+    options: DescribeOptions | None = None
+    columns: DescribeColumns | None = None
+    progress: bool = True
+    controls: bool = True
+
+
 def evaluate_describe(
-    catalog: Path,
-    backend: Backend | None = None,
-    queries_path: Path | None = None,
-    holdout_fraction: float = 0.1,
-    seed: int = 0,
-    limit: int | None = None,
-    k: int = 5,
-    options: DescribeOptions | None = None,
-    columns: DescribeColumns | None = None,
-    progress: bool = True,
-    controls: bool = True,
+    catalog: Path, backend: Backend | None = None, eval_options: DescribeEvalOptions | None = None
 ) -> dict[str, Any]:
-    cols = columns or DescribeColumns()
-    opts = options or DescribeOptions()
+    """Describe held-out listings with ``backend`` (None: retrieve-and-edit) and score them
+    against their real texts, next to a neighbour copy and a fill-in template."""
+    e = eval_options or DescribeEvalOptions()
+    queries_path, holdout_fraction, seed, limit, k = (
+        e.queries,
+        e.holdout_fraction,
+        e.seed,
+        e.limit,
+        e.k,
+    )
+    progress, controls = e.progress, e.controls
+    cols = e.columns or DescribeColumns()
+    opts = e.options or DescribeOptions()
     items, skipped = load_items(catalog, cols)
     if queries_path is not None:
         queries, q_skipped = load_items(queries_path, cols)
@@ -246,7 +265,7 @@ def evaluate_describe(
         t for c in catalogue for t in (c.title, c.description, c.brand, c.gender, c.colour)
     )
     existing = {c.description for c in catalogue}  # no output may repeat one verbatim
-    describer = Describer(backend, lexicon, vocabulary, existing)
+    describer = DescriptionWriter(backend, lexicon, vocabulary, existing)
     outputs = {s: Outputs() for s in SYSTEMS}
     facts_list, sources, neighbour_lists, pools = [], [], [], []
     for qi, q in enumerate(queries):

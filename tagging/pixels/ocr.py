@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 from rapidfuzz import fuzz, process
-from shelfsight.indexer.errors import ModelError
+
+from shelfsight.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import f1_score
+
 from shelfsight.indexer.build import run_index
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import Embedder, load_embedder
@@ -33,16 +35,19 @@ from shelfsight.indexer.ingest import (
 )
 from shelfsight.indexer.train import TrainOptions, train_workspace
 from shelfsight.indexer.workspace import Workspace
-from shelfsight.tagging.calibration import fit_calibration
-from shelfsight.tagging.colour import colour_family, palette
-from shelfsight.tagging.confidence import confidence_report, expected_calibration_error
-from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
-from shelfsight.tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
-from shelfsight.tagging.neighbours import NeighbourSearch, Query
-from shelfsight.tagging.query_transforms import QueryTransform
-from shelfsight.tagging.scoring import combined_scores
-from shelfsight.tagging.shift import Shift, apply_shift, choose_stratify_family
-from sklearn.metrics import f1_score
+from shelfsight.tagging.evaluation.query_transforms import QueryTransform
+from shelfsight.tagging.evaluation.shift import Shift, apply_shift, choose_stratify_family
+from shelfsight.tagging.neighbour_tags.calibration import Calibration
+from shelfsight.tagging.neighbour_tags.calibration_fit import fit_calibration
+from shelfsight.tagging.neighbour_tags.confidence import (
+    confidence_report,
+    expected_calibration_error,
+)
+from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
+from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
+from shelfsight.tagging.neighbour_tags.scoring import combined_scores
+from shelfsight.tagging.pixels.colour import colour_family, palette
+from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
 
 log = logging.getLogger(__name__)
 
@@ -160,179 +165,248 @@ def score_predictions(
     }
 
 
-def evaluate_tagging(
-    catalog: Path,
-    images: Path,
-    queries: Path | None = None,
-    query_images: Path | None = None,
-    holdout_fraction: float = 0.2,
-    seed: int = 0,
-    opts: ColumnOptions | None = None,
-    ks: Sequence[int] = (10,),
-    model: str = "cnn",
-    powers: Sequence[float] = (DEFAULT_POWER,),
-    alphas: Sequence[float] | None = None,
-    min_score: float = 0.0,
-    workdir: Path | None = None,
-    progress: bool = True,
-    embedder: Embedder | None = None,
-    feature_cache: Path | None = None,
-    train_options: TrainOptions | None = None,
-    pixel_colour: bool = True,
-    pixel_weights: Sequence[float] | None = None,
-    colour_column: str | None = None,
-    shift: Shift | None = None,
-    query_transform: QueryTransform | None = None,
-    novelty_prior: float = NOVELTY_PRIOR,
-) -> list[dict[str, Any]]:
-    """One result dict per (k, power, alpha), all from one workspace and one query pass.
+@dataclass
+class TaggingEvalOptions:
+    """What ``evaluate_tagging`` measures and how. Lists (``ks``, ``powers``, ``alphas``,
+    ``pixel_weights``) are a grid: one result per combination, from one query pass."""
 
-    ``model="hybrid"`` trains the ViT stage on the catalogue rows (never the queries) first
-    (``hybrid:efficientnet_lite2`` on another frozen CNN);
-    ``alpha`` weighs its head predictions against the KNN vote (ignored for models
-    without heads). With ``pixel_colour`` the colour family is fused with each query's own
-    palette, as the default pipeline does; ``pixel_weights`` lists the fusion weights to
-    score (0 is the neighbour vote alone, 1 the pixels alone). ``shift`` builds a query
-    set unlike the catalogue (``tagging.shift``) and ``query_transform`` re-renders each
-    query photo (``tagging.query_transforms``); groups of queries (seen / unseen, common /
-    rare) are scored apart as well.
-    """
+    queries: Path | None = None  # a labelled query file instead of a held-out split
+    query_images: Path | None = None
+    holdout_fraction: float = 0.2
+    seed: int = 0
+    columns: ColumnOptions | None = None
+    ks: Sequence[int] = (10,)
+    # ``hybrid`` trains the ViT stage on the catalogue rows (never the queries) first;
+    # ``hybrid:efficientnet_lite2`` on another frozen CNN.
+    model: str = "cnn"
+    powers: Sequence[float] = (DEFAULT_POWER,)
+    # The weight of the hybrid's heads against the KNN vote (ignored without heads).
+    alphas: Sequence[float] | None = None
+    min_score: float = 0.0
+    workdir: Path | None = None
+    progress: bool = True
+    embedder: Embedder | None = None
+    feature_cache: Path | None = None
+    train_options: TrainOptions | None = None
+    # The colour family fused with each query's own palette, as the default pipeline does;
+    # ``pixel_weights``: the fusion weights to score (0 the vote alone, 1 the pixels alone).
+    pixel_colour: bool = True
+    pixel_weights: Sequence[float] | None = None
+    colour_column: str | None = None
+    # A query set unlike the catalogue (``tagging.evaluation.shift``); each query photo
+    # re-rendered (``tagging.evaluation.query_transforms``).
+    shift: Shift | None = None
+    query_transform: QueryTransform | None = None
+    novelty_prior: float = NOVELTY_PRIOR
+
+
+@dataclass
+class _Workspace:
+    """The evaluation's scratch catalogue, indexed and calibrated as ``index`` would."""
+
+    search: NeighbourSearch
+    embedder: Embedder
+    families: list[str]
+    colour_family: str | None
+    colour_vocab: set[str] | None
+    calibration: Calibration
+    loaded: int
+    skipped: int
+    train: dict[str, Any] | None
+
+
+@dataclass
+class _Queries:
+    """Each query's labels and what the catalogue says of it (neighbours, heads, pixels)."""
+
+    truth: list[dict[str, str]] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    neighbours: list[list[Neighbour]] = field(default_factory=list)
+    heads: list[dict[str, list[tuple[str, float]]] | None] = field(default_factory=list)
+    pixels: list[list[tuple[str, float]] | None] = field(default_factory=list)
+    skipped: int = 0
+
+
+TRAIN_FIELDS = (
+    "train_seconds",
+    "feature_seconds",
+    "best_epoch",
+    "epochs_run",
+    "model_bytes",
+    "val_accuracy",
+)
+
+
+def evaluate_tagging(
+    catalog: Path, images: Path, options: TaggingEvalOptions | None = None
+) -> list[dict[str, Any]]:
+    """Tag held-out products of a labelled catalogue as new ones and score them: one
+    result dict per (k, power, alpha, pixel weight), all from one workspace and one query
+    pass; groups of queries (seen / unseen, common / rare) are scored apart as well."""
+    o = options or TaggingEvalOptions()
     t0 = time.perf_counter()
     setup = prepare_setup(
         catalog,
         images,
-        queries,
-        query_images,
-        holdout_fraction,
-        seed,
-        opts or ColumnOptions(),
-        shift,
+        o.queries,
+        o.query_images,
+        o.holdout_fraction,
+        o.seed,
+        o.columns or ColumnOptions(),
+        o.shift,
     )
-    train_info: dict[str, Any] | None = None
-    with tempfile.TemporaryDirectory(prefix="shelfsight-eval-", dir=workdir) as tmp:
-        ws = Workspace.open(tmp, create=True)
-        catalogue = Catalogue(ws.db_path)
-        report = ingest_rows(catalogue, setup.catalog_rows, setup.cols, images, progress=progress)
-        kind, _, arch = model.partition(":")
-        if kind == "hybrid" and embedder is None:
-            tr = train_workspace(
-                ws,
-                catalogue,
-                cfg=HybridConfig(arch=arch) if arch else None,
-                opts=train_options,
-                feature_cache=feature_cache,
-                progress=progress,
-            )
-            train_info = {
-                k: tr.as_dict()[k]
-                for k in (
-                    "train_seconds",
-                    "feature_seconds",
-                    "best_epoch",
-                    "epochs_run",
-                    "model_bytes",
-                    "val_accuracy",
-                )
-            }
-            emb = load_embedder("hybrid", ws.home)
-        else:
-            emb = embedder or load_embedder(model, ws.home)
-            run_index(ws, catalogue, emb, progress=progress)
-        search = NeighbourSearch(ws, catalogue=catalogue, embedder=emb)
-        families = list(setup.cols.tag_columns)
-        colour_column = colour_column or catalogue.column("colour")
-        colour_fam = colour_family(families, colour_column) if pixel_colour else None
-        # What `shelfsight index` fits on a merchant's catalogue, fitted on this one.
-        calibration = fit_calibration(
-            search,
-            k=max(ks),
-            power=powers[0],
-            alpha=(alphas or [DEFAULT_ALPHA])[0],
-            pixel_weight=(pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0,
-            novelty_prior=novelty_prior,
-        )
-        colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
-
-        q_report_cat = Catalogue(Path(tmp) / "queries.db")
-        q_report = ingest_rows(
-            q_report_cat, setup.query_rows, setup.cols, setup.query_images, progress=False
-        )
-        q_products = {p.key: p for p in q_report_cat.iter_products()}
-        q_paths = {k: p.image_path or "" for k, p in q_products.items()}
-        if query_transform is not None:
-            q_paths = _transformed(q_paths, query_transform, Path(tmp) / "transformed")
-        kmax = max(ks)
-        truth: list[dict[str, str]] = []
-        query_ids: list[str] = []
-        neighbour_lists = []
-        head_lists: list[dict[str, list[tuple[str, float]]] | None] = []
-        pixel_lists: list[list[tuple[str, float]] | None] = []
-        for keys, vectors, _failed in iter_embedded(
-            emb,
-            list(q_paths.items()),
-            progress=progress,
-            desc="queries",
-        ):
-            for key, vec in zip(keys, vectors, strict=True):
-                truth.append(q_products[key].tags)
-                query_ids.append(q_products[key].id)
-                neighbour_lists.append(search.neighbours(Query(vec), kmax))
-                head_lists.append(search.head_probs(vec))
-                pixel_lists.append(
-                    palette(decode_file(Path(q_paths[key])).image).name_scores()
-                    if colour_fam
-                    else None
-                )
-        catalogue.close()
-        q_report_cat.close()
-
-    has_heads = any(h is not None for h in head_lists)
+    with tempfile.TemporaryDirectory(prefix="shelfsight-eval-", dir=o.workdir) as tmp:
+        ws = _build_workspace(Path(tmp), setup, images, o)
+        queries = _query_pass(Path(tmp), setup, ws, o)
+        ws.search.catalogue.close()
+    has_heads = any(h is not None for h in queries.heads)
+    alphas = o.alphas
     if alphas is None or not has_heads:
         alphas = [DEFAULT_ALPHA if has_heads else 0.0]
-    if not colour_fam:
+    pixel_weights = o.pixel_weights
+    if not ws.colour_family:
         pixel_weights = [0.0]
     elif pixel_weights is None:
         pixel_weights = [DEFAULT_PIXEL_WEIGHT]
     seconds = time.perf_counter() - t0
     results = []
-    for k, power, alpha, beta in itertools.product(ks, powers, alphas, pixel_weights):
-        preds, ood = [], []
-        for nbrs, heads, pixel in zip(neighbour_lists, head_lists, pixel_lists, strict=True):
-            scores = combined_scores(
-                nbrs[:k], families, heads, pixel, colour_fam, colour_vocab, power, alpha, beta
-            )
-            tags = best_tags(scores, min_score=min_score)
-            nearest = nbrs[0].distance if nbrs else None
-            ood.append(calibration.is_out_of_domain(nearest))
-            calibration.apply(tags, scores, nbrs[:k], ood[-1])
-            preds.append({f: (t.value, t.score, t.review, t.raw_score) for f, t in tags.items()})
-        scored = score_predictions(truth, preds, families)
-        group_scores = _score_groups(setup, query_ids, truth, preds, ood, families)
+    for k, power, alpha, beta in itertools.product(o.ks, o.powers, alphas, pixel_weights):
+        preds, ood = _predict(ws, queries, k, power, alpha, beta, o.min_score)
+        scored = score_predictions(queries.truth, preds, ws.families)
+        group_scores = _score_groups(setup, queries.ids, queries.truth, preds, ood, ws.families)
         results.append(
             {
-                "n_catalog": report.loaded,
-                "n_queries": len(truth),
-                "model": emb.name,
+                "n_catalog": ws.loaded,
+                "n_queries": len(queries.truth),
+                "model": ws.embedder.name,
                 "k": k,
                 "power": power,
                 "alpha": alpha,
                 "pixel_weight": beta,
-                "colour_family": colour_fam,
+                "colour_family": ws.colour_family,
                 "seconds": round(seconds, 1),
                 "stratified_by": setup.stratified_by,
-                "skipped_catalog_rows": len(report.skipped),
-                "skipped_query_rows": len(q_report.skipped),
+                "skipped_catalog_rows": ws.skipped,
+                "skipped_query_rows": queries.skipped,
                 "out_of_domain_rate": round(float(np.mean(ood)) if ood else 0.0, 4),
-                "calibration": calibration.summary(),
+                "calibration": ws.calibration.summary(),
                 "shift": setup.shift.label,
-                "query_transform": query_transform.spec if query_transform else None,
+                "query_transform": o.query_transform.spec if o.query_transform else None,
                 **({"held_out_values": setup.held_out_values} if setup.held_out_values else {}),
                 **({"groups": group_scores} if group_scores else {}),
-                **({"train": train_info} if train_info else {}),
+                **({"train": ws.train} if ws.train else {}),
                 **scored,
             }
         )
     return results
+
+
+def _build_workspace(
+    tmp: Path, setup: EvalSetup, images: Path, o: TaggingEvalOptions
+) -> _Workspace:
+    ws = Workspace.open(tmp, create=True)
+    catalogue = Catalogue(ws.db_path)
+    report = ingest_rows(catalogue, setup.catalog_rows, setup.cols, images, progress=o.progress)
+    kind, _, arch = o.model.partition(":")
+    train_info: dict[str, Any] | None = None
+    if kind == "hybrid" and o.embedder is None:
+        tr = train_workspace(
+            ws,
+            catalogue,
+            cfg=HybridConfig(arch=arch) if arch else None,
+            opts=o.train_options,
+            feature_cache=o.feature_cache,
+            progress=o.progress,
+        )
+        train_info = {k: tr.as_dict()[k] for k in TRAIN_FIELDS}
+        emb = load_embedder("hybrid", ws.home)
+    else:
+        emb = o.embedder or load_embedder(o.model, ws.home)
+        run_index(ws, catalogue, emb, progress=o.progress)
+    search = NeighbourSearch(ws, catalogue=catalogue, embedder=emb)
+    families = list(setup.cols.tag_columns)
+    colour_column = o.colour_column or catalogue.column("colour")
+    colour_fam = colour_family(families, colour_column) if o.pixel_colour else None
+    # What `shelfsight index` fits on a merchant's catalogue, fitted on this one.
+    calibration = fit_calibration(
+        search,
+        k=max(o.ks),
+        power=o.powers[0],
+        alpha=(o.alphas or [DEFAULT_ALPHA])[0],
+        pixel_weight=(o.pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0,
+        novelty_prior=o.novelty_prior,
+    )
+    colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
+    return _Workspace(
+        search,
+        emb,
+        families,
+        colour_fam,
+        colour_vocab,
+        calibration,
+        report.loaded,
+        len(report.skipped),
+        train_info,
+    )
+
+
+def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptions) -> _Queries:
+    """Embed every query once and keep what any grid point needs (the k-max neighbours)."""
+    q_catalogue = Catalogue(tmp / "queries.db")
+    q_report = ingest_rows(
+        q_catalogue, setup.query_rows, setup.cols, setup.query_images, progress=False
+    )
+    q_products = {p.key: p for p in q_catalogue.iter_products()}
+    q_paths = {k: p.image_path or "" for k, p in q_products.items()}
+    if o.query_transform is not None:
+        q_paths = _transformed(q_paths, o.query_transform, tmp / "transformed")
+    out = _Queries(skipped=len(q_report.skipped))
+    kmax = max(o.ks)
+    batches = iter_embedded(ws.embedder, list(q_paths.items()), progress=o.progress, desc="queries")
+    for keys, vectors, _failed in batches:
+        for key, vec in zip(keys, vectors, strict=True):
+            out.truth.append(q_products[key].tags)
+            out.ids.append(q_products[key].id)
+            out.neighbours.append(ws.search.neighbours(Query(vec), kmax))
+            out.heads.append(ws.search.head_probs(vec))
+            out.pixels.append(
+                palette(decode_file(Path(q_paths[key])).image).name_scores()
+                if ws.colour_family
+                else None
+            )
+    q_catalogue.close()
+    return out
+
+
+def _predict(
+    ws: _Workspace,
+    queries: _Queries,
+    k: int,
+    power: float,
+    alpha: float,
+    beta: float,
+    min_score: float,
+) -> tuple[list[dict[str, tuple[Any, ...]]], list[bool]]:
+    """Each query's tags at one grid point, calibrated and flagged as ``tag`` serves them."""
+    preds, ood = [], []
+    for nbrs, heads, pixel in zip(queries.neighbours, queries.heads, queries.pixels, strict=True):
+        scores = combined_scores(
+            nbrs[:k],
+            ws.families,
+            heads,
+            pixel,
+            ws.colour_family,
+            ws.colour_vocab,
+            power,
+            alpha,
+            beta,
+        )
+        tags = best_tags(scores, min_score=min_score)
+        nearest = nbrs[0].distance if nbrs else None
+        ood.append(ws.calibration.is_out_of_domain(nearest))
+        ws.calibration.apply(tags, scores, nbrs[:k], ood[-1])
+        preds.append({f: (t.value, t.score, t.review, t.raw_score) for f, t in tags.items()})
+    return preds, ood
 
 
 def _transformed(paths: dict[int, str], transform: QueryTransform, folder: Path) -> dict[int, str]:

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
+
+from shelfsight.core.errors import Skip
+from shelfsight.indexer.batch_sources import BatchSource, batch_sources
 from shelfsight.indexer.embedders.batches import DEFAULT_BATCH
-from shelfsight.indexer.errors import Skip
 from shelfsight.indexer.images import MAX_PIXELS, DecodedImage, ImageError, decode_image
 from shelfsight.indexer.tag_names import FORMULA_START
-from shelfsight.tagging.knn import Neighbour
-from shelfsight.tagging.neighbours import Query
-from shelfsight.tagging.pipeline import Pipeline, PipelineOptions
+from shelfsight.tagging.neighbour_tags.pipeline import Pipeline, PipelineOptions
 from shelfsight.tagging.results import BatchItem
-from tqdm import tqdm
+from shelfsight.tagging.search.visual import Neighbour, Query
 
 log = logging.getLogger(__name__)
 SHAPE_FAMILIES = ("outline", "proportion", "symmetry")
@@ -60,6 +62,50 @@ def _chunks(items: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[
             chunk = []
     if chunk:
         yield chunk
+
+
+BatchImages = str | os.PathLike[str] | Iterable[Any]
+
+
+def batch_inputs(
+    images: BatchImages, source: BatchSource | None = None
+) -> tuple[Iterable[tuple[str, Any]], int | None, list[Skip]]:
+    """(name, image) pairs to tag, their number when known, and the rows of a source file
+    that name no photo. ``images`` is a folder (every image file under it), a CSV/JSONL
+    file naming its photos as ``ingest`` does (``source`` says how), or an iterable of
+    images or (name, image) pairs."""
+    if isinstance(images, str | os.PathLike):
+        found, skipped = batch_sources(Path(images), **vars(source or BatchSource()))
+        return found, len(found), skipped
+    total = len(images) if isinstance(images, Sequence) else None
+    named = (
+        item if isinstance(item, tuple) else (_name_of(item, n), item)
+        for n, item in enumerate(images)
+    )
+    return named, total, []
+
+
+def tag_inputs(
+    pipeline: Callable[[], Pipeline],
+    images: BatchImages,
+    source: BatchSource | None,
+    opts: PipelineOptions,
+    progress: bool = False,
+) -> Iterator[BatchItem]:
+    """``batch_inputs`` tagged by ``tag_many``; the rows of a source file that name no
+    photo come first as skipped items (nothing stops for them). The pipeline is asked for
+    only once a photo needs it."""
+    named, total, skipped = batch_inputs(images, source)
+    for skip in skipped:
+        yield BatchItem(skip.id or f"row-{skip.row}", skip.path, skipped=skip)
+    yield from tag_many(pipeline(), named, opts, progress=progress, total=total)
+
+
+def _name_of(image: Any, n: int) -> str:
+    """A photo's name in a batch: its file's stem, else its place in the batch."""
+    if isinstance(image, str | os.PathLike):
+        return Path(image).stem
+    return f"image-{n + 1}"
 
 
 def tag_many(

@@ -12,9 +12,10 @@ import hashlib
 import threading
 
 import numpy as np
+
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.workspace import Workspace, atomic_path
-from shelfsight.tagging.describe.text_neighbours import TEXT_MODEL, TitleEncoder, TitleIndex
+from shelfsight.tagging.search.text_encoder import TEXT_MODEL, TitleEncoder, TitleIndex
 
 
 class TitleSearch:

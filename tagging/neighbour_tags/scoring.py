@@ -7,9 +7,15 @@ evaluation all score the same way.
 
 from __future__ import annotations
 
-from shelfsight.tagging.colour import fuse_pixel_colour
-from shelfsight.tagging.defaults import DEFAULT_PIXEL_WEIGHT
-from shelfsight.tagging.knn import DEFAULT_ALPHA, DEFAULT_POWER, Neighbour, blend_scores, vote
+from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT
+from shelfsight.tagging.neighbour_tags.knn import (
+    DEFAULT_ALPHA,
+    DEFAULT_POWER,
+    Neighbour,
+    blend_scores,
+    vote,
+)
+from shelfsight.tagging.pixels.colour import fuse_pixel_colour
 
 
 def combined_scores(

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar.openapi.datastructures import ResponseSpec
-from shelfsight.indexer.errors import Skip
+
+from shelfsight.core.errors import Skip
 from shelfsight.service.errors import ErrorBody
 
 

@@ -8,55 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from shelfsight.tagging.defaults import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_POWER
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_EPS", "DEFAULT_POWER"]
+from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_ALPHA, DEFAULT_EPS, DEFAULT_POWER
+from shelfsight.tagging.results import TagScore
+from shelfsight.tagging.search.visual import Neighbour
 
-
-@dataclass
-class Neighbour:
-    id: str
-    title: str
-    distance: float
-    tags: dict[str, str]
-    key: int = -1
-    weight: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "distance": round(float(self.distance), 4),
-            "weight": round(float(self.weight), 4),
-            "tags": self.tags,
-        }
-
-
-@dataclass
-class TagScore:
-    family: str
-    value: str
-    score: float
-    source: str = "knn"
-    alternatives: list[tuple[str, float]] = field(default_factory=list)
-    review: bool = False  # below the family's auto-accept threshold: a person should check
-    raw_score: float | None = None  # the vote before calibration, when calibrated
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "value": self.value,
-            "score": round(self.score, 4),
-            "source": self.source,
-            "review": self.review,
-            "alternatives": [{"value": v, "score": round(s, 4)} for v, s in self.alternatives],
-        }
-        if self.raw_score is not None:
-            out["raw_score"] = round(self.raw_score, 4)
-        return out
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_EPS", "DEFAULT_POWER", "Neighbour", "TagScore"]
 
 
 def idw_weights(

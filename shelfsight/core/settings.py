@@ -1,16 +1,19 @@
 """Every setting Shelfsight reads from the environment, read here and nowhere else.
 
 The CLI's options and the library's arguments win over these; the HTTP service, whose
-worker processes are started by uvicorn, takes its whole configuration from them.
+worker processes are started by uvicorn, takes its whole configuration from them (or
+from a ``Settings`` built in code: ``create_app(Settings(home=...))``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 MB = 1024 * 1024
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _OFF = ("0", "false", "off", "no")
 
 
@@ -22,8 +25,9 @@ class Settings:
     verbose: int = 0  # SHELFSIGHT_VERBOSE: 1 = -v (access log, model loads), 2 = -vv
     api_key: str | None = None  # SHELFSIGHT_API_KEY: turns the write endpoints on
     # SHELFSIGHT_ALLOWED_HOSTS: comma-separated names the server answers to (its Host
-    # header; "*.example.com" for sub-domains, "*" for any). Default: the loopback names.
-    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    # header; "*.example.com" for sub-domains, "*" for any). From the environment the
+    # default is the loopback names; None (settings built in code) answers any.
+    allowed_hosts: tuple[str, ...] | None = None
     max_upload_bytes: int = 15 * MB  # SHELFSIGHT_MAX_UPLOAD_BYTES
     max_pixels: int = 40_000_000  # SHELFSIGHT_MAX_PIXELS
     max_batch: int = 50  # SHELFSIGHT_MAX_BATCH: photos per POST /tag/batch
@@ -41,12 +45,18 @@ class Settings:
     slow_slots: int = 2
     # SHELFSIGHT_SIMILAR_CACHE_MB: /similar answers kept per worker, by their size; 0 = off
     similar_cache_mb: float = 64.0
-    describe: bool = True  # SHELFSIGHT_DESCRIBE=0 turns descriptions off
+    # SHELFSIGHT_DESCRIBE=0 turns descriptions off. On, the describer (and its model, if
+    # any) is prepared at start-up in the background, so the first /describe does not pay
+    # for it (20-46 s with a model).
+    describe: bool = True
     describe_backend: str = "edit"  # SHELFSIGHT_DESCRIBE_BACKEND: edit, transformers, openai
     llm_model: str | None = None  # SHELFSIGHT_LLM_MODEL: the transformers backend's model
     openai_base_url: str | None = None  # SHELFSIGHT_OPENAI_BASE_URL (or OPENAI_BASE_URL)
     openai_model: str | None = None  # SHELFSIGHT_OPENAI_MODEL
     openai_api_key: str | None = None  # SHELFSIGHT_OPENAI_API_KEY (or OPENAI_API_KEY)
+    # The describe backend's options (model, base_url...): from the environment, the
+    # LLM/OpenAI model and base URL above.
+    describe_options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +69,10 @@ class Settings:
             return None
 
         d = cls()
+        llm_model = text("SHELFSIGHT_LLM_MODEL")
+        openai_model = text("SHELFSIGHT_OPENAI_MODEL")
+        openai_base_url = text("SHELFSIGHT_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+        backend = {"model": llm_model or openai_model, "base_url": openai_base_url}
         return cls(
             home=text("SHELFSIGHT_HOME"),
             runtime=text("SHELFSIGHT_RUNTIME") or d.runtime,
@@ -68,7 +82,7 @@ class Settings:
             allowed_hosts=tuple(
                 h.strip() for h in (text("SHELFSIGHT_ALLOWED_HOSTS") or "").split(",") if h.strip()
             )
-            or d.allowed_hosts,
+            or LOOPBACK,
             max_upload_bytes=int(text("SHELFSIGHT_MAX_UPLOAD_BYTES") or d.max_upload_bytes),
             max_pixels=int(text("SHELFSIGHT_MAX_PIXELS") or d.max_pixels),
             max_batch=int(text("SHELFSIGHT_MAX_BATCH") or d.max_batch),
@@ -81,10 +95,11 @@ class Settings:
             similar_cache_mb=float(text("SHELFSIGHT_SIMILAR_CACHE_MB") or d.similar_cache_mb),
             describe=(text("SHELFSIGHT_DESCRIBE") or "1").lower() not in _OFF,
             describe_backend=text("SHELFSIGHT_DESCRIBE_BACKEND") or d.describe_backend,
-            llm_model=text("SHELFSIGHT_LLM_MODEL"),
-            openai_base_url=text("SHELFSIGHT_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
-            openai_model=text("SHELFSIGHT_OPENAI_MODEL"),
+            llm_model=llm_model,
+            openai_base_url=openai_base_url,
+            openai_model=openai_model,
             openai_api_key=text("SHELFSIGHT_OPENAI_API_KEY", "OPENAI_API_KEY"),
+            describe_options={k: v for k, v in backend.items() if v},
         )
 
 

@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from shelfsight.service.state import ServiceState
-from shelfsight.service.uploads import ApiError
+from shelfsight.service.http.state import ServiceState
+from shelfsight.service.http.uploads import ApiError
 
 T = TypeVar("T")
 RETRY_AFTER = {"Retry-After": "5"}
@@ -27,7 +27,7 @@ async def run_slow(st: ServiceState, fn: Callable[[], T], timeout: float) -> T:
         raise ApiError(
             503,
             "busy",
-            f"all {st.config.slow_slots} slots for slow work (descriptions, OCR) are taken; "
+            f"all {st.settings.slow_slots} slots for slow work (descriptions, OCR) are taken; "
             "try again shortly",
             headers=RETRY_AFTER,
         )

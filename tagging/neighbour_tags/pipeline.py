@@ -6,28 +6,39 @@ service and the evaluation all read the same result.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
-from shelfsight.indexer.errors import BadInput
+from shelfsight.core.errors import BadInput
 from shelfsight.indexer.images import DecodedImage
-from shelfsight.tagging.calibration import DUPLICATE_DISTANCE, Calibration, load_calibration
-from shelfsight.tagging.colour import (
-    Palette,
-    colour_family,
-    palette,
+from shelfsight.tagging.neighbour_tags.calibration import (
+    DUPLICATE_DISTANCE,
+    Calibration,
+    load_calibration,
 )
-from shelfsight.tagging.defaults import ATTRIBUTES, DEFAULT_ATTRIBUTES, DEFAULT_PIXEL_WEIGHT
-from shelfsight.tagging.foreground import segment
-from shelfsight.tagging.knn import (
+from shelfsight.tagging.neighbour_tags.defaults import (
+    ATTRIBUTES,
+    DEFAULT_ATTRIBUTES,
+    DEFAULT_PIXEL_WEIGHT,
+)
+from shelfsight.tagging.neighbour_tags.knn import (
     DEFAULT_ALPHA,
     DEFAULT_POWER,
     Neighbour,
     TagScore,
     best_tags,
 )
-from shelfsight.tagging.neighbours import NeighbourSearch, Query
-from shelfsight.tagging.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
+from shelfsight.tagging.neighbour_tags.scoring import combined_scores
+from shelfsight.tagging.pixels.colour import (
+    Palette,
+    colour_family,
+    palette,
+)
+from shelfsight.tagging.pixels.foreground import segment
+from shelfsight.tagging.pixels.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
+from shelfsight.tagging.pixels.shape import ShapeResult, describe_shape
 from shelfsight.tagging.results import (
     Colours,
     Match,
@@ -39,11 +50,14 @@ from shelfsight.tagging.results import (
     rounded_ocr,
     rounded_shape,
 )
-from shelfsight.tagging.scoring import combined_scores
-from shelfsight.tagging.shape import ShapeResult, describe_shape
+from shelfsight.tagging.search.visual import NeighbourSearch, Query
 
 # How far shape tags can be trusted depends on how the product was cut out.
 SHAPE_CONFIDENCE = {"border": 0.9, "grabcut": 0.6, "whole": 0.2}
+
+
+class UnknownAttributes(BadInput):
+    error = "bad attributes"
 
 
 @dataclass
@@ -63,9 +77,43 @@ class PipelineOptions:
         # Checked before any image is decoded or embedded: a typo costs nothing.
         unknown = set(self.attributes) - set(ATTRIBUTES)
         if unknown:
-            raise BadInput(f"unknown attributes {sorted(unknown)}; choose from {ATTRIBUTES}")
+            raise UnknownAttributes(
+                f"unknown attributes {sorted(unknown)}; choose from {ATTRIBUTES}"
+            )
         if self.k < 1:
             raise BadInput(f"k must be at least 1, not {self.k}")
+
+
+class TagChanges(TypedDict, total=False):
+    """``PipelineOptions``' fields as keyword arguments (``Shelfsight.tag(img, k=5)``);
+    ``attributes`` may also be a comma-separated string."""
+
+    k: int
+    power: float
+    alpha: float
+    pixel_weight: float
+    attributes: str | Sequence[str]
+    colour_column: str | None
+    ocr_timeout: float
+    min_score: float
+    review_threshold: float | None
+
+
+def pipeline_options(
+    base: PipelineOptions | None, changes: Mapping[str, Any] | None = None
+) -> PipelineOptions:
+    """``base`` (else the defaults) with ``changes`` applied, checked: an unknown option,
+    attribute or a k below 1 is ``BadInput`` before any photo is read."""
+    changes = dict(changes or {})
+    if isinstance(changes.get("attributes"), str):
+        attrs = changes["attributes"].split(",")
+        changes["attributes"] = tuple(a.strip() for a in attrs if a.strip())
+    elif changes.get("attributes") is not None:
+        changes["attributes"] = tuple(changes["attributes"])
+    try:
+        return dataclasses.replace(base or PipelineOptions(), **changes)
+    except TypeError as exc:
+        raise BadInput(f"tag: {exc}") from None
 
 
 @dataclass

@@ -11,20 +11,42 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from shelfsight.core.errors import BadInput, ModelError, NotFound, NotIndexed
 from shelfsight.indexer.catalogue import Catalogue, Product
 from shelfsight.indexer.embedders import Embedder, embed_images, load_embedder
-from shelfsight.indexer.errors import BadInput, ModelError, NotFound, NotIndexed
-from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
+from shelfsight.indexer.images import DecodedImage, ImageError, decode_file, decode_image
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
-from shelfsight.tagging.knn import Neighbour
 
 SPARE_HITS = 8
 
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Neighbour:
+    """A catalogue product near the query; ``weight`` is its share of the tag vote."""
+
+    id: str
+    title: str
+    distance: float
+    tags: dict[str, str]
+    key: int = -1
+    weight: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "distance": round(float(self.distance), 4),
+            "weight": round(float(self.weight), 4),
+            "tags": self.tags,
+        }
 
 
 class NotEmbedded(NotIndexed, RuntimeError):
@@ -134,6 +156,26 @@ class NeighbourSearch:
                 raise NotEmbedded(f"product {product_id!r} has no vector and no image to embed")
             vector = embed_images(self.embedder, [image.image])[0]
         return Query(np.asarray(vector, dtype=np.float32), [product.key], product, image)
+
+    def query_any(
+        self, image_or_id: Any, with_image: bool = True, embed: bool = True, paths: bool = True
+    ) -> Query:
+        """A product id (a ``str`` the catalogue knows, else a file path unless ``paths``
+        is off, as for ids from an HTTP client), a path, bytes, a PIL image or a numpy
+        array, as something to search from."""
+        if isinstance(image_or_id, str):
+            try:
+                return self.query_for_product(image_or_id, with_image=with_image, embed=embed)
+            except UnknownProduct:
+                if not paths:
+                    raise
+                if not Path(image_or_id).is_file():
+                    raise NotFound(
+                        f"{image_or_id!r} is neither a product id nor an image file"
+                    ) from None
+            except ImageError as exc:  # a stored product whose file can no longer be read
+                raise NotEmbedded(f"{image_or_id!r} has no vector and {exc}") from None
+        return self.query_for_image(decode_image(image_or_id))
 
     def query_for(self, target: str) -> Query:
         """A product id if the catalogue has one, else an image path."""

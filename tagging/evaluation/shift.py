@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from shelfsight.indexer.ingest import Row, _as_text
 from sklearn.model_selection import train_test_split
+
+from shelfsight.indexer.ingest import Row, _as_text
 
 SHIFT_KINDS = ("random", "balanced", "unseen", "rare")
 MIN_UNSEEN_ROWS = 5

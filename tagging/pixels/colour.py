@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from shelfsight.tagging.colour_names import nearest_names, rgb_to_hex
-from shelfsight.tagging.foreground import Foreground, resized_rgb, segment, skin_mask
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from sklearn.cluster import KMeans
+
+from shelfsight.tagging.pixels.colour_names import nearest_names, rgb_to_hex
+from shelfsight.tagging.pixels.foreground import Foreground, resized_rgb, segment, skin_mask
 
 MAX_CLUSTERS = 5
 MIN_SHARE = 0.05  # clusters covering less of the product are shading or noise

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
+
+from shelfsight.core.settings import MB
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_bytes
-from shelfsight.indexer.settings import MB
 from shelfsight.service import errors
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff"}

@@ -1,0 +1,44 @@
+"""Text search over the catalogue, and the tag values it can be filtered by."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from shelfsight.library import Shelfsight
+from shelfsight.service.http.deps import KParam, WhereParam, linked
+from shelfsight.service.http.responses import ERROR_RESPONSES, Facets
+from shelfsight.tagging.results import SearchResult
+
+ModeParam = Annotated[
+    Literal["hybrid", "keyword", "semantic"],
+    Parameter(
+        description="keyword: BM25 over titles and tags (any word, prefixes, more words "
+        "first); semantic: titles nearest in meaning (MiniLM); hybrid: both, fused by "
+        "reciprocal rank."
+    ),
+]
+
+
+class SearchController(Controller):
+    tags = ("search",)
+
+    @get("/search", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def search(
+        self,
+        shelf: Shelfsight,
+        q: Annotated[str, Parameter(min_length=1, max_length=200, description="Words to find.")],
+        k: KParam = 20,
+        where: WhereParam = None,
+        mode: ModeParam = "hybrid",
+    ) -> SearchResult:
+        result = shelf.search(q, k, where, mode)
+        linked(result.results)
+        return result
+
+    @get("/facets", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def facets(self, shelf: Shelfsight) -> Facets:
+        """Every tag family's values with their product counts (filters, corrections)."""
+        return Facets(shelf.facets())

@@ -1,0 +1,115 @@
+"""Tagging uploaded photos: one (``/tag``, OCR included) or a batch (``/tag/batch``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+
+from shelfsight.service.http.batch_upload import BatchOperation, read_batch
+from shelfsight.service.http.deps import AttributesParam, ImageUpload, KParam, in_thread, linked
+from shelfsight.service.http.responses import ERROR_RESPONSES
+from shelfsight.service.http.slow_work import run_slow
+from shelfsight.service.http.state import ServiceState
+from shelfsight.service.http.uploads import ApiError, read_image
+from shelfsight.tagging.neighbour_tags.pipeline import pipeline_options
+from shelfsight.tagging.results import BatchItem, BatchResult, TagResult
+
+ReviewParam = Annotated[
+    float | None,
+    Parameter(
+        ge=0.0,
+        le=1.0,
+        description="Flag tags below this score for review (default: per-family fitted).",
+    ),
+]
+
+
+class TagController(Controller):
+    path = "/tag"
+    tags = ("tagging",)
+
+    @post("/", status_code=200, responses=ERROR_RESPONSES)
+    async def tag(
+        self,
+        service: ServiceState,
+        data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        k: KParam = 10,
+        attributes: AttributesParam = "colour,shape",
+        review_threshold: ReviewParam = None,
+    ) -> TagResult:
+        shelf, settings = service.shelf, service.settings
+        changes = {"k": k, "attributes": attributes, "review_threshold": review_threshold}
+        opts = pipeline_options(None, {**changes, "ocr_timeout": settings.slow_timeout})
+        image, _ = await read_image(data.image, settings.max_upload_bytes, settings.max_pixels)
+
+        def work() -> TagResult:
+            result = shelf.tag(image, opts)
+            linked(result.neighbours)
+            return result
+
+        if "ocr" in opts.attributes:
+            return await run_slow(service, work, settings.slow_timeout + 5)
+        return await in_thread(work)
+
+
+class TagBatchController(Controller):
+    """Registered under its own body limit (``SHELFSIGHT_MAX_BATCH_BYTES``): a batch
+    carries many photos."""
+
+    path = "/tag/batch"
+    tags = ("tagging",)
+
+    @post("/", status_code=200, responses=ERROR_RESPONSES, operation_class=BatchOperation)
+    async def tag_batch(
+        self,
+        request: Request[Any, Any, Any],
+        service: ServiceState,
+        k: KParam = 10,
+        attributes: AttributesParam = "colour,shape",
+    ) -> BatchResult:
+        """Multipart: up to ``SHELFSIGHT_MAX_BATCH`` (50) photos, each a file part named
+        ``images``, of at most ``SHELFSIGHT_MAX_BATCH_PIXELS`` (600 MP) together (413
+        beyond either). One item per photo, in order: its tags, or why it was skipped (a
+        photo that cannot be read never fails the others)."""
+        shelf, cfg = service.shelf, service.settings
+        opts = pipeline_options(None, {"k": k, "attributes": attributes})
+        if "ocr" in opts.attributes:
+            raise ApiError(400, "bad attributes", "OCR takes a second a photo: use /tag for it")
+        form = await read_batch(
+            request, "images", cfg.max_batch, cfg.max_upload_bytes, cfg.max_pixels
+        )
+        try:
+            if not form.photos:
+                raise ApiError(
+                    400, "missing images", "send the photos as file parts named 'images'"
+                )
+            if form.pixels > cfg.max_batch_pixels:
+                raise ApiError(
+                    413,
+                    "too many pixels",
+                    f"the photos hold {form.pixels / 1e6:.0f} megapixels together, more than "
+                    f"the {cfg.max_batch_pixels / 1e6:g} accepted in one request; send fewer "
+                    "or smaller",
+                )
+            named = [(p.name, p.file) for p in form.photos if p.file is not None]
+
+            def work() -> list[BatchItem]:
+                # Decoded a batch at a time, as the model gets to them (not all up front).
+                done = iter(shelf.tag_batch(named, options=opts))
+                items = [
+                    BatchItem(p.name, skipped=p.skip) if p.skip is not None else next(done)
+                    for p in form.photos
+                ]
+                for item in items:
+                    if item.result is not None:
+                        linked(item.result.neighbours)
+                return items
+
+            items = await in_thread(work)
+        finally:
+            form.close()
+        tagged = sum(item.result is not None for item in items)
+        return BatchResult(items, tagged, len(items) - tagged)
