@@ -30,6 +30,8 @@ class IndexReport:
     index_type: str | None = None
     # The new index's tagging.neighbour_tags Calibration, fitted by the caller (a layer up)
     calibration: Any = None
+    # Per family, the listing words' learned weight and held-out accuracies (text_fit).
+    words: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -77,17 +79,18 @@ def embed_pending_on_ray(
     batch_size: int = DEFAULT_BATCH,
 ) -> tuple[int, list[Skip]]:
     """The Ray engine's embed step: shards on the cluster, then into the catalogue here."""
-    from shelfsight.indexer.ray_engine import embed_to_shards, read_shards
+    from shelfsight.indexer.ray_engine import embed_to_shards, ray_session, read_shards
 
     todo = catalogue.keys_needing_embedding(embedder.name)
     if not todo:
         return 0, []
     shards = engine.shards or str(workspace.shard_dir(embedder.name))
-    run = embed_to_shards(
-        embedder.spec, workspace.home, todo, shards, engine.address, engine.actors, batch_size
-    )
-    log.info("ray embedded items=%d actors=%d shards=%s", len(todo), run.actors, shards)
-    keys, vectors, failed = read_shards(shards)
+    with ray_session(engine.address):
+        run = embed_to_shards(
+            embedder.spec, workspace.home, todo, shards, engine.address, engine.actors, batch_size
+        )
+        log.info("ray embedded items=%d actors=%d shards=%s", len(todo), run.actors, shards)
+        keys, vectors, failed = read_shards(shards)
     for start in range(0, len(keys), 1000):
         catalogue.put_embeddings(
             embedder.name, list(keys[start : start + 1000]), vectors[start : start + 1000]

@@ -11,9 +11,11 @@ every node (a shared filesystem or the same mount everywhere).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,13 +64,27 @@ class RayEmbedding:
     gpus_per_actor: float
 
 
-def _connect(address: str | None) -> None:
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Connected to the cluster at ``address`` (a new local one if None) for the block,
+    and disconnected after it unless the caller was connected already.
+
+    Ray's driver prints the raylet's warnings ("8 PYTHON worker processes have been
+    started...", seen on a loaded 2-core machine) to stdout from a thread of its own,
+    whatever ``log_to_driver`` says; inside the block stdout is stderr, so a command's
+    ``--json`` stays JSON."""
     import ray
 
-    if ray.is_initialized():
-        return
-    # Quiet: Ray's own progress bars and INFO logs would drown ours.
-    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    ours = not ray.is_initialized()
+    with contextlib.redirect_stdout(sys.stderr):
+        if ours:
+            # Quiet: Ray's own progress bars and INFO logs would drown ours.
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            yield
+        finally:
+            if ours:
+                ray.shutdown()  # its listener thread ends with the session
 
 
 def embed_to_shards(
@@ -80,10 +96,9 @@ def embed_to_shards(
     actors: int | None = None,
     batch_size: int = 8,
 ) -> RayEmbedding:
-    """Embed ``items`` on the cluster at ``address`` (a new local one if None) into ``shards``."""
+    """Embed ``items`` on the cluster (inside ``ray_session``) into ``shards``."""
     import ray
 
-    _connect(address)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     cpus = int(resources.get("CPU", 1))

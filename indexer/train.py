@@ -76,6 +76,7 @@ class TrainReport:
     indexed: int = 0
     val_indices: list[int] = field(default_factory=list)  # rows the heads never trained on
     calibration: Any = None  # tagging.neighbour_tags.calibration.Calibration, fitted after training
+    words: dict[str, Any] = field(default_factory=dict)  # the listing words' fit (text_fit)
 
     def as_dict(self) -> dict[str, Any]:
         cal, self.calibration = self.calibration, None

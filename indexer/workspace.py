@@ -9,7 +9,7 @@ Layout::
       index/
         CURRENT             name of the live index version (swapped atomically)
         v-<stamp>/          index.faiss + manifest.json of one build
-      models/               trained model files (hybrid CNN-ViT)
+      models/               trained model files (hybrid CNN-ViT; text-tags.joblib: the words)
       cache/                derived, re-creatable data: CNN feature maps, Ray shards,
                             thumbnails, title vectors
 
@@ -80,6 +80,11 @@ class Workspace:
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def text_tags_path(self) -> Path:
+        """The listing words' model and its fusion with the photo (``index`` fits it)."""
+        return self.models_dir / "text-tags.joblib"
 
     @property
     def cache_dir(self) -> Path:

@@ -17,7 +17,8 @@ import platform
 import time
 from pathlib import Path
 
-from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions, evaluate_tagging, format_table
+from shelfsight.tagging.evaluation.report import format_table
+from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions, evaluate_tagging
 
 
 def _floats(text: str) -> list[float]:

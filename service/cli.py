@@ -200,7 +200,17 @@ def train(
 
 @command()
 def tag(
-    target: Annotated[str, typer.Argument(help="Image file, or a product id from the catalogue.")],
+    target: Annotated[
+        str | None,
+        typer.Argument(help="Image file, or a product id (leave out to tag from --title)."),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="The listing's title: fused with the photo.")
+    ] = None,
+    text: Annotated[
+        list[str] | None,
+        typer.Option("--text", help="More of the listing's words (description, brand); repeat."),
+    ] = None,
     k: KOpt = 10,
     power: PowerOpt = DEFAULT_POWER,
     min_score: Annotated[
@@ -226,9 +236,12 @@ def tag(
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Tag a product: IDW-KNN tag transfer (+ hybrid heads) with colour, shape and OCR."""
+    """Tag a product: IDW-KNN tag transfer (+ hybrid heads) with colour, shape and OCR,
+    fused with the listing's words (--title, --text); or from the words alone."""
     result = open_workspace(home).tag(
         target,
+        title=title,
+        text=text or (),
         k=k,
         power=power,
         alpha=alpha,
@@ -253,18 +266,20 @@ def tag(
     for family, t in result.tags.items():
         alts = ", ".join(f"{a.value} {a.score:.2f}" for a in t.alternatives)
         flag = "  REVIEW" if t.review else ""
+        said = f"   words: {', '.join(t.evidence['text'])}" if t.evidence else ""
         typer.echo(
             f"{family:<16} {t.value:<24} {t.score:.2f}  [{t.source}]{flag}"
             + (f"   ({alts})" if alts else "")
+            + said
         )
     if result.colour:
         sw = ", ".join(f"{s.name} {s.hex} {s.share:.0%}" for s in result.colour.palette)
         typer.echo(f"palette: {sw}  (foreground: {result.colour.foreground})")
     if result.ocr:
-        text = " | ".join(ln.text for ln in result.ocr.lines) or "(none)"
+        printed = " | ".join(ln.text for ln in result.ocr.lines) or "(none)"
         late = ", timed out" if result.ocr.timed_out else ""
-        typer.echo(f"text: {text}  ({result.ocr.seconds:.1f}s{late})")
-    typer.echo("neighbours:")
+        typer.echo(f"text: {printed}  ({result.ocr.seconds:.1f}s{late})")
+    typer.echo("neighbours:" if result.neighbours else "(from the words alone)")
     for n in result.neighbours:
         typer.echo(f"  {n.id:<12} d={n.distance:.3f} w={n.weight:.2f}  {n.title}")
 
@@ -376,6 +391,22 @@ def eval_tagging(
         ),
     ] = None,
     novelty_prior: NoveltyOpt = NOVELTY_PRIOR,
+    text_columns: Annotated[
+        str | None,
+        typer.Option(
+            "--text-columns",
+            help="Columns of each query's words, comma-separated (e.g. productDisplayName): "
+            "also tag from the words alone and from photo + words, side by side.",
+        ),
+    ] = None,
+    text_transform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--text-transform",
+            help="With --text-columns: also score the query words as another house would "
+            "write them; repeat for several: drop-colour, brand-only, shuffle, typos, empty.",
+        ),
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result JSON here.")
     ] = None,
@@ -383,14 +414,19 @@ def eval_tagging(
     """Tag held-out products as new ones and compare with their own labels."""
     from shelfsight.evaluation import evaluate_tagging
     from shelfsight.tagging.evaluation.query_transforms import parse_query_transform
+    from shelfsight.tagging.evaluation.report import format_table
     from shelfsight.tagging.evaluation.shift import parse_shift
-    from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions, format_table
+    from shelfsight.tagging.evaluation.tagging import TaggingEvalOptions
+    from shelfsight.tagging.text_tags.perturb import TEXT_TRANSFORMS
 
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     try:
         shifts = [parse_shift(s) for s in shift or ["random"]]
         transforms: list[Any] = [parse_query_transform(t) for t in query_transform or []]
         transforms = transforms or [None]  # None: the photos as they are
+        for words in text_transform or []:
+            if words not in TEXT_TRANSFORMS:
+                raise ValueError(f"unknown --text-transform {words!r}; choose {TEXT_TRANSFORMS}")
     except ValueError as exc:
         raise _fail(str(exc)) from None
     options = TaggingEvalOptions(
@@ -410,6 +446,8 @@ def eval_tagging(
         min_score=min_score,
         novelty_prior=novelty_prior,
         progress=sys.stderr.isatty(),
+        text_columns=[c.strip() for c in (text_columns or "").split(",") if c.strip()],
+        text_transforms=text_transform or [],
     )
     blocks = []
     for one_shift in shifts:

@@ -1,10 +1,9 @@
 """``Shelfsight``: one open workspace, and everything the tool does to it.
 
 The CLI and the HTTP app are thin layers over this class: they parse, call one method and
-render the answer. It opens, caches, locks and delegates: the workspace (and refusing to
-invent one at a mistyped path), the writer lock around every write, each model loaded
-once, index versions another process published picked up. Every algorithm lives in its
-feature's room (``tagging.neighbour_tags``, ``tagging.search``, ``tagging.describe``...).
+render the answer. It opens (never inventing a workspace at a mistyped path), caches
+(``live``: each model once, new index versions picked up), locks every write and
+delegates: every algorithm lives in its feature's room (``tagging.neighbour_tags``...).
 
 Layers: ``core`` < ``indexer`` (storage, embeddings, the index) < ``tagging`` (tags,
 attributes, search, descriptions) < this facade < ``service`` (CLI, HTTP, page).
@@ -43,6 +42,7 @@ from shelfsight.tagging.results import (
 from shelfsight.tagging.search.filters import Where, checked_filters, refined_filters
 from shelfsight.tagging.search.semantic import TitleSearch
 from shelfsight.tagging.search.visual import NeighbourSearch, Query, UnknownProduct
+from shelfsight.tagging.text_tags.words import listing_text
 
 if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
     from shelfsight.indexer.build import IndexReport
@@ -106,12 +106,11 @@ class Shelfsight:
 
     @property
     def neighbour_search(self) -> NeighbourSearch:
-        """The catalogue + live index + embedder; the index is re-read when another process
-        (a worker, the CLI) publishes a new version. ``NotIndexed`` before the first index."""
+        """Catalogue + index (re-read when another process publishes one) + embedder."""
         return self.live.search
 
     @property
-    def pipeline(self) -> Pipeline:
+    def pipeline(self) -> Pipeline:  # colour, shape, OCR and the words around the vote
         return self.live.pipeline
 
     @property
@@ -119,16 +118,14 @@ class Shelfsight:
         """Semantic search over the titles (MiniLM), shared with text-only descriptions."""
         return self.live.titles
 
-    def require_index(self) -> str:
-        """The live index version, or ``NotIndexed`` when there is none yet."""
+    def require_index(self) -> str:  # the live index version, else ``NotIndexed``
         return self.live.require_index()
 
     def refresh(self) -> None:
         """Pick up an index version another process wrote (reads do this themselves)."""
         self.live.refresh()
 
-    def recover(self) -> None:
-        """Repair what a killed write left (``indexer.online.recover``)."""
+    def recover(self) -> None:  # what a killed write left (``indexer.online.recover``)
         recover(self.workspace, self.catalogue)
 
     # -- reads ----------------------------------------------------------------------------
@@ -151,24 +148,32 @@ class Shelfsight:
         embed: bool = True,
         paths: bool = True,
     ) -> Query:
-        """A product id, a path, bytes, a PIL image or a numpy array, as something to
-        search from (``NeighbourSearch.query_any``)."""
+        """An id, a path, bytes, a PIL image or an array to search from (``query_any``)."""
         return self.neighbour_search.query_any(image_or_id, with_image, embed, paths)
 
     def tag(
         self,
-        image_or_id: ImageInput | str,
+        image_or_id: ImageInput | str | None = None,
         options: PipelineOptions | None = None,
+        *,
+        title: str | None = None,
+        text: Sequence[str] = (),
         **changes: Unpack[TagChanges],
     ) -> TagResult:
         """Tags for a photo or a catalogue product: the neighbours' IDW vote (+ the hybrid's
-        heads), colour, shape and (``attributes=("ocr",)``) printed text. ``options`` (or
-        its fields as keywords): ``tagging.neighbour_tags.pipeline.PipelineOptions``."""
+        heads), colour, shape and (``attributes=("ocr",)``) printed text; fused with the
+        listing's ``title`` and ``text`` (description, brand...) where they inform, or from
+        the words alone without a photo. ``options`` (or its fields as keywords):
+        ``tagging.neighbour_tags.pipeline.PipelineOptions``."""
         from shelfsight.tagging.neighbour_tags.pipeline import pipeline_options
 
-        opts = pipeline_options(options, changes)
+        opts, words = pipeline_options(options, changes), listing_text(title, text)
+        if image_or_id is None:
+            if not words:
+                raise BadInput("nothing to tag: give a photo, a product id or a title")
+            return self.pipeline.from_words(words).answer()
         query = self.query(image_or_id)
-        return self.pipeline.run(query, query.image, opts).answer()
+        return self.pipeline.run(query, query.image, opts, words=words).answer()
 
     def tag_batch(
         self,
@@ -198,8 +203,7 @@ class Shelfsight:
         return csv_columns(self.catalogue.tag_families(), attrs)
 
     def where(self, where: Where) -> dict[str, list[str]]:
-        """A tag filter, checked against the catalogue: ``{"gender": ["Men"]}`` or
-        ``["gender=Men", "usage=Casual"]`` (OR within a family, AND across)."""
+        """A tag filter checked against the catalogue: ``{"gender": ["Men"]}`` or ``["g=v"]``."""
         return checked_filters(self.catalogue, where)
 
     def similar(
@@ -211,12 +215,10 @@ class Shelfsight:
         paths: bool = True,
         text: str | None = None,
     ) -> SimilarResult:
-        """The catalogue products that look most like a product or a photo.
-
-        ``text`` refines it in words ("like this, but in red"): the tag values it names
-        join ``where``; words naming none come back as ``ignored``. A stored product
-        answers from its stored vector without loading a model; one not embedded yet is
-        embedded now, or (``embed=False``) raises ``NotEmbedded``."""
+        """The catalogue products that look most like a product or a photo; ``text`` refines
+        it ("but in red": the values it names join ``where``, other words are ``ignored``).
+        A stored product answers from its stored vector; one not embedded yet is embedded
+        now, or (``embed=False``) raises ``NotEmbedded``."""
         filters, ignored = self.refine(where, text)
         query = self.query(image_or_id, with_image=False, embed=embed, paths=paths)
         label = query.product.id if query.product is not None else "image"
@@ -225,8 +227,7 @@ class Shelfsight:
         return SimilarResult(label, filters, products, ignored)
 
     def refine(self, where: Where, text: str | None) -> tuple[dict[str, list[str]], list[str]]:
-        """``where`` checked, with the tag values ``text`` names added; and the words of
-        ``text`` that named no value (``tagging.search.filters``)."""
+        """``where`` checked, with the values ``text`` names (``tagging.search.filters``)."""
         return refined_filters(self.catalogue, where, text)
 
     def facets(self) -> dict[str, dict[str, int]]:
@@ -299,8 +300,7 @@ class Shelfsight:
         columns: ColumnOptions | None = None,
         progress: bool = False,
     ) -> IngestReport:
-        """Load listings (CSV or JSON Lines) into the catalogue: an upsert; every skipped row
-        is in the report with its reason."""
+        """Upsert listings (CSV or JSON Lines); every skipped row is reported with why."""
         if images is not None and not Path(images).is_dir():
             raise BadInput(f"images folder {images} is not a folder")
         folder = Path(images) if images is not None else None
@@ -332,7 +332,7 @@ class Shelfsight:
         with self.writing():
             args = (self.workspace, self.catalogue, embedder, batch_size, progress, index_type)
             report = run_index(*args, engine=engine_options)
-            report.calibration = self.live.recalibrate(embedder, novelty_prior)
+            report.calibration, report.words = self.live.recalibrate(embedder, novelty_prior)
         # Semantic search's title vectors, made now rather than on the first query.
         self.title_search.index(progress=progress)
         return report
@@ -360,7 +360,7 @@ class Shelfsight:
                 if isinstance(exc, BadInput | NotFound):
                     raise
                 raise BadInput(str(exc)) from None
-            report.calibration = self.live.recalibrate(None, novelty_prior)
+            report.calibration, report.words = self.live.recalibrate(None, novelty_prior)
         return report
 
     def add(

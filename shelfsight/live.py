@@ -118,16 +118,28 @@ class LiveModels:
                 raise
             raise BadInput(str(exc)) from None
 
-    def recalibrate(self, embedder: Embedder | None, novelty_prior: float) -> Calibration:
+    def recalibrate(
+        self, embedder: Embedder | None, novelty_prior: float
+    ) -> tuple[Calibration, dict[str, Any]]:
         """A new model or a rebuilt index: everything built on the old one is dropped, and
-        what its scores mean is fitted again (``tagging.neighbour_tags.calibration``)."""
+        what its scores mean is fitted again (``tagging.neighbour_tags.calibration``), and
+        the listing words' model with its fusion (``tagging.neighbour_tags.text_fit``)."""
         from shelfsight.tagging.neighbour_tags.calibration_fit import calibrate_workspace
+        from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
 
         self._search = self._pipeline = None
         self.describers.reset()
         search = NeighbourSearch(self.workspace, self.catalogue, embedder=embedder)
         self._search, self.version = search, self.current_version()
-        return calibrate_workspace(search, novelty_prior=novelty_prior)
+        calibration = calibrate_workspace(search, novelty_prior=novelty_prior)
+        settings = calibration.settings
+        scoring = (settings["power"], settings["alpha"], settings["pixel_weight"])
+        words = fit_text_tags(search, int(settings["k"]), *scoring)
+        if words is None:  # no titles to learn from: tags come from the photo alone
+            self.workspace.text_tags_path.unlink(missing_ok=True)
+            return calibration, {}
+        words.save(self.workspace.text_tags_path)
+        return calibration, words.summary
 
     def _new_describer(self) -> Describer:
         from shelfsight.tagging.describe.backends import load_backend

@@ -43,6 +43,7 @@ class TagScore:
     alternatives: list[tuple[str, float]] = field(default_factory=list)
     review: bool = False  # below the family's auto-accept threshold: a person should check
     raw_score: float | None = None  # the vote before calibration, when calibrated
+    evidence: list[str] | None = None  # the listing's words that decided it, when read
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -75,6 +76,8 @@ class Tag(_Json):
     review: bool = False  # below the family's auto-accept threshold: a person should check
     alternatives: list[Alternative] = field(default_factory=list)
     raw_score: float | None = None  # the neighbours' vote before calibration
+    # The listing's words that decided it (``text`` in ``source``): {"text": ["Men"]}.
+    evidence: dict[str, list[str]] | None = None
 
     @classmethod
     def from_score(cls, t: TagScore) -> Tag:
@@ -85,6 +88,7 @@ class Tag(_Json):
             review=t.review,
             alternatives=[Alternative(v, round(s, 4)) for v, s in t.alternatives],
             raw_score=_r(t.raw_score),
+            evidence={"text": t.evidence} if t.evidence is not None else None,
         )
 
 

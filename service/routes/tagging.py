@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
+from msgspec import Meta
 
+from shelfsight.indexer.listings import MAX_TITLE
 from shelfsight.service.http.batch_upload import BatchOperation, read_batch
-from shelfsight.service.http.deps import AttributesParam, ImageUpload, KParam, in_thread, linked
+from shelfsight.service.http.deps import AttributesParam, KParam, in_thread, linked
 from shelfsight.service.http.responses import ERROR_RESPONSES
 from shelfsight.service.http.slow_work import run_slow
 from shelfsight.service.http.state import ServiceState
@@ -17,6 +21,7 @@ from shelfsight.service.http.uploads import ApiError, read_image
 from shelfsight.tagging.neighbour_tags.pipeline import pipeline_options
 from shelfsight.tagging.results import BatchItem, BatchResult, TagResult
 
+MAX_TEXT = 5000
 ReviewParam = Annotated[
     float | None,
     Parameter(
@@ -27,6 +32,15 @@ ReviewParam = Annotated[
 ]
 
 
+@dataclass
+class TagForm:
+    """A photo, the listing's words, or both."""
+
+    image: UploadFile | None = None
+    title: Annotated[str, Meta(max_length=MAX_TITLE)] | None = None
+    text: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None  # description, brand...
+
+
 class TagController(Controller):
     path = "/tag"
     tags = ("tagging",)
@@ -35,22 +49,30 @@ class TagController(Controller):
     async def tag(
         self,
         service: ServiceState,
-        data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[TagForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         k: KParam = 10,
         attributes: AttributesParam = "colour,shape",
         review_threshold: ReviewParam = None,
     ) -> TagResult:
+        """Multipart: ``image`` (a photo), ``title`` and ``text`` (the listing's words,
+        fused with the photo where they inform); words without a photo are tagged alone."""
         shelf, settings = service.shelf, service.settings
         changes = {"k": k, "attributes": attributes, "review_threshold": review_threshold}
         opts = pipeline_options(None, {**changes, "ocr_timeout": settings.slow_timeout})
-        image, _ = await read_image(data.image, settings.max_upload_bytes, settings.max_pixels)
+        title, text = data.title, [data.text] if data.text else []
+        image: Any = None
+        if isinstance(data.image, UploadFile):
+            limits = (settings.max_upload_bytes, settings.max_pixels)
+            image, _ = await read_image(data.image, *limits)
+        elif not data.title and not data.text:
+            raise ApiError(400, "nothing to tag", "send an image, a title or text")
 
         def work() -> TagResult:
-            result = shelf.tag(image, opts)
+            result = shelf.tag(image, opts, title=title, text=text)
             linked(result.neighbours)
             return result
 
-        if "ocr" in opts.attributes:
+        if "ocr" in opts.attributes and image is not None:
             return await run_slow(service, work, settings.slow_timeout + 5)
         return await in_thread(work)
 

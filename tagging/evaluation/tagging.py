@@ -37,6 +37,7 @@ from shelfsight.indexer.train import TrainOptions, train_workspace
 from shelfsight.indexer.workspace import Workspace
 from shelfsight.tagging.evaluation.query_transforms import QueryTransform
 from shelfsight.tagging.evaluation.shift import Shift, apply_shift, choose_stratify_family
+from shelfsight.tagging.evaluation.words import query_text, word_predictions
 from shelfsight.tagging.neighbour_tags.calibration import Calibration
 from shelfsight.tagging.neighbour_tags.calibration_fit import fit_calibration
 from shelfsight.tagging.neighbour_tags.confidence import (
@@ -46,8 +47,11 @@ from shelfsight.tagging.neighbour_tags.confidence import (
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
+from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
 from shelfsight.tagging.pixels.colour import colour_family, palette
 from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
+from shelfsight.tagging.text_tags.fusion import TextTags
+from shelfsight.tagging.text_tags.perturb import transform_text
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +202,13 @@ class TaggingEvalOptions:
     shift: Shift | None = None
     query_transform: QueryTransform | None = None
     novelty_prior: float = NOVELTY_PRIOR
+    # Columns holding each query listing's words (its title column, a description...):
+    # when given, every query is also tagged from its words alone and from both
+    # (``blocks``: photo, text, listing).
+    text_columns: Sequence[str] = ()
+    # The query words also as other houses would write them (``text_tags.perturb``),
+    # each scored beside the words as written, from the same query pass.
+    text_transforms: Sequence[str] = ()
 
 
 @dataclass
@@ -213,6 +224,7 @@ class _Workspace:
     loaded: int
     skipped: int
     train: dict[str, Any] | None
+    text_tags: TextTags | None = None
 
 
 @dataclass
@@ -224,6 +236,7 @@ class _Queries:
     neighbours: list[list[Neighbour]] = field(default_factory=list)
     heads: list[dict[str, list[tuple[str, float]]] | None] = field(default_factory=list)
     pixels: list[list[tuple[str, float]] | None] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
     skipped: int = 0
 
 
@@ -271,8 +284,27 @@ def evaluate_tagging(
     seconds = time.perf_counter() - t0
     results = []
     for k, power, alpha, beta in itertools.product(o.ks, o.powers, alphas, pixel_weights):
-        preds, ood = _predict(ws, queries, k, power, alpha, beta, o.min_score)
+        preds, ood, tags, scores = _predict(ws, queries, k, power, alpha, beta, o.min_score)
         scored = score_predictions(queries.truth, preds, ws.families)
+        blocks: dict[str, Any] = {}
+        if ws.text_tags is not None:
+            blocks = {"photo": scored, "text_columns": list(o.text_columns)}
+            colours = list(ws.colour_vocab or ())
+            for wording in [None, *o.text_transforms]:
+                texts = [
+                    transform_text(wording, t, colours, o.seed) if wording else t
+                    for t in queries.texts
+                ]
+                text, listing = word_predictions(ws.text_tags, tags, scores, ood, texts)
+                block = {
+                    "text": score_predictions(queries.truth, text, ws.families),
+                    "listing": score_predictions(queries.truth, listing, ws.families),
+                }
+                if wording is None:
+                    blocks.update(block)
+                else:
+                    blocks.setdefault("transformed", {})[wording] = block
+            blocks["fusion"] = ws.text_tags.summary
         group_scores = _score_groups(setup, queries.ids, queries.truth, preds, ood, ws.families)
         results.append(
             {
@@ -295,6 +327,7 @@ def evaluate_tagging(
                 **({"held_out_values": setup.held_out_values} if setup.held_out_values else {}),
                 **({"groups": group_scores} if group_scores else {}),
                 **({"train": ws.train} if ws.train else {}),
+                **({"blocks": blocks} if blocks else {}),
                 **scored,
             }
         )
@@ -337,6 +370,11 @@ def _build_workspace(
         novelty_prior=o.novelty_prior,
     )
     colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
+    text_tags = None
+    if o.text_columns:  # what `index` fits from the titles, fitted on this catalogue
+        beta = (o.pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0
+        alpha = (o.alphas or [DEFAULT_ALPHA])[0]
+        text_tags = fit_text_tags(search, max(o.ks), o.powers[0], alpha, beta)
     return _Workspace(
         search,
         emb,
@@ -347,6 +385,7 @@ def _build_workspace(
         report.loaded,
         len(report.skipped),
         train_info,
+        text_tags,
     )
 
 
@@ -367,6 +406,8 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
         for key, vec in zip(keys, vectors, strict=True):
             out.truth.append(q_products[key].tags)
             out.ids.append(q_products[key].id)
+            if o.text_columns:
+                out.texts.append(query_text(q_products[key], setup.cols, o.text_columns))
             out.neighbours.append(ws.search.neighbours(Query(vec), kmax))
             out.heads.append(ws.search.head_probs(vec))
             out.pixels.append(
@@ -386,9 +427,10 @@ def _predict(
     alpha: float,
     beta: float,
     min_score: float,
-) -> tuple[list[dict[str, tuple[Any, ...]]], list[bool]]:
-    """Each query's tags at one grid point, calibrated and flagged as ``tag`` serves them."""
-    preds, ood = [], []
+) -> tuple[list[dict[str, tuple[Any, ...]]], list[bool], list[Any], list[Any]]:
+    """Each query's tags at one grid point, calibrated and flagged as ``tag`` serves them
+    (and the tags and scores themselves, for the words to fuse with)."""
+    preds, ood, all_tags, all_scores = [], [], [], []
     for nbrs, heads, pixel in zip(queries.neighbours, queries.heads, queries.pixels, strict=True):
         scores = combined_scores(
             nbrs[:k],
@@ -406,7 +448,9 @@ def _predict(
         ood.append(ws.calibration.is_out_of_domain(nearest))
         ws.calibration.apply(tags, scores, nbrs[:k], ood[-1])
         preds.append({f: (t.value, t.score, t.review, t.raw_score) for f, t in tags.items()})
-    return preds, ood
+        all_tags.append(tags)
+        all_scores.append(scores)
+    return preds, ood, all_tags, all_scores
 
 
 def _transformed(paths: dict[int, str], transform: QueryTransform, folder: Path) -> dict[int, str]:
@@ -447,37 +491,3 @@ def _score_groups(
         rate = float(np.mean([ood[i] for i in pick])) if pick else 0.0
         out[name] = {"n_queries": len(pick), "out_of_domain_rate": round(rate, 4), **scored}
     return out
-
-
-def format_table(result: dict[str, Any]) -> str:
-    lines = [
-        f"model={result['model']} k={result['k']} p={result['power']} "
-        f"alpha={result.get('alpha', 0)} pixel={result.get('pixel_weight', 0)} "
-        f"shift={result.get('shift', 'random')} "
-        f"transform={result.get('query_transform') or 'none'} "
-        f"catalogue={result['n_catalog']} "
-        f"queries={result['n_queries']} seconds={result['seconds']}",
-        f"{'family':<16} {'accuracy':>9} {'macro_f1':>9} {'majority':>9} {'ece':>7} "
-        f"{'raw_ece':>8} {'acc@80%':>8} {'review':>7} {'support':>8}",
-    ]
-    for fam, m in result["attributes"].items():
-        lines.append(
-            f"{fam:<16} {m['accuracy']:>9.4f} {m['macro_f1']:>9.4f} "
-            f"{m['majority_accuracy']:>9.4f} {m['ece']:>7.4f} {m.get('raw_ece', 0):>8.4f} "
-            f"{m['accuracy_at_coverage']['0.8']:>8.4f} {m.get('review_rate', 0):>7.3f} "
-            f"{m['support']:>8d}"
-        )
-    for name, g in result.get("groups", {}).items():
-        accs = ", ".join(
-            f"{f} {m['accuracy']:.3f} (review {m.get('review_rate', 0):.2f})"
-            for f, m in g["attributes"].items()
-        )
-        lines.append(
-            f"  {name} ({g['n_queries']} queries, out of domain "
-            f"{g.get('out_of_domain_rate', 0):.2f}): {accs}"
-        )
-    if "out_of_domain_rate" in result:
-        lines.append(f"out of domain: {result['out_of_domain_rate']:.3f} of queries")
-    mi = result["micro"]
-    lines.append(f"micro: precision={mi['precision']} recall={mi['recall']} f1={mi['f1']}")
-    return "\n".join(lines)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from shelfsight.core.errors import BadInput
+from shelfsight.core.errors import BadInput, NotIndexed
 from shelfsight.indexer.images import DecodedImage
 from shelfsight.tagging.neighbour_tags.calibration import (
     DUPLICATE_DISTANCE,
@@ -51,6 +51,8 @@ from shelfsight.tagging.results import (
     rounded_shape,
 )
 from shelfsight.tagging.search.visual import NeighbourSearch, Query
+from shelfsight.tagging.text_tags.apply import from_words, with_words
+from shelfsight.tagging.text_tags.fusion import TextTags
 
 # How far shape tags can be trusted depends on how the product was cut out.
 SHAPE_CONFIDENCE = {"border": 0.9, "grabcut": 0.6, "whole": 0.2}
@@ -170,6 +172,7 @@ class Pipeline:
         self.search = search
         self._brands: BrandMatcher | None = None
         self._calibration: tuple[Any, Calibration | None] | None = None
+        self._text_tags: tuple[float, TextTags | None] | None = None
 
     def calibration(self) -> Calibration | None:
         """The stored calibration of the index's model, re-read when the catalogue changes
@@ -179,6 +182,23 @@ class Pipeline:
             cal = load_calibration(self.search.catalogue, self.search.index.model)
             self._calibration = (stamp, cal)
         return self._calibration[1]
+
+    def text_tags(self) -> TextTags | None:
+        """The listing words' model (``index`` fits it), re-read when its file changes."""
+        path = self.search.workspace.text_tags_path
+        stamp = path.stat().st_mtime if path.is_file() else -1.0
+        if self._text_tags is None or self._text_tags[0] != stamp:
+            self._text_tags = (stamp, TextTags.load(path) if stamp >= 0 else None)
+        return self._text_tags[1]
+
+    def from_words(self, words: str) -> PipelineResult:
+        """Tags for a listing that has words and no photo."""
+        text_tags = self.text_tags()
+        if text_tags is None:
+            raise NotIndexed("no text model in this workspace yet; run `shelfsight index`")
+        result = PipelineResult({}, [], {"k": 0, "model": "text"})
+        result.tags = from_words(text_tags, words)
+        return result
 
     @property
     def brands(self) -> BrandMatcher:
@@ -196,8 +216,10 @@ class Pipeline:
         image: DecodedImage | None,
         opts: PipelineOptions | None = None,
         neighbours: list[Neighbour] | None = None,
+        words: str | None = None,
     ) -> PipelineResult:
-        """Tags for one query; ``neighbours`` when already found (a batch searches once)."""
+        """Tags for one query; ``neighbours`` when already found (a batch searches once);
+        ``words``: the listing's title and text, fused with the photo where they inform."""
         opts = opts or PipelineOptions()
         families = self.search.catalogue.tag_families()
         if neighbours is None:
@@ -265,4 +287,8 @@ class Pipeline:
             for t in tags.values():
                 t.review = True
         result.tags = tags
+        text_tags = self.text_tags() if words else None
+        if words and text_tags is not None:
+            ood = bool(result.match and result.match.out_of_domain)
+            result.tags = with_words(tags, scores, text_tags, words, ood)
         return result

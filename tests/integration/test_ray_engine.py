@@ -76,3 +76,21 @@ def test_local_and_ray_engines_give_the_same_vectors(
     index = VectorIndex.load(remote / "index")
     assert len(index) == 40
     assert index.search(v_ray[3], 1).keys[0, 0] == k_ray[3]
+
+
+def test_what_ray_prints_during_a_session_stays_off_stdout(ray_address, capfd):
+    """Ray's driver prints raylet warnings to stdout from a thread of its own (it broke
+    `index --engine ray --json` on a loaded machine); inside the engine's session stdout
+    is stderr, and the session ends with the block."""
+    import threading
+
+    from shelfsight.indexer.ray_engine import ray_session
+
+    with ray_session(ray_address):
+        assert ray.is_initialized()
+        worker = threading.Thread(target=lambda: print("(raylet) WARNING: many workers"))
+        worker.start()
+        worker.join()
+    assert not ray.is_initialized()
+    out, err = capfd.readouterr()
+    assert "many workers" not in out and "many workers" in err

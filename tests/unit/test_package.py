@@ -28,16 +28,17 @@ LAYERS = {
     "service": ("shelfsight.service", 4),
 }
 # tagging's rooms, ranked the same way: what the pixels say and the searches know nothing
-# of tags; the answers are built from both; tag transfer uses all three; descriptions use
-# the tags; evaluation, only `eval` reaches, uses everything. Rooms of one rank (pixels,
-# search) stay apart.
+# of tags; the answers are built from both; the words' model and its fusion know only the
+# answers; tag transfer uses all of them; descriptions use the tags; evaluation, only
+# `eval` reaches, uses everything. Rooms of one rank (pixels, search) stay apart.
 TAGGING_ROOMS = {
     "pixels": 0,
     "search": 0,
     "results": 1,
-    "neighbour_tags": 2,
-    "describe": 3,
-    "evaluation": 4,
+    "text_tags": 2,
+    "neighbour_tags": 3,
+    "describe": 4,
+    "evaluation": 5,
 }
 
 

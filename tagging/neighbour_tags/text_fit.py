@@ -1,0 +1,197 @@
+"""Fitting the listing words' model and its fusion with the photo on the catalogue
+(``tagging.text_tags``), the way the calibration is fitted: on held-out products.
+
+A sample of the catalogue (the hybrid's validation split when there is one: its heads
+never saw those) is tagged from its neighbours with itself left out, through the served
+scoring; its titles are read by a text model fitted on every other title. From those
+pairs each family learns its weight and its trust model. The text model kept for serving
+is then fitted on every title.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from shelfsight.indexer.catalogue import Catalogue, Product
+from shelfsight.tagging.neighbour_tags.calibration import ACCEPT_PRECISION
+from shelfsight.tagging.neighbour_tags.calibration_fit import (
+    SAMPLE,
+    _accept_threshold,
+    _Embedded,
+    _pixel_scores,
+)
+from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT
+from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
+from shelfsight.tagging.neighbour_tags.scoring import combined_scores
+from shelfsight.tagging.pixels.colour import colour_family
+from shelfsight.tagging.search.visual import NeighbourSearch, Query
+from shelfsight.tagging.text_tags.fusion import (
+    WEIGHTS,
+    FamilyFusion,
+    Ranked,
+    TextTags,
+    features,
+    pooled,
+    text_features,
+)
+from shelfsight.tagging.text_tags.model import TextModel
+from shelfsight.tagging.text_tags.perturb import transform_text
+from shelfsight.tagging.text_tags.words import listing_text
+
+log = logging.getLogger(__name__)
+MIN_ROWS = 30  # fewer held-out products of a family: its fusion is not fitted
+MIN_TITLES = 40
+# The other houses' words the fusion is also fitted on, one per held-out title in turn.
+AUGMENT = ("drop-colour", "shuffle", "typos", "brand-only")
+
+
+def catalogue_texts(catalogue: Catalogue, products: list[Product]) -> list[str]:
+    """Each product's words as the text model reads them: title, then description."""
+    described = catalogue.column("description")
+    return [
+        listing_text(p.title, [str(p.fields.get(described) or "")] if described else [])
+        for p in products
+    ]
+
+
+def fit_text_tags(
+    search: NeighbourSearch,
+    k: int = 10,
+    power: float = DEFAULT_POWER,
+    alpha: float = DEFAULT_ALPHA,
+    pixel_weight: float = DEFAULT_PIXEL_WEIGHT,
+    sample: int = SAMPLE,
+    seed: int = 0,
+) -> TextTags | None:
+    """None when the catalogue has too few titles to learn words from."""
+    t0 = time.perf_counter()
+    catalogue = search.catalogue
+    families = catalogue.tag_families()
+    products = list(catalogue.iter_products())
+    texts = catalogue_texts(catalogue, products)
+    if sum(bool(re.search(r"\w\w", t)) for t in texts) < MIN_TITLES:
+        log.info("too few titles to fit the words' model", extra={"fields": {"n": len(texts)}})
+        return None
+    embedded = _Embedded.read(search)
+    held = catalogue.get_meta(f"validation_keys:{search.index.model}")
+    pool = [k for k in (held or embedded.keys.tolist()) if k in embedded.position]
+    # At most half the catalogue: the model that reads them must learn from the rest.
+    chosen = set(random.Random(seed).sample(pool, min(sample, len(products) // 2, len(pool))))
+    rest = [i for i, p in enumerate(products) if p.key not in chosen]
+    probe = [i for i, p in enumerate(products) if p.key in chosen]
+    # The words of the held-out products, read by a model that never saw them.
+    held_model = TextModel.fit([texts[i] for i in rest], [products[i].tags for i in rest], families)
+    # Each held-out title twice: as the catalogue wrote it and as another house might
+    # (``perturb``), so the fusion learns how far weaker words can be trusted.
+    colour_column = catalogue.column("colour")
+    colours = catalogue.value_counts(colour_column) if colour_column in families else {}
+    read = []
+    for n, i in enumerate(probe):
+        other = transform_text(AUGMENT[n % len(AUGMENT)], texts[i], colours, seed)
+        read.append((n, i, held_model.ranked(texts[i])))
+        read.append((n, i, held_model.ranked(other)))
+    scoring = (k, power, alpha, pixel_weight)
+    photo = _photo_scores(search, embedded, [products[i] for i in probe], families, *scoring)
+    out = TextTags(TextModel.fit(texts, [p.tags for p in products], families))
+    out.generation = catalogue.generation()
+    out.photo_model = search.index.model
+    for family in held_model.classifiers:
+        rows = []
+        for n, i, words in read:
+            truth = products[i].tags.get(family)
+            said = photo[n].get(family)
+            if truth and said and words.get(family):
+                rows.append((said, words[family], truth))
+        if len(rows) >= MIN_ROWS:
+            out.families[family], out.summary[family] = _fit_family(rows)
+    out.seconds = round(time.perf_counter() - t0, 1)
+    log.info(
+        "text tags fitted",
+        extra={"fields": {"seconds": out.seconds, "families": len(out.families)}},
+    )
+    return out
+
+
+def _photo_scores(
+    search: NeighbourSearch,
+    embedded: _Embedded,
+    products: list[Product],
+    families: list[str],
+    k: int,
+    power: float,
+    alpha: float,
+    pixel_weight: float,
+) -> list[dict[str, Ranked]]:
+    """Each product's served photo scores, from its neighbours with itself left out."""
+    colour_fam = (
+        colour_family(families, search.catalogue.column("colour")) if pixel_weight > 0 else None
+    )
+    colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
+    out = []
+    for product in products:
+        vec = embedded.vectors[embedded.position[product.key]]
+        neighbours = search.neighbours(Query(vec, exclude=embedded.copies(product.key)), k)
+        heads = search.head_probs(vec) if alpha > 0 else None
+        pixels = _pixel_scores(product) if colour_fam else None
+        scores = combined_scores(
+            neighbours,
+            families,
+            heads,
+            pixels,
+            colour_fam,
+            colour_vocab,
+            power,
+            alpha,
+            pixel_weight,
+        )
+        out.append({f: _normalised(r) for f, r in scores.items() if r})
+    return out
+
+
+def _normalised(ranked: Ranked) -> Ranked:
+    total = sum(s for _, s in ranked) or 1.0
+    return [(v, s / total) for v, s in ranked]
+
+
+def _fit_family(rows: list[tuple[Ranked, Ranked, str]]) -> tuple[FamilyFusion, dict[str, Any]]:
+    def loglik(weight: float) -> float:
+        return float(
+            np.mean([math.log(dict(pooled(p, t, weight)).get(truth, 1e-9)) for p, t, truth in rows])
+        )
+
+    weight = max(WEIGHTS, key=loglik)
+    fused = [pooled(p, t, weight) for p, t, _ in rows]
+    right = np.array([f[0][0] == truth for f, (_, _, truth) in zip(fused, rows, strict=True)])
+    text_right = np.array([t[0][0] == truth for _, t, truth in rows])
+    photo_right = np.array([p[0][0] == truth for p, _, truth in rows])
+    x = np.stack([features(f, p, t) for f, (p, t, _) in zip(fused, rows, strict=True)])
+    xt = np.stack([text_features(t) for _, t, _ in rows])
+    listing, listing_at = _trust_model(x, right)
+    text, text_at = _trust_model(xt, text_right)
+    fusion = FamilyFusion(weight, listing, listing_at, text, text_at, len(rows))
+    summary = {
+        "weight": weight,
+        "n": len(rows),
+        "photo_accuracy": round(float(photo_right.mean()), 4),
+        "text_accuracy": round(float(text_right.mean()), 4),
+        "listing_accuracy": round(float(right.mean()), 4),
+    }
+    return fusion, summary
+
+
+def _trust_model(x: np.ndarray, right: np.ndarray) -> tuple[LogisticRegression | None, float]:
+    """P(right) from the features, and the lowest P at which the accepted are
+    ``ACCEPT_PRECISION`` right; None (the raw top score is used) when one outcome only."""
+    if right.all() or not right.any():
+        return None, 0.0 if right.all() else 1.01
+    model = LogisticRegression(max_iter=500).fit(x, right)
+    probs = model.predict_proba(x)[:, 1]
+    return model, _accept_threshold(probs, right.astype(float), ACCEPT_PRECISION)
