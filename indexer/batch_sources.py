@@ -24,6 +24,27 @@ class BatchSource:
     id_column: str = "id"
     image_column: str | None = None
     image_pattern: str = "{id}.jpg"
+    # A table's listing words, fused with each photo: its title and other text columns.
+    title_column: str | None = None
+    text_columns: tuple[str, ...] = ()
+
+
+def batch_words(source: Path, opts: BatchSource) -> dict[str, list[str]]:
+    """Each row's words (title, then the text columns) by the name ``batch_sources`` gives
+    its photo; nothing for a folder or when no word column is named."""
+    wanted = [c for c in (opts.title_column, *opts.text_columns) if c]
+    if not wanted or source.is_dir():
+        return {}
+    header, rows = read_table(source)
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise BadInput(f"missing column {missing[0]!r}; the file has: {', '.join(header)}")
+    out = {}
+    for row in rows:
+        name = str(row.values.get(opts.id_column) or "").strip() or f"row-{row.number}"
+        if not row.error:
+            out[name] = [str(row.values.get(c) or "") for c in wanted]
+    return out
 
 
 def batch_sources(
@@ -32,6 +53,8 @@ def batch_sources(
     id_column: str = "id",
     image_column: str | None = None,
     image_pattern: str = "{id}.jpg",
+    title_column: str | None = None,
+    text_columns: tuple[str, ...] = (),
 ) -> tuple[list[tuple[str, Path]], list[Skip]]:
     """(name, path) per photo to tag, and the rows that name no usable photo.
 

@@ -43,6 +43,14 @@ def tag_batch(
     id_column: IdCol = "id",
     image_pattern: ImgPattern = "{id}.jpg",
     image_column: ImgCol = None,
+    title_column: Annotated[
+        str | None,
+        typer.Option("--title-column", help="A table's title column: fused with each photo."),
+    ] = None,
+    text_columns: Annotated[
+        str | None,
+        typer.Option("--text-columns", help="More word columns (description, brand), commas."),
+    ] = None,
     attributes: AttributesOpt = "colour,shape",
     k: KOpt = 10,
     fmt: Annotated[
@@ -63,7 +71,14 @@ def tag_batch(
     items = shelf.tag_batch(
         source,
         progress=True,
-        source=BatchSource(images, id_column, image_column, image_pattern),
+        source=BatchSource(
+            images,
+            id_column,
+            image_column,
+            image_pattern,
+            title_column,
+            tuple(c.strip() for c in (text_columns or "").split(",") if c.strip()),
+        ),
         k=k,
         attributes=attributes,
     )

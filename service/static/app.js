@@ -100,7 +100,7 @@ function similarity(distance) {
 }
 
 // Where a tag came from, in words (the API's `source` codes: knn, +head, +colour, ...).
-const SOURCE_WORDS = { knn: "similar products", head: "classifier", colour: "photo colour", shape: "outline", ocr: "printed text" };
+const SOURCE_WORDS = { knn: "similar products", head: "classifier", colour: "photo colour", shape: "outline", ocr: "printed text", text: "listing words" };
 function sourceWords(source) {
   return source.split("+").map((s) => SOURCE_WORDS[s] || s).join(" + ");
 }
@@ -149,6 +149,8 @@ function tagRow(family, tag, neighbours) {
   const li = el("li", { "data-family": family, tabindex: "0", class: tag.review ? "review" : "" },
     el("span", { class: "family" }, family), bar,
     el("span", { class: "source" }, sourceWords(tag.source), tag.review ? el("b", {}, " · check") : null));
+  const words = tag.evidence && tag.evidence.text || [];
+  if (words.length) li.append(el("span", { class: "evidence" }, `from the words “${words.join("”, “")}”`));
   if (neighbours) {
     li.append(voterList(family, tag.value, neighbours));
     li.addEventListener("click", () => li.classList.toggle("open"));
@@ -350,9 +352,16 @@ async function analyse(file) {
   $("preview").hidden = false;
   setStatus("Tagging…");
   const form = () => { const f = new FormData(); f.append("image", file); return f; };
+  // The listing's words go with the photo to /tag only: similar products are by photo.
+  const tagForm = () => {
+    const f = form();
+    const title = $("listing-title").value.trim();
+    if (title) f.append("title", title);
+    return f;
+  };
   try {
     const [tags, similar] = await Promise.all([
-      api("/tag?k=10", { method: "POST", body: form() }),
+      api("/tag?k=10", { method: "POST", body: tagForm() }),
       api("/similar?k=12", { method: "POST", body: form() }),
     ]);
     clearError();
@@ -598,6 +607,8 @@ function showView(batch) {
 dropZone($("drop"), (files) => { if (files[0]) analyse(files[0]); });
 dropZone($("batch-drop"), (files) => runBatch(files));
 $("pick").addEventListener("click", () => $("file").click());
+// A title typed after the photo: tag the same photo again with it.
+$("listing-title").addEventListener("change", () => { if (view.kind === "upload" && view.file) analyse(view.file); });
 $("file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) analyse(f); });
 $("batch-pick").addEventListener("click", () => $("batch-file").click());
 $("batch-file").addEventListener("change", (e) => runBatch(e.target.files));

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +20,14 @@ import numpy as np
 from tqdm import tqdm
 
 from shelfsight.core.errors import Skip
-from shelfsight.indexer.batch_sources import BatchSource, batch_sources
+from shelfsight.indexer.batch_sources import BatchSource, batch_sources, batch_words
 from shelfsight.indexer.embedders.batches import DEFAULT_BATCH
 from shelfsight.indexer.images import MAX_PIXELS, DecodedImage, ImageError, decode_image
 from shelfsight.indexer.tag_names import FORMULA_START
 from shelfsight.tagging.neighbour_tags.pipeline import Pipeline, PipelineOptions
 from shelfsight.tagging.results import BatchItem
 from shelfsight.tagging.search.visual import Neighbour, Query
+from shelfsight.tagging.text_tags.words import listing_text
 
 log = logging.getLogger(__name__)
 SHAPE_FAMILIES = ("outline", "proportion", "symmetry")
@@ -69,20 +70,23 @@ BatchImages = str | os.PathLike[str] | Iterable[Any]
 
 def batch_inputs(
     images: BatchImages, source: BatchSource | None = None
-) -> tuple[Iterable[tuple[str, Any]], int | None, list[Skip]]:
+) -> tuple[Iterable[tuple[str, Any]], int | None, list[Skip], dict[str, str]]:
     """(name, image) pairs to tag, their number when known, and the rows of a source file
     that name no photo. ``images`` is a folder (every image file under it), a CSV/JSONL
     file naming its photos as ``ingest`` does (``source`` says how), or an iterable of
-    images or (name, image) pairs."""
+    images or (name, image) pairs; and each photo's listing words, by name, when the
+    table names word columns."""
     if isinstance(images, str | os.PathLike):
-        found, skipped = batch_sources(Path(images), **vars(source or BatchSource()))
-        return found, len(found), skipped
+        opts = source or BatchSource()
+        found, skipped = batch_sources(Path(images), **vars(opts))
+        words = {n: listing_text(None, w) for n, w in batch_words(Path(images), opts).items()}
+        return found, len(found), skipped, words
     total = len(images) if isinstance(images, Sequence) else None
     named = (
         item if isinstance(item, tuple) else (_name_of(item, n), item)
         for n, item in enumerate(images)
     )
-    return named, total, []
+    return named, total, [], {}
 
 
 def tag_inputs(
@@ -95,10 +99,10 @@ def tag_inputs(
     """``batch_inputs`` tagged by ``tag_many``; the rows of a source file that name no
     photo come first as skipped items (nothing stops for them). The pipeline is asked for
     only once a photo needs it."""
-    named, total, skipped = batch_inputs(images, source)
+    named, total, skipped, words = batch_inputs(images, source)
     for skip in skipped:
         yield BatchItem(skip.id or f"row-{skip.row}", skip.path, skipped=skip)
-    yield from tag_many(pipeline(), named, opts, progress=progress, total=total)
+    yield from tag_many(pipeline(), named, opts, progress=progress, total=total, words=words)
 
 
 def _name_of(image: Any, n: int) -> str:
@@ -116,14 +120,17 @@ def tag_many(
     progress: bool = False,
     total: int | None = None,
     max_pixels: int = MAX_PIXELS,
+    words: Mapping[str, str] | None = None,
 ) -> Iterator[BatchItem]:
-    """(name, image) pairs -> one ``BatchItem`` each, in order, tagged or skipped."""
+    """(name, image) pairs -> one ``BatchItem`` each, in order, tagged or skipped (with
+    the listing's ``words`` by name, where given)."""
+    words = words or {}
     search = pipeline.search
     embedder = search.embedder  # loaded once, before the first batch is read
     chunks = _chunks(items, batch_size)
 
     def finish(x: _Loaded, query: Query, found: list[Neighbour]) -> BatchItem:
-        result = pipeline.run(query, x.image, opts, neighbours=found)
+        result = pipeline.run(query, x.image, opts, neighbours=found, words=words.get(x.name))
         return BatchItem(x.name, x.path, result.answer())
 
     # Decoding the next batch and the per-photo work (neighbours, colour, shape: 3/4 of

@@ -109,6 +109,31 @@ def test_cli_reads_a_csv_naming_its_photos(cnn_home, new_photos, tmp_path):
     assert result.exit_code == 2 and "missing column 'picture'" in result.output
 
 
+def test_cli_fuses_a_title_column_with_each_photo(cnn_home, new_photos, fashion_dir, tmp_path):
+    folder, others = new_photos
+    with open(fashion_dir / "styles.csv", newline="") as fh:
+        titles = {r["id"]: r["productDisplayName"] for r in csv.DictReader(fh)}
+    table = tmp_path / "worded.csv"
+    with open(table, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "name"])
+        writer.writerows([p, titles[p]] for p in others[:3])
+    out = tmp_path / "out.csv"
+    args = ["tag-batch", str(table), "--images", str(folder), "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--title-column", "name", "--home", str(cnn_home)])
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and all(r["gender_source"].endswith("+text") for r in rows)
+    plain = tmp_path / "plain.csv"
+    args = ["tag-batch", str(table), "--images", str(folder), "-o", str(plain)]
+    assert CliRunner().invoke(app, [*args, "--home", str(cnn_home)]).exit_code == 0
+    with open(plain, newline="") as fh:
+        assert all("text" not in r["gender_source"] for r in csv.DictReader(fh))
+    result = CliRunner().invoke(app, [*args, "--title-column", "nom", "--home", str(cnn_home)])
+    assert result.exit_code == 2 and "missing column 'nom'" in result.output
+
+
 @pytest.fixture(scope="module")
 def client(cnn_home):
     with TestClient(create_app(Settings(home=str(cnn_home), describe=False, max_batch=10))) as c:

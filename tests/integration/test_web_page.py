@@ -388,3 +388,21 @@ def test_the_api_docs_render_in_a_browser_without_the_internet(server, browser):
         page.goto(server.url + docs)
         # the endpoints are listed: the scripts ran and read /schema/openapi.json
         page.get_by_text("/tag/batch").first.wait_for(timeout=30_000)
+
+
+def test_a_title_typed_beside_the_photo_is_weighed_with_it(page, slice_rows, fashion_dir):
+    row = slice_rows[5]
+    page.fill("#listing-title", row["productDisplayName"])
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{row['id']}.jpg"))
+    gender = page.locator("#tags li[data-family=gender]")
+    gender.wait_for(timeout=60_000)
+    assert "listing words" in gender.locator(".source").inner_text()
+    assert "from the words" in gender.locator(".evidence").inner_text()
+    # cleared, the same photo is tagged from its pixels alone
+    page.fill("#listing-title", "")
+    page.dispatch_event("#listing-title", "change")
+    page.wait_for_function(
+        "() => !document.querySelector('#tags li[data-family=gender] .evidence')",
+        timeout=60_000,
+    )
+    assert "listing words" not in gender.locator(".source").inner_text()
