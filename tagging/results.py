@@ -44,6 +44,7 @@ class TagScore:
     review: bool = False  # below the family's auto-accept threshold: a person should check
     raw_score: float | None = None  # the vote before calibration, when calibrated
     evidence: list[str] | None = None  # the listing's words that decided it, when read
+    new_value: bool = False  # a kind the words name and no catalogue value covers
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -78,6 +79,7 @@ class Tag(_Json):
     raw_score: float | None = None  # the neighbours' vote before calibration
     # The listing's words that decided it (``text`` in ``source``): {"text": ["Men"]}.
     evidence: dict[str, list[str]] | None = None
+    new_value: bool = False  # proposed from the words: no catalogue value covers it
 
     @classmethod
     def from_score(cls, t: TagScore) -> Tag:
@@ -89,6 +91,7 @@ class Tag(_Json):
             alternatives=[Alternative(v, round(s, 4)) for v, s in t.alternatives],
             raw_score=_r(t.raw_score),
             evidence={"text": t.evidence} if t.evidence is not None else None,
+            new_value=t.new_value,
         )
 
 

@@ -19,9 +19,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageColor
+
+from shelfsight.indexer.images import ImageError, decode_file
 
 WHITE = (255, 255, 255)
 # A backdrop pixel: every channel above this (studio white, as the foreground mask uses).
@@ -172,3 +175,22 @@ def parse_query_transform(spec: str) -> QueryTransform:
     if not steps:
         raise ValueError("an empty query transform")
     return QueryTransform(spec, tuple(steps))
+
+
+def transformed_paths(
+    paths: dict[int, str], transform: QueryTransform, folder: Path
+) -> dict[int, str]:
+    """Each query photo re-rendered by ``transform``, written losslessly (PNG) so that only
+    the transform changes the pixels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for key, path in paths.items():
+        try:
+            image = decode_file(Path(path)).image
+        except ImageError:
+            out[key] = path  # reported as a skipped query by the embedding loop
+            continue
+        target = folder / f"{key}.png"
+        transform(image).save(target, format="PNG")
+        out[key] = str(target)
+    return out

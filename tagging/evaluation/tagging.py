@@ -23,7 +23,7 @@ from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import Embedder, load_embedder
 from shelfsight.indexer.embedders.batches import iter_embedded
 from shelfsight.indexer.embedders.hybrid import HybridConfig
-from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.indexer.images import decode_file
 from shelfsight.indexer.ingest import (
     ColumnOptions,
     ResolvedColumns,
@@ -35,9 +35,9 @@ from shelfsight.indexer.ingest import (
 )
 from shelfsight.indexer.train import TrainOptions, train_workspace
 from shelfsight.indexer.workspace import Workspace
-from shelfsight.tagging.evaluation.query_transforms import QueryTransform
+from shelfsight.tagging.evaluation.query_transforms import QueryTransform, transformed_paths
 from shelfsight.tagging.evaluation.shift import Shift, apply_shift, choose_stratify_family
-from shelfsight.tagging.evaluation.words import query_text, word_predictions
+from shelfsight.tagging.evaluation.words import new_values, query_text, word_predictions
 from shelfsight.tagging.neighbour_tags.calibration import Calibration
 from shelfsight.tagging.neighbour_tags.calibration_fit import fit_calibration
 from shelfsight.tagging.neighbour_tags.confidence import (
@@ -295,11 +295,14 @@ def evaluate_tagging(
                     transform_text(wording, t, colours, o.seed) if wording else t
                     for t in queries.texts
                 ]
-                text, listing = word_predictions(ws.text_tags, tags, scores, ood, texts)
+                text, listing, fused = word_predictions(ws.text_tags, tags, scores, ood, texts)
                 block = {
                     "text": score_predictions(queries.truth, text, ws.families),
                     "listing": score_predictions(queries.truth, listing, ws.families),
                 }
+                found = new_values(ws.text_tags, fused, queries.truth, _unseen(setup, queries))
+                if found:
+                    block["new_values"] = found
                 if wording is None:
                     blocks.update(block)
                 else:
@@ -398,7 +401,7 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
     q_products = {p.key: p for p in q_catalogue.iter_products()}
     q_paths = {k: p.image_path or "" for k, p in q_products.items()}
     if o.query_transform is not None:
-        q_paths = _transformed(q_paths, o.query_transform, tmp / "transformed")
+        q_paths = transformed_paths(q_paths, o.query_transform, tmp / "transformed")
     out = _Queries(skipped=len(q_report.skipped))
     kmax = max(o.ks)
     batches = iter_embedded(ws.embedder, list(q_paths.items()), progress=o.progress, desc="queries")
@@ -453,21 +456,12 @@ def _predict(
     return preds, ood, all_tags, all_scores
 
 
-def _transformed(paths: dict[int, str], transform: QueryTransform, folder: Path) -> dict[int, str]:
-    """Each query photo re-rendered by ``transform``, written losslessly (PNG) so that only
-    the transform changes the pixels."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for key, path in paths.items():
-        try:
-            image = decode_file(Path(path)).image
-        except ImageError:
-            out[key] = path  # reported as a skipped query by the embedding loop
-            continue
-        target = folder / f"{key}.png"
-        transform(image).save(target, format="PNG")
-        out[key] = str(target)
-    return out
+def _unseen(setup: EvalSetup, queries: _Queries) -> list[int]:
+    rows = setup.query_rows  # the queries of a kind the catalogue lacks (`--shift unseen`)
+    held = {
+        _as_text(rows[i].values.get(setup.cols.id_column)) for i in setup.groups.get("unseen", [])
+    }
+    return [n for n, pid in enumerate(queries.ids) if pid in held]
 
 
 def _score_groups(

@@ -11,6 +11,7 @@ from shelfsight.indexer.ingest import ResolvedColumns
 from shelfsight.tagging.results import TagScore
 from shelfsight.tagging.text_tags.apply import from_words, with_words
 from shelfsight.tagging.text_tags.fusion import Ranked, TextTags
+from shelfsight.tagging.text_tags.kinds import same_kind
 from shelfsight.tagging.text_tags.words import listing_text
 
 Prediction = dict[str, tuple[Any, ...]]
@@ -35,13 +36,48 @@ def word_predictions(
     photo_scores: Sequence[dict[str, Ranked]],
     ood: Sequence[bool],
     texts: Sequence[str],
-) -> tuple[list[Prediction], list[Prediction]]:
-    """Each query's tags from its words alone, and from photo and words together."""
-    text, listing = [], []
+) -> tuple[list[Prediction], list[Prediction], list[dict[str, TagScore]]]:
+    """Each query's tags from its words alone, and from photo and words together (also
+    as tags, for the new values they propose)."""
+    text, listing, fused = [], [], []
     for tags, scores, far, words in zip(photo_tags, photo_scores, ood, texts, strict=True):
         text.append(_as_prediction(from_words(text_tags, words)))
-        listing.append(_as_prediction(with_words(tags, scores, text_tags, words, far)))
-    return text, listing
+        fused.append(with_words(tags, scores, text_tags, words, far))
+        listing.append(_as_prediction(fused[-1]))
+    return text, listing, fused
+
+
+def new_values(
+    text_tags: TextTags,
+    fused: Sequence[dict[str, TagScore]],
+    truth: Sequence[dict[str, str]],
+    unseen: Sequence[int],
+) -> dict[str, Any] | None:
+    """Of the queries whose kind the catalogue lacks (``unseen``), the share whose words'
+    proposal is their own label (case and plural aside), and how many were proposed;
+    and how often a new value was proposed for the others."""
+    kind = text_tags.kind
+    if kind is None or not unseen:
+        return None
+    family, held = kind.family, set(unseen)
+
+    def proposed(i: int) -> TagScore | None:
+        t = fused[i].get(family)
+        return t if t is not None and t.new_value else None
+
+    hits = sum(
+        1 for i in held if (t := proposed(i)) and same_kind(t.value, truth[i].get(family, ""))
+    )
+    others = [i for i in range(len(fused)) if i not in held]
+    return {
+        "family": family,
+        "new_value_accuracy": round(hits / len(held), 4),
+        "proposed_share": round(sum(proposed(i) is not None for i in held) / len(held), 4),
+        "false_proposal_share": round(sum(proposed(i) is not None for i in others) / len(others), 4)
+        if others
+        else 0.0,
+        "n_unseen": len(held),
+    }
 
 
 def format_blocks(result: dict[str, Any]) -> list[str]:

@@ -27,6 +27,7 @@ from shelfsight.tagging.neighbour_tags.calibration_fit import (
     _accept_threshold,
     _Embedded,
     _pixel_scores,
+    novelty_family,
 )
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
@@ -42,6 +43,7 @@ from shelfsight.tagging.text_tags.fusion import (
     pooled,
     text_features,
 )
+from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
 from shelfsight.tagging.text_tags.perturb import transform_text
 from shelfsight.tagging.text_tags.words import listing_text
@@ -101,6 +103,9 @@ def fit_text_tags(
     scoring = (k, power, alpha, pixel_weight)
     photo = _photo_scores(search, embedded, [products[i] for i in probe], families, *scoring)
     out = TextTags(TextModel.fit(texts, [p.tags for p in products], families))
+    kind_family = novelty_family(catalogue, families)  # the type: most values, colour aside
+    if kind_family:
+        out.kind = KindSlot.fit(kind_family, texts, [p.tags for p in products])
     out.generation = catalogue.generation()
     out.photo_model = search.index.model
     for family in held_model.classifiers:

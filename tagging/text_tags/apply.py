@@ -50,7 +50,33 @@ def with_words(
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
         )
-    return out
+    return _with_new_kind(out, text_tags, text)
+
+
+def _with_new_kind(
+    tags: dict[str, TagScore], text_tags: TextTags, text: str
+) -> dict[str, TagScore]:
+    """The type family's tag replaced by the kind the words name when no value covers it
+    (``kinds``); the answer it replaces leads the alternatives."""
+    kind = text_tags.kind
+    proposal = kind.propose(text) if kind is not None else None
+    if kind is None or proposal is None or kind.family not in tags:
+        return tags
+    was = tags[kind.family]
+    return {
+        **tags,
+        kind.family: TagScore(
+            kind.family,
+            proposal,
+            kind.share,  # how often the catalogue's titles name the kind in that place
+            source="text" if was.source == "text" else f"{was.source.removesuffix('+text')}+text",
+            alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+            review=True,
+            raw_score=kind.share,
+            evidence=[text.split()[-1]],
+            new_value=True,
+        ),
+    }
 
 
 def from_words(text_tags: TextTags, text: str) -> dict[str, TagScore]:
@@ -72,4 +98,4 @@ def from_words(text_tags: TextTags, text: str) -> dict[str, TagScore]:
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
         )
-    return out
+    return _with_new_kind(out, text_tags, text)

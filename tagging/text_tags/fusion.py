@@ -21,6 +21,7 @@ import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -100,6 +101,7 @@ class TextTags:
     photo_model: str = ""  # the image model the fusion was fitted with
     summary: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
+    kind: KindSlot | None = None  # where titles name the type family's value
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,16 @@ def test_photo_with_title_photo_alone_and_title_alone(cnn_home, fashion_dir, row
         shelf.tag(title="  ")
 
 
+def test_a_kind_the_catalogue_lacks_is_proposed_as_a_new_value(cnn_home, rows):
+    assert "Earrings" not in {r["articleType"] for r in rows.values()}
+    shelf = shelfsight.open(cnn_home)
+    kind = shelf.tag(title="Estelle Women Gold Earrings").tags["articleType"]
+    assert kind.value == "Earrings" and kind.new_value and kind.review
+    assert kind.alternatives  # what the words alone would have forced comes next
+    known = shelf.tag(title=next(iter(rows.values()))["productDisplayName"])
+    assert not known.tags["articleType"].new_value
+
+
 def test_a_title_that_contradicts_the_photo_goes_to_review(cnn_home, fashion_dir, rows):
     shelf = shelfsight.open(cnn_home)
     checked = 0
@@ -102,6 +112,7 @@ def test_eval_scores_photo_text_and_listing_and_the_photo_block_is_unchanged(
     # the sample's own titles name the kind: words beat the photo on article type
     listing = blocks["listing"]["attributes"]["articleType"]["accuracy"]
     assert listing > blocks["photo"]["attributes"]["articleType"]["accuracy"]
+    assert "new_values" not in blocks  # a random split: no kind the catalogue lacks
     # no words at all: the listing is tagged as the photo alone, to the last number
     assert set(blocks["transformed"]) == {"empty", "typos"}
     assert blocks["transformed"]["empty"]["listing"] == blocks["photo"]

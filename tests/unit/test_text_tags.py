@@ -57,3 +57,25 @@ def test_the_text_model_learns_families_from_titles_and_names_its_words():
     assert "Women" in model.evidence("Puma Women Tops", "gender", "Women")
     assert model.ranked("???") == {}  # no word it knows: no answer, not the prior
     assert listing_text(" Title ", ["", "brand X"]) == "Title brand X"
+
+
+def test_a_kind_no_value_covers_is_proposed_where_the_titles_name_kinds():
+    from shelfsight.tagging.text_tags.kinds import KindSlot, same_kind
+
+    titles = ["Puma Men Black Tshirts", "Nike Women Blue Tops", "Levis Men Jeans", "Red Kurtas"]
+    tags = [
+        {"articleType": "Tshirts", "baseColour": "Black"},
+        {"articleType": "Tops", "baseColour": "Blue"},
+        {"articleType": "Jeans", "baseColour": "Blue"},
+        {"articleType": "Kurtas", "baseColour": "Red"},
+    ]
+    slot = KindSlot.fit("articleType", titles, tags)
+    assert slot.share == 1.0 and slot.plural == 1.0
+    assert slot.propose("Estelle Women Gold Earring") == "Earrings"  # spelt like the family
+    assert slot.propose("Roadster Men Tshirt") is None  # a known kind, singular
+    assert slot.propose("Roadster Men Tshrits") is None  # a known kind, misspelt
+    assert slot.propose("Roadster Men Tshirts Black") is None  # a colour word ends it
+    assert slot.propose("") is None
+    assert same_kind("earring", "Earrings") and not same_kind("Earrings", "Rings")
+    unsure = KindSlot.fit("articleType", ["Tshirts by Puma"] * 2, tags[:2])
+    assert unsure.share < 0.5 and unsure.propose("Gold Earrings") is None
