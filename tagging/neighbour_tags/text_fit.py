@@ -35,10 +35,12 @@ from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import colour_family
 from shelfsight.tagging.search.visual import NeighbourSearch, Query
 from shelfsight.tagging.text_tags.fusion import (
+    BANDS,
     WEIGHTS,
     FamilyFusion,
     Ranked,
     TextTags,
+    band_of,
     features,
     pooled,
     text_features,
@@ -51,6 +53,7 @@ from shelfsight.tagging.text_tags.words import listing_text
 log = logging.getLogger(__name__)
 MIN_ROWS = 30  # fewer held-out products of a family: its fusion is not fitted
 MIN_TITLES = 40
+MIN_BAND = 20  # held-out rows a text-confidence band needs for a weight of its own
 # The other houses' words the fusion is also fitted on, one per held-out title in turn.
 AUGMENT = ("drop-colour", "shuffle", "typos", "brand-only")
 
@@ -167,13 +170,22 @@ def _normalised(ranked: Ranked) -> Ranked:
 
 
 def _fit_family(rows: list[tuple[Ranked, Ranked, str]]) -> tuple[FamilyFusion, dict[str, Any]]:
-    def loglik(weight: float) -> float:
+    def loglik(chosen: list[tuple[Ranked, Ranked, str]], weight: float) -> float:
         return float(
-            np.mean([math.log(dict(pooled(p, t, weight)).get(truth, 1e-9)) for p, t, truth in rows])
+            np.mean(
+                [math.log(dict(pooled(p, t, weight)).get(truth, 1e-9)) for p, t, truth in chosen]
+            )
         )
 
-    weight = max(WEIGHTS, key=loglik)
-    fused = [pooled(p, t, weight) for p, t, _ in rows]
+    weight = max(WEIGHTS, key=lambda w: loglik(rows, w))
+    # Per product: words the model is unsure of (another house's, a typo, a brand alone)
+    # earn their own, usually smaller, weight.
+    by_band: list[float] = []
+    for band in range(len(BANDS) + 1):
+        chosen = [r for r in rows if band_of(r[1]) == band]
+        best = max(WEIGHTS, key=lambda w: loglik(chosen, w)) if len(chosen) >= MIN_BAND else weight
+        by_band.append(best)
+    fused = [pooled(p, t, by_band[band_of(t)]) for p, t, _ in rows]
     right = np.array([f[0][0] == truth for f, (_, _, truth) in zip(fused, rows, strict=True)])
     text_right = np.array([t[0][0] == truth for _, t, truth in rows])
     photo_right = np.array([p[0][0] == truth for p, _, truth in rows])
@@ -181,9 +193,10 @@ def _fit_family(rows: list[tuple[Ranked, Ranked, str]]) -> tuple[FamilyFusion, d
     xt = np.stack([text_features(t) for _, t, _ in rows])
     listing, listing_at = _trust_model(x, right)
     text, text_at = _trust_model(xt, text_right)
-    fusion = FamilyFusion(weight, listing, listing_at, text, text_at, len(rows))
+    fusion = FamilyFusion(weight, listing, listing_at, text, text_at, len(rows), by_band)
     summary = {
         "weight": weight,
+        "weights_by_text_confidence": by_band,
         "n": len(rows),
         "photo_accuracy": round(float(photo_right.mean()), 4),
         "text_accuracy": round(float(text_right.mean()), 4),

@@ -34,7 +34,7 @@ def with_words(
         if not words or not seen or family not in tags:
             continue
         seen = _normalised(seen)
-        fused = pooled(seen, words, fusion.weight)
+        fused = pooled(seen, words, fusion.weight_for(words))
         value, share = fused[0]
         trust = fusion.trust(fused, seen, words)
         was = tags[family]

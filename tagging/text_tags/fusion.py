@@ -5,11 +5,15 @@ Per family: the fused distribution is the photo's scores times the text model's
 probabilities raised to a weight ``w`` (log-linear pooling, both smoothed), with ``w``
 the one of ``WEIGHTS`` that gives the catalogue's held-out products the highest mean
 log-probability of their own value: a family the titles name well (gender) learns a
-large weight, one they rarely name (season) a small one. The fused top is then scored by
-a logistic regression on what says how far to trust it on this product (the fused top
-and margin, the photo's and the words' own tops, whether they agree), fitted on the same
-held-out products; below the score at which those answers are 95 % right, or when photo
-and words each name a different value with confidence, the tag goes to review.
+large weight, one they rarely name (season) a small one. Per product, the weight is
+learnt apart for words the model is sure of and words it is not (``BANDS`` of its top
+probability; the held-out titles are read as written and as another house writes
+them), so a brand alone or a mistyped title barely moves what the photo says. The fused
+top is then scored by a logistic regression on what says how far to trust it on this
+product (the fused top and margin, the photo's and the words' own tops, whether they
+agree), fitted on the same held-out products; below the score at which those answers
+are 95 % right, or when photo and words each name a different value with confidence,
+the tag goes to review.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+# The words' own top probability splits the products into bands, each with its weight.
+BANDS = (0.5, 0.8)
 SMOOTH = 1e-3
 # Photo and words each this sure of a different value: a contradiction a person checks.
 CONTRADICTION = 0.5
@@ -39,6 +45,11 @@ def pooled(photo: Ranked, text: Ranked, weight: float) -> Ranked:
     raw = raw / raw.sum()
     order = np.argsort(-raw, kind="stable")
     return [(values[i], float(raw[i])) for i in order]
+
+
+def band_of(text: Ranked) -> int:
+    top = text[0][1] if text else 0.0
+    return sum(top >= b for b in BANDS)
 
 
 def features(fused: Ranked, photo: Ranked, text: Ranked) -> np.ndarray:
@@ -77,6 +88,10 @@ class FamilyFusion:
     text: LogisticRegression | None
     text_threshold: float
     n: int = 0
+    by_band: list[float] = field(default_factory=list)  # weight per text-confidence band
+
+    def weight_for(self, text: Ranked) -> float:
+        return self.by_band[band_of(text)] if self.by_band else self.weight
 
     def trust(self, fused: Ranked, photo: Ranked, text: Ranked) -> float:
         if self.listing is None:

@@ -3,21 +3,24 @@
 A catalogue's titles put the kind word in one place: on the sample, 87 % of titles end
 with their article type ("... White Skirts"), which is where ``KindSlot.fit`` looks for
 it (the share is measured per catalogue and the slot used only above half). When the
-word in that place belongs to no value of the type family ("Estelle Women Gold
-Earrings" in a catalogue without jewellery), it is proposed as a new value, written the
-way the family's values are (title case; plural when most of them are), and always sent
-to review.
+word in that place is no value word of any family, no word the catalogue's titles use
+(a brand, a fabric: three titles or more) and no known word misspelt ("Estelle Women
+Gold Earrings" in a catalogue without jewellery), it is proposed as a new value, written
+the way the family's values are (title case; plural when most of them are), and always
+sent to review.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import process
 
 MIN_SLOT_SHARE = 0.5
+TITLE_WORD_COUNT = 3  # titles holding a word before it is the catalogue's own word
 FUZZY = 80  # rapidfuzz ratio at which a word is a known one misspelt ("Tshrits": 83)
 
 
@@ -40,6 +43,9 @@ class KindSlot:
     share: float  # of titles whose last word is (a word of) their own value
     plural: float  # of values ending in "s"
     known: set[str] = field(default_factory=set)  # every value word, normalised
+    # Words the catalogue's titles use (a brand, a fabric): a kind the catalogue lacks is
+    # named by a word its titles (almost) never hold.
+    title_words: set[str] = field(default_factory=set)
 
     @classmethod
     def fit(cls, family: str, titles: Sequence[str], tags: Sequence[Mapping[str, str]]) -> KindSlot:
@@ -53,7 +59,9 @@ class KindSlot:
         ]
         share = sum(ends) / len(ends) if ends else 0.0
         plural = sum(v.endswith("s") for v in values) / len(values) if values else 0.0
-        return cls(family, share, plural, known)
+        counts = Counter(_norm(w) for title in titles for w in _words(title))
+        common = {w for w, n in counts.items() if n >= TITLE_WORD_COUNT}
+        return cls(family, share, plural, known, common)
 
     def propose(self, text: str, also_known: Iterable[str] = ()) -> str | None:
         """The new value the words name, or None (the slot unused here, or its word a
@@ -65,7 +73,7 @@ class KindSlot:
             return None
         word = words[-1]
         known = self.known | {_norm(w) for v in also_known for w in _words(v)}
-        if _norm(word) in known or len(word) < 3:
+        if _norm(word) in known or _norm(word) in self.title_words or len(word) < 3:
             return None
         # A misspelt known word ("Tshrits") is not a new kind.
         if process.extractOne(_norm(word), known, score_cutoff=FUZZY) is not None:

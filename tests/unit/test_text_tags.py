@@ -79,3 +79,13 @@ def test_a_kind_no_value_covers_is_proposed_where_the_titles_name_kinds():
     assert same_kind("earring", "Earrings") and not same_kind("Earrings", "Rings")
     unsure = KindSlot.fit("articleType", ["Tshirts by Puma"] * 2, tags[:2])
     assert unsure.share < 0.5 and unsure.propose("Gold Earrings") is None
+
+
+def test_words_the_model_is_unsure_of_get_their_own_weight():
+    from shelfsight.tagging.text_tags.fusion import FamilyFusion
+
+    fusion = FamilyFusion(1.0, None, 0.5, None, 0.5, by_band=[0.0, 0.5, 2.0])
+    assert fusion.weight_for([("Tshirts", 0.3)]) == 0.0  # unsure words: the photo decides
+    assert fusion.weight_for([("Tshirts", 0.6)]) == 0.5
+    assert fusion.weight_for([("Tshirts", 0.95)]) == 2.0
+    assert FamilyFusion(1.5, None, 0.5, None, 0.5).weight_for([("x", 0.1)]) == 1.5
