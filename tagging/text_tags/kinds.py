@@ -18,9 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 MIN_SLOT_SHARE = 0.5
 TITLE_WORD_COUNT = 3  # titles holding a word before it is the catalogue's own word
+TYPO_EDITS = 2  # letters a word may be off a known one and still be that word misspelt
 FUZZY = 80  # rapidfuzz ratio at which a word is a known one misspelt ("Tshrits": 83)
 
 
@@ -75,8 +77,12 @@ class KindSlot:
         known = self.known | {_norm(w) for v in also_known for w in _words(v)}
         if _norm(word) in known or _norm(word) in self.title_words or len(word) < 3:
             return None
-        # A misspelt known word ("Tshrits") is not a new kind.
-        if process.extractOne(_norm(word), known, score_cutoff=FUZZY) is not None:
+        # A misspelt known word ("Tshrits", "Sohes") is not a new kind: one or two letters
+        # off (a swap counts one), or close by ratio.
+        near = process.extractOne(
+            _norm(word), known, scorer=DamerauLevenshtein.distance, score_cutoff=TYPO_EDITS
+        )
+        if near is not None or process.extractOne(_norm(word), known, score_cutoff=FUZZY):
             return None
         value = word[:1].upper() + word[1:].lower()
         if self.plural >= 0.5 and not value.lower().endswith("s"):

@@ -74,6 +74,7 @@ def test_a_kind_no_value_covers_is_proposed_where_the_titles_name_kinds():
     assert slot.propose("Estelle Women Gold Earring") == "Earrings"  # spelt like the family
     assert slot.propose("Roadster Men Tshirt") is None  # a known kind, singular
     assert slot.propose("Roadster Men Tshrits") is None  # a known kind, misspelt
+    assert slot.propose("Levis Men Jaens") is None  # two letters swapped in a short word
     assert slot.propose("Roadster Men Tshirts Black") is None  # a colour word ends it
     assert slot.propose("") is None
     assert same_kind("earring", "Earrings") and not same_kind("Earrings", "Rings")
