@@ -42,6 +42,7 @@ from shelfsight.tagging.text_tags.fusion import (
     TextTags,
     band_of,
     features,
+    normalised,
     pooled,
     text_features,
 )
@@ -160,13 +161,8 @@ def _photo_scores(
             alpha,
             pixel_weight,
         )
-        out.append({f: _normalised(r) for f, r in scores.items() if r})
+        out.append({f: normalised(r) for f, r in scores.items() if r})
     return out
-
-
-def _normalised(ranked: Ranked) -> Ranked:
-    total = sum(s for _, s in ranked) or 1.0
-    return [(v, s / total) for v, s in ranked]
 
 
 def _fit_family(rows: list[tuple[Ranked, Ranked, str]]) -> tuple[FamilyFusion, dict[str, Any]]:

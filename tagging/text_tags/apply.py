@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shelfsight.tagging.results import TagScore
-from shelfsight.tagging.text_tags.fusion import Ranked, TextTags, contradicts, pooled
+from shelfsight.tagging.text_tags.fusion import (
+    Ranked,
+    TextTags,
+    contradicts,
+    normalised,
+    pooled,
+)
 
 ALTERNATIVES = 3
-
-
-def _normalised(ranked: Ranked) -> Ranked:
-    total = sum(s for _, s in ranked) or 1.0
-    return [(v, s / total) for v, s in ranked]
 
 
 def with_words(
@@ -33,7 +34,7 @@ def with_words(
         words, seen = read.get(family), photo.get(family)
         if not words or not seen or family not in tags:
             continue
-        seen = _normalised(seen)
+        seen = normalised(seen)
         fused = pooled(seen, words, fusion.weight_for(words))
         value, share = fused[0]
         trust = fusion.trust(fused, seen, words)

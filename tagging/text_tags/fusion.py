@@ -37,6 +37,12 @@ CONTRADICTION = 0.5
 Ranked = list[tuple[str, float]]
 
 
+def normalised(ranked: Ranked) -> Ranked:
+    """Scores as shares of their sum (the photo's vote, blended, need not sum to 1)."""
+    total = sum(v for _, v in ranked) or 1.0
+    return [(value, v / total) for value, v in ranked]
+
+
 def pooled(photo: Ranked, text: Ranked, weight: float) -> Ranked:
     """photo x text^weight over the values either names, normalised, best first."""
     p, t = dict(photo), dict(text)

@@ -10,6 +10,7 @@ typo ("T-shrit") or a plural the catalogue never wrote close to the word it know
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import warnings
@@ -22,8 +23,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import FeatureUnion
-
-from shelfsight.tagging.text_tags.words import listing_text as listing_text
 
 MIN_PER_VALUE = 2  # a value seen once cannot be told from noise
 SEED = 0
@@ -99,6 +98,12 @@ class TextModel:
             out[family] = [(str(clf.classes_[i]), float(probs[i])) for i in order]
         return out
 
+    @functools.cached_property
+    def _word_names(self) -> np.ndarray:
+        # Built once: the whole vocabulary per family per call was most of what the
+        # words added to a /tag.
+        return self.vectoriser.transformer_list[0][1].get_feature_names_out()
+
     def evidence(self, text: str, family: str, value: str, top: int = 3) -> list[str]:
         """The words of ``text`` that pushed ``family`` most towards ``value`` (the word
         features' weight x their TF-IDF), strongest first."""
@@ -109,9 +114,8 @@ class TextModel:
         x = words.transform([text])
         row = list(clf.classes_).index(value)
         coef = clf.coef_[row] if clf.coef_.shape[0] > 1 else clf.coef_[0] * (1 if row else -1)
-        n_words = len(words.vocabulary_)
-        weights = x.multiply(coef[:n_words]).tocsr()
-        names = words.get_feature_names_out()
+        weights = x.multiply(coef[: len(self._word_names)]).tocsr()
+        names = self._word_names
         found = sorted(
             ((float(v), str(names[i])) for i, v in zip(weights.indices, weights.data, strict=True)),
             reverse=True,
