@@ -78,19 +78,22 @@ def test_local_and_ray_engines_give_the_same_vectors(
     assert index.search(v_ray[3], 1).keys[0, 0] == k_ray[3]
 
 
-def test_what_ray_prints_during_a_session_stays_off_stdout(ray_address, capfd):
+def test_what_ray_prints_during_a_session_stays_off_stdout(ray_address):
     """Ray's driver prints raylet warnings to stdout from a thread of its own (it broke
     `index --engine ray --json` on a loaded machine); inside the engine's session stdout
-    is stderr, and the session ends with the block."""
-    import threading
-
-    from shelfsight.indexer.ray_engine import ray_session
-
-    with ray_session(ray_address):
-        assert ray.is_initialized()
-        worker = threading.Thread(target=lambda: print("(raylet) WARNING: many workers"))
-        worker.start()
-        worker.join()
-    assert not ray.is_initialized()
-    out, err = capfd.readouterr()
-    assert "many workers" not in out and "many workers" in err
+    is stderr, and the session ends with the block. In a subprocess: Ray's threads must
+    not outlive the test in pytest's own process."""
+    script = f"""
+import threading, ray
+from shelfsight.indexer.ray_engine import ray_session
+with ray_session({ray_address!r}):
+    assert ray.is_initialized()
+    t = threading.Thread(target=lambda: print("(raylet) WARNING: many workers"))
+    t.start(); t.join()
+assert not ray.is_initialized()
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "many workers" not in out.stdout and "many workers" in out.stderr
