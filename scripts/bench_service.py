@@ -1,8 +1,10 @@
 """HTTP load on a served workspace with wrk: p50/p99 latency and throughput for
-``GET /similar/{id}`` and ``POST /tag`` (no OCR, no LLM) at several concurrencies.
+``GET /similar/{id}`` and ``POST /tag`` (no OCR, no LLM; ``tag-title``: with each
+photo's own listing title as well) at several concurrencies.
 
     python scripts/bench_service.py --home shelfsight-data [--workers 2]
-        [--concurrency 1,8,32] [--duration 15] [--endpoints similar,tag] [--json OUT.json]
+        [--concurrency 1,8,32] [--duration 15] [--endpoints similar,tag,tag-title]
+        [--json OUT.json]
 
 The ids requested cycle through 500 random catalogue products, so with the answer cache
 on, /similar is mostly served from it after the first pass; the cache-off run shows the
@@ -41,12 +43,18 @@ end
 
 TAG_LUA = """
 local boundary = "shelfsightbench"
+local titles = {%s}
 local bodies = {}
-for _, path in ipairs({%s}) do
+for i, path in ipairs({%s}) do
   local f = assert(io.open(path, "rb"))
   local data = f:read("*all")
   f:close()
-  bodies[#bodies + 1] = "--" .. boundary .. "\\r\\n"
+  local title = ""
+  if titles[i] ~= "" then
+    title = 'Content-Disposition: form-data; name="title"\\r\\n\\r\\n' .. titles[i]
+      .. "\\r\\n--" .. boundary .. "\\r\\n"
+  end
+  bodies[#bodies + 1] = "--" .. boundary .. "\\r\\n" .. title
     .. 'Content-Disposition: form-data; name="image"; filename="p.jpg"\\r\\n'
     .. "Content-Type: image/jpeg\\r\\n\\r\\n" .. data .. "\\r\\n--" .. boundary .. "--\\r\\n"
 end
@@ -144,14 +152,20 @@ def main() -> None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
 
     db = sqlite3.connect(args.home / "catalogue.db")
-    products = db.execute("select id, image_path from products").fetchall()
+    products = db.execute("select id, image_path, title from products").fetchall()
     rng = random.Random(0)
     ids = [p[0] for p in rng.sample(products, min(500, len(products)))]
-    photos = [p[1] for p in rng.sample(products, min(20, len(products))) if p[1]]
+    listings = [(p[1], p[2] or "") for p in rng.sample(products, min(20, len(products))) if p[1]]
+    photos = ", ".join(json.dumps(path) for path, _ in listings)
 
+    def lua_titles(with_title: bool) -> str:
+        return ", ".join(json.dumps(title if with_title else "") for _, title in listings)
+
+    # tag-title: the same photos, each with its listing's own title (issue 26).
     scripts = {
         "similar": SIMILAR_LUA % ", ".join(json.dumps(i) for i in ids),
-        "tag": TAG_LUA % ", ".join(json.dumps(p) for p in photos),
+        "tag": TAG_LUA % (lua_titles(False), photos),
+        "tag-title": TAG_LUA % (lua_titles(True), photos),
     }
     # /similar is measured twice in one run: with the per-worker answer cache (the
     # default) and without it (every request searches FAISS and reads SQLite).

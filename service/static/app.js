@@ -500,22 +500,55 @@ function addBatchRow(file, item, fams) {
   idInput.addEventListener("input", () => { batchRows[n].id = idInput.value.trim(); });
   const titleInput = el("input", { value: "", "aria-label": "Title", class: "title", size: "14" });
   titleInput.addEventListener("input", () => { batchRows[n].title = titleInput.value.trim(); });
+  // A title typed for a tagged photo is more evidence: the row is tagged again with it.
+  titleInput.addEventListener("change", () => { if (row.status !== "skipped") retagRow(n, tr, fams); });
   tr.append(el("td", {}, thumb), el("td", {}, idInput), el("td", {}, titleInput),
     el("td", { class: "status" }, row.status, row.note ? el("small", {}, row.note) : null));
-  for (const family of batchFamilies(fams)) {
-    const t = row.tags[family];
-    const td = el("td", { "data-family": family, class: t && t.review ? "review" : "" });
-    if (t) {
-      const input = el("input", { value: t.value, list: `values-${family}`, "aria-label": family, size: "10" });
-      input.addEventListener("input", () => {
-        t.value = input.value.trim();
-        td.classList.toggle("edited", t.value !== t.tagged);
-      });
-      td.append(input, el("small", { title: sourceWords(t.source) }, `${Math.round(t.score * 100)}%`));
-    }
-    tr.append(td);
-  }
+  for (const family of batchFamilies(fams)) tr.append(tagCell(row, family));
   $("batch-table").tBodies[0].append(tr);
+}
+
+function tagCell(row, family) {
+  const t = row.tags[family];
+  const td = el("td", { "data-family": family, class: t && t.review ? "review" : "" });
+  if (t) {
+    const input = el("input", { value: t.value, list: `values-${family}`, "aria-label": family, size: "10" });
+    td.classList.toggle("edited", t.value !== t.tagged);
+    input.addEventListener("input", () => {
+      t.value = input.value.trim();
+      td.classList.toggle("edited", t.value !== t.tagged);
+    });
+    td.append(input, el("small", { title: sourceWords(t.source) }, `${Math.round(t.score * 100)}%`));
+  }
+  return td;
+}
+
+async function retagRow(n, tr, fams) {
+  const row = batchRows[n];
+  const f = new FormData();
+  f.append("image", row.file, row.name);
+  if (row.title) f.append("title", row.title);
+  tr.classList.add("busy");
+  let result;
+  try {
+    result = await api("/tag?k=10", { method: "POST", body: f });
+  } catch (e) {
+    const { title, detail } = humanError(e);
+    $("batch-status").textContent = `${row.name}: ${title}. ${detail}`;
+    tr.classList.remove("busy");
+    return;
+  }
+  for (const [family, t] of Object.entries(result.tags)) {
+    const had = row.tags[family];
+    // A value the person corrected stays theirs; the machine's answer beside it is new.
+    const edited = had && had.value !== had.tagged;
+    row.tags[family] = { value: edited ? had.value : t.value, tagged: t.value, score: t.score, source: t.source, review: t.review };
+  }
+  for (const family of batchFamilies(fams)) {
+    tr.querySelector(`td[data-family="${CSS.escape(family)}"]`).replaceWith(tagCell(row, family));
+  }
+  tr.classList.remove("busy");
+  tr.dataset.retagged = row.title ? "title" : "photo";
 }
 
 function csvCell(v) {

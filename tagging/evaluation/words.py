@@ -40,9 +40,12 @@ def word_predictions(
     """Each query's tags from its words alone, and from photo and words together (also
     as tags, for the new values they propose)."""
     text, listing, fused = [], [], []
-    for tags, scores, far, words in zip(photo_tags, photo_scores, ood, texts, strict=True):
-        text.append(_as_prediction(from_words(text_tags, words)))
-        fused.append(with_words(tags, scores, text_tags, words, far))
+    read = text_tags.model.ranked_many(texts)
+    for tags, scores, far, words, said in zip(
+        photo_tags, photo_scores, ood, texts, read, strict=True
+    ):
+        text.append(_as_prediction(from_words(text_tags, words, said)))
+        fused.append(with_words(tags, scores, text_tags, words, far, said))
         listing.append(_as_prediction(fused[-1]))
     return text, listing, fused
 

@@ -7,6 +7,7 @@ service and the evaluation all read the same result.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -54,6 +55,7 @@ from shelfsight.tagging.search.visual import NeighbourSearch, Query
 from shelfsight.tagging.text_tags.apply import from_words, with_words
 from shelfsight.tagging.text_tags.fusion import TextTags
 
+log = logging.getLogger(__name__)
 # How far shape tags can be trusted depends on how the product was cut out.
 SHAPE_CONFIDENCE = {"border": 0.9, "grabcut": 0.6, "whole": 0.2}
 
@@ -173,6 +175,7 @@ class Pipeline:
         self._brands: BrandMatcher | None = None
         self._calibration: tuple[Any, Calibration | None] | None = None
         self._text_tags: tuple[float, TextTags | None] | None = None
+        self._known_kinds: tuple[tuple[int, str], list[str]] | None = None
 
     def calibration(self) -> Calibration | None:
         """The stored calibration of the index's model, re-read when the catalogue changes
@@ -188,7 +191,14 @@ class Pipeline:
         path = self.search.workspace.text_tags_path
         stamp = path.stat().st_mtime if path.is_file() else -1.0
         if self._text_tags is None or self._text_tags[0] != stamp:
-            self._text_tags = (stamp, TextTags.load(path) if stamp >= 0 else None)
+            loaded = TextTags.load(path) if stamp >= 0 else None
+            if stamp >= 0 and loaded is None:
+                log.warning(
+                    "the words' model was fitted by another version; tags use the photo "
+                    "alone until `shelfsight train` fits it again",
+                    extra={"fields": {"path": str(path)}},
+                )
+            self._text_tags = (stamp, loaded)
         return self._text_tags[1]
 
     def from_words(self, words: str) -> PipelineResult:
@@ -197,8 +207,19 @@ class Pipeline:
         if text_tags is None:
             raise NotIndexed("no text model in this workspace yet; run `shelfsight index`")
         result = PipelineResult({}, [], {"k": 0, "model": "text"})
-        result.tags = from_words(text_tags, words)
+        result.tags = from_words(text_tags, words, known_kinds=self.known_kinds(text_tags))
         return result
+
+    def known_kinds(self, text_tags: TextTags) -> list[str]:
+        """The type family's values the catalogue holds now: a kind added since the words'
+        model was fitted (a product written through the API) is no longer new."""
+        if text_tags.kind is None:
+            return []
+        catalogue = self.search.catalogue
+        stamp = (catalogue.generation(), text_tags.kind.family)
+        if self._known_kinds is None or self._known_kinds[0] != stamp:
+            self._known_kinds = (stamp, list(catalogue.value_counts(text_tags.kind.family)))
+        return self._known_kinds[1]
 
     @property
     def brands(self) -> BrandMatcher:
@@ -290,5 +311,6 @@ class Pipeline:
         text_tags = self.text_tags() if words else None
         if words and text_tags is not None:
             ood = bool(result.match and result.match.out_of_domain)
-            result.tags = with_words(tags, scores, text_tags, words, ood)
+            known = self.known_kinds(text_tags)
+            result.tags = with_words(tags, scores, text_tags, words, ood, known_kinds=known)
         return result

@@ -49,7 +49,7 @@ from shelfsight.tagging.text_tags.fusion import (
 from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
 from shelfsight.tagging.text_tags.perturb import transform_text
-from shelfsight.tagging.text_tags.words import listing_text
+from shelfsight.tagging.text_tags.words import listing_text, word_set
 
 log = logging.getLogger(__name__)
 MIN_ROWS = 30  # fewer held-out products of a family: its fusion is not fitted
@@ -102,8 +102,8 @@ def fit_text_tags(
     read = []
     for n, i in enumerate(probe):
         other = transform_text(AUGMENT[n % len(AUGMENT)], texts[i], colours, seed)
-        read.append((n, i, held_model.ranked(texts[i])))
-        read.append((n, i, held_model.ranked(other)))
+        read.append((n, i, texts[i], held_model.ranked(texts[i])))
+        read.append((n, i, other, held_model.ranked(other)))
     scoring = (k, power, alpha, pixel_weight)
     photo = _photo_scores(search, embedded, [products[i] for i in probe], families, *scoring)
     out = TextTags(TextModel.fit(texts, [p.tags for p in products], families))
@@ -112,13 +112,14 @@ def fit_text_tags(
         out.kind = KindSlot.fit(kind_family, texts, [p.tags for p in products])
     out.generation = catalogue.generation()
     out.photo_model = search.index.model
+    out.value_words = {f: word_set(catalogue.value_counts(f)) for f in families}
     for family in held_model.classifiers:
         rows = []
-        for n, i, words in read:
+        for n, i, text, words in read:
             truth = products[i].tags.get(family)
             said = photo[n].get(family)
             if truth and said and words.get(family):
-                rows.append((said, words[family], truth))
+                rows.append((said, words[family], truth, out.names(text, family)))
         if len(rows) >= MIN_ROWS:
             out.families[family], out.summary[family] = _fit_family(rows)
     out.seconds = round(time.perf_counter() - t0, 1)
@@ -165,40 +166,64 @@ def _photo_scores(
     return out
 
 
-def _fit_family(rows: list[tuple[Ranked, Ranked, str]]) -> tuple[FamilyFusion, dict[str, Any]]:
-    def loglik(chosen: list[tuple[Ranked, Ranked, str]], weight: float) -> float:
-        return float(
-            np.mean(
-                [math.log(dict(pooled(p, t, weight)).get(truth, 1e-9)) for p, t, truth in chosen]
-            )
-        )
+Row = tuple[Ranked, Ranked, str, bool]  # photo, words, truth, whether the words name a value
 
-    weight = max(WEIGHTS, key=lambda w: loglik(rows, w))
-    # Per product: words the model is unsure of (another house's, a typo, a brand alone)
-    # earn their own, usually smaller, weight.
-    by_band: list[float] = []
-    for band in range(len(BANDS) + 1):
-        chosen = [r for r in rows if band_of(r[1]) == band]
-        best = max(WEIGHTS, key=lambda w: loglik(chosen, w)) if len(chosen) >= MIN_BAND else weight
-        by_band.append(best)
-    fused = [pooled(p, t, by_band[band_of(t)]) for p, t, _ in rows]
-    right = np.array([f[0][0] == truth for f, (_, _, truth) in zip(fused, rows, strict=True)])
-    text_right = np.array([t[0][0] == truth for _, t, truth in rows])
-    photo_right = np.array([p[0][0] == truth for p, _, truth in rows])
-    x = np.stack([features(f, p, t) for f, (p, t, _) in zip(fused, rows, strict=True)])
-    xt = np.stack([text_features(t) for _, t, _ in rows])
+
+def _fit_family(rows: list[Row]) -> tuple[FamilyFusion, dict[str, Any]]:
+    scored = _Scored(rows)
+    everyone = np.arange(len(rows))
+    weight = scored.best_weight(everyone, 0.0)
+    # Per product: words that name no value, or that the model is unsure of (another
+    # house's, a typo, a brand alone), earn their own, usually smaller, weight.
+    bands = np.array([band_of(t, named) for _, t, _, named in rows])
+    by_band = [
+        scored.best_weight(np.flatnonzero(bands == band), weight)
+        for band in range(2 * (len(BANDS) + 1))
+    ]
+    fused = [pooled(p, t, by_band[band_of(t, named)]) for p, t, _, named in rows]
+    right = np.array([f[0][0] == r[2] for f, r in zip(fused, rows, strict=True)])
+    text_right = np.array([t[0][0] == truth for _, t, truth, _ in rows])
+    photo_right = np.array([p[0][0] == truth for p, _, truth, _ in rows])
+    x = np.stack([features(f, p, t, nm) for f, (p, t, _, nm) in zip(fused, rows, strict=True)])
+    xt = np.stack([text_features(t) for _, t, _, _ in rows])
     listing, listing_at = _trust_model(x, right)
     text, text_at = _trust_model(xt, text_right)
     fusion = FamilyFusion(weight, listing, listing_at, text, text_at, len(rows), by_band)
     summary = {
         "weight": weight,
-        "weights_by_text_confidence": by_band,
+        "weights_by_band": by_band,
+        "named_share": round(float(np.mean([r[3] for r in rows])), 4),
         "n": len(rows),
         "photo_accuracy": round(float(photo_right.mean()), 4),
         "text_accuracy": round(float(text_right.mean()), 4),
         "listing_accuracy": round(float(right.mean()), 4),
     }
     return fusion, summary
+
+
+class _Scored:
+    """Each row's fused answer under every weight of ``WEIGHTS``: whether it is right, and
+    the log-probability of the row's own value (pooled once, chosen from per band)."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        right, logp = [], []
+        for photo, text, truth, _ in rows:
+            fused = [pooled(photo, text, w) for w in WEIGHTS]
+            right.append([f[0][0] == truth for f in fused])
+            logp.append([math.log(dict(f).get(truth, 1e-9)) for f in fused])
+        self.right = np.array(right, dtype=bool).reshape(len(rows), len(WEIGHTS))
+        self.logp = np.array(logp).reshape(len(rows), len(WEIGHTS))
+
+    def best_weight(self, rows: np.ndarray, fallback: float) -> float:
+        """The weight giving ``rows`` the highest mean log-probability of their own value
+        among those whose fused answers are right at least as often as the photo's alone
+        (weight 0); ``fallback`` for too few rows."""
+        if len(rows) < MIN_BAND:
+            return fallback
+        right = self.right[rows].sum(axis=0)
+        loglik = self.logp[rows].mean(axis=0)
+        allowed = [j for j in range(len(WEIGHTS)) if right[j] >= right[WEIGHTS.index(0.0)]]
+        return WEIGHTS[max(allowed, key=lambda j: loglik[j])]
 
 
 def _trust_model(x: np.ndarray, right: np.ndarray) -> tuple[LogisticRegression | None, float]:

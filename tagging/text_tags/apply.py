@@ -3,7 +3,8 @@ was seen, alone where there is no photo."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 
 from shelfsight.tagging.results import TagScore
 from shelfsight.tagging.text_tags.fusion import (
@@ -13,6 +14,7 @@ from shelfsight.tagging.text_tags.fusion import (
     normalised,
     pooled,
 )
+from shelfsight.tagging.text_tags.kinds import same_kind, slot_words
 
 ALTERNATIVES = 3
 
@@ -23,21 +25,26 @@ def with_words(
     text_tags: TextTags,
     text: str,
     out_of_domain: bool = False,
+    read: Mapping[str, Ranked] | None = None,
+    known_kinds: Collection[str] = (),
 ) -> dict[str, TagScore]:
     """``tags`` (the photo's, calibrated) with every family the words inform fused with
     them: value and score from the pooled distribution and its trust model, ``source``
     + ``text``, the deciding words as ``evidence``; sent to review below the family's
-    threshold, when photo and words contradict each other, or out of domain."""
-    read = text_tags.model.ranked(text)
+    threshold, when photo and words contradict each other, or out of domain. ``read``:
+    the text model's answer for ``text``, when already known; ``known_kinds``: the type
+    family's values the catalogue holds now (``_with_new_kind``)."""
+    read = text_tags.model.ranked(text) if read is None else read
     out = dict(tags)
     for family, fusion in text_tags.families.items():
         words, seen = read.get(family), photo.get(family)
         if not words or not seen or family not in tags:
             continue
         seen = normalised(seen)
-        fused = pooled(seen, words, fusion.weight_for(words))
+        named = text_tags.names(text, family)
+        fused = pooled(seen, words, fusion.weight_for(words, named))
         value, share = fused[0]
-        trust = fusion.trust(fused, seen, words)
+        trust = fusion.trust(fused, seen, words, named)
         was = tags[family]
         out[family] = TagScore(
             family,
@@ -51,40 +58,53 @@ def with_words(
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
         )
-    return _with_new_kind(out, text_tags, text)
+    return _with_new_kind(out, text_tags, text, known_kinds)
 
 
 def _with_new_kind(
-    tags: dict[str, TagScore], text_tags: TextTags, text: str
+    tags: dict[str, TagScore], text_tags: TextTags, text: str, known_kinds: Collection[str]
 ) -> dict[str, TagScore]:
     """The type family's tag replaced by the kind the words name when no value covers it
-    (``kinds``); the answer it replaces leads the alternatives."""
+    (``kinds``); the answer it replaces leads the alternatives. The catalogue holds no
+    product of that kind, so a tag no word of the listing names (a season, a usage: what
+    goes with similar words or photos of *other* kinds) goes to review with it. A kind
+    the catalogue has gained since the words' model was fitted (``known_kinds``) is given
+    in the catalogue's spelling, not as new, and still reviewed until the next fit."""
     kind = text_tags.kind
     proposal = kind.propose(text) if kind is not None else None
     if kind is None or proposal is None or kind.family not in tags:
         return tags
+    known = next((v for v in known_kinds if same_kind(v, proposal)), None)
     was = tags[kind.family]
-    return {
-        **tags,
-        kind.family: TagScore(
-            kind.family,
-            proposal,
-            kind.share,  # how often the catalogue's titles name the kind in that place
-            source="text" if was.source == "text" else f"{was.source.removesuffix('+text')}+text",
-            alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
-            review=True,
-            raw_score=kind.share,
-            evidence=[text.split()[-1]],
-            new_value=True,
-        ),
+    out = {
+        family: t if t.review or text_tags.names(text, family) else replace(t, review=True)
+        for family, t in tags.items()
     }
+    out[kind.family] = TagScore(
+        kind.family,
+        known or proposal,
+        kind.share,  # how often the catalogue's titles name the kind in that place
+        source="text" if was.source == "text" else f"{was.source.removesuffix('+text')}+text",
+        alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+        review=True,
+        raw_score=kind.share,
+        evidence=slot_words(text)[-len(proposal.split()) :],
+        new_value=known is None,
+    )
+    return out
 
 
-def from_words(text_tags: TextTags, text: str) -> dict[str, TagScore]:
+def from_words(
+    text_tags: TextTags,
+    text: str,
+    read: Mapping[str, Ranked] | None = None,
+    known_kinds: Collection[str] = (),
+) -> dict[str, TagScore]:
     """Tags for a listing with words and no photo: the text model's answer per family,
     scored by its own trust model."""
     out = {}
-    for family, words in text_tags.model.ranked(text).items():
+    read = text_tags.model.ranked(text) if read is None else read
+    for family, words in read.items():
         fusion = text_tags.families.get(family)
         value, share = words[0]
         trust = fusion.text_trust(words) if fusion else share
@@ -99,4 +119,4 @@ def from_words(text_tags: TextTags, text: str) -> dict[str, TagScore]:
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
         )
-    return _with_new_kind(out, text_tags, text)
+    return _with_new_kind(out, text_tags, text, known_kinds)

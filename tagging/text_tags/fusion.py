@@ -6,14 +6,17 @@ probabilities raised to a weight ``w`` (log-linear pooling, both smoothed), with
 the one of ``WEIGHTS`` that gives the catalogue's held-out products the highest mean
 log-probability of their own value: a family the titles name well (gender) learns a
 large weight, one they rarely name (season) a small one. Per product, the weight is
-learnt apart for words the model is sure of and words it is not (``BANDS`` of its top
-probability; the held-out titles are read as written and as another house writes
-them), so a brand alone or a mistyped title barely moves what the photo says. The fused
-top is then scored by a logistic regression on what says how far to trust it on this
-product (the fused top and margin, the photo's and the words' own tops, whether they
-agree), fitted on the same held-out products; below the score at which those answers
-are 95 % right, or when photo and words each name a different value with confidence,
-the tag goes to review.
+learnt apart for words that name one of the family's values ("Men", "Blue") and words
+that only go with one (a brand, a fabric), and within each for words the model is sure
+of and words it is not (``BANDS`` of its top probability; the held-out titles are read
+as written and as another house writes them). In each band the weight is the best one
+whose fused answers are right at least as often as the photo's alone there, so words
+that name nothing (a brand alone, a title without its colour) can only leave the photo's
+answer or improve on it. The fused top is then scored by a logistic regression on what
+says how far to trust it on this product (the fused top and margin, the photo's and the
+words' own tops, whether they agree, whether the words name a value), fitted on the same
+held-out products; below the score at which those answers are 95 % right, or when photo
+and words each name a different value with confidence, the tag goes to review.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ from sklearn.linear_model import LogisticRegression
 
 from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
+from shelfsight.tagging.text_tags.words import word_set
+
+# What ``TextTags`` holds changed: a file of another format is fitted again, not misread.
+FORMAT = 2
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 # The words' own top probability splits the products into bands, each with its weight.
@@ -53,12 +60,13 @@ def pooled(photo: Ranked, text: Ranked, weight: float) -> Ranked:
     return [(values[i], float(raw[i])) for i in order]
 
 
-def band_of(text: Ranked) -> int:
+def band_of(text: Ranked, named: bool = False) -> int:
+    """The words' band: by their top probability, and apart when they name a value."""
     top = text[0][1] if text else 0.0
-    return sum(top >= b for b in BANDS)
+    return sum(top >= b for b in BANDS) + (len(BANDS) + 1) * named
 
 
-def features(fused: Ranked, photo: Ranked, text: Ranked) -> np.ndarray:
+def features(fused: Ranked, photo: Ranked, text: Ranked, named: bool = False) -> np.ndarray:
     top = fused[0][0]
     margin = fused[0][1] - (fused[1][1] if len(fused) > 1 else 0.0)
     p_top = photo[0][1] if photo else 0.0
@@ -66,7 +74,7 @@ def features(fused: Ranked, photo: Ranked, text: Ranked) -> np.ndarray:
     agree = float(bool(photo) and bool(text) and photo[0][0] == text[0][0])
     p_says = dict(photo).get(top, 0.0)
     t_says = dict(text).get(top, 0.0)
-    return np.array([fused[0][1], margin, p_top, t_top, agree, p_says, t_says])
+    return np.array([fused[0][1], margin, p_top, t_top, agree, p_says, t_says, float(named)])
 
 
 def text_features(text: Ranked) -> np.ndarray:
@@ -94,15 +102,16 @@ class FamilyFusion:
     text: LogisticRegression | None
     text_threshold: float
     n: int = 0
-    by_band: list[float] = field(default_factory=list)  # weight per text-confidence band
+    by_band: list[float] = field(default_factory=list)  # weight per band (``band_of``)
 
-    def weight_for(self, text: Ranked) -> float:
-        return self.by_band[band_of(text)] if self.by_band else self.weight
+    def weight_for(self, text: Ranked, named: bool = False) -> float:
+        band = band_of(text, named)
+        return self.by_band[band] if band < len(self.by_band) else self.weight
 
-    def trust(self, fused: Ranked, photo: Ranked, text: Ranked) -> float:
+    def trust(self, fused: Ranked, photo: Ranked, text: Ranked, named: bool = False) -> float:
         if self.listing is None:
             return fused[0][1]
-        x = features(fused, photo, text).reshape(1, -1)
+        x = features(fused, photo, text, named).reshape(1, -1)
         return float(self.listing.predict_proba(x)[0, 1])
 
     def text_trust(self, text: Ranked) -> float:
@@ -123,6 +132,12 @@ class TextTags:
     summary: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
     kind: KindSlot | None = None  # where titles name the type family's value
+    value_words: dict[str, set[str]] = field(default_factory=dict)  # per family, normalised
+    format: int = FORMAT
+
+    def names(self, text: str, family: str) -> bool:
+        """Whether ``text`` holds a word of one of ``family``'s values ("Men", "Blue")."""
+        return bool(word_set([text]) & self.value_words.get(family, set()))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,4 +150,6 @@ class TextTags:
         if not path.is_file():
             return None
         found = joblib.load(path)
-        return found if isinstance(found, TextTags) else None
+        if not isinstance(found, TextTags) or getattr(found, "format", 1) != FORMAT:
+            return None  # another format: ``index``/``train`` fit it again
+        return found

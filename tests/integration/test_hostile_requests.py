@@ -367,3 +367,60 @@ def test_a_write_waits_a_bounded_time_for_the_lock_then_writes_nothing(home, fas
             assert r.status_code == 201, r.text
     finally:
         holder.kill()
+
+
+def test_hostile_listing_words_on_tag_cost_a_bounded_time_and_memory(cnn_home):
+    # The words reach a vectoriser of character n-grams, a linear model per family and
+    # the kind rule: the longest, most varied text allowed, control characters, other
+    # scripts and words naming nothing are answered (or refused) without growing the
+    # worker. In a subprocess, so the peak memory measured is the request's own.
+    script = textwrap.dedent(
+        f"""
+        import random, resource, time
+        from litestar.testing import TestClient
+        from shelfsight.core.settings import Settings
+        from shelfsight.service.app import create_app
+        from shelfsight.service.routes.tagging import MAX_TEXT
+
+        def rss():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+        rng = random.Random(0)
+        letters = "abcdefghijklmnopqrstuvwxyzéøßжяשׁ漢字"
+        varied = " ".join(
+            "".join(rng.choice(letters) for _ in range(rng.randint(3, 12))) for _ in range(600)
+        )[:MAX_TEXT]
+        hostile = [
+            {{"title": "Men\\x00 Blue\\u202e Tshirt\\x1b[31m", "text": "\\ud7ff" * 10}},
+            {{"title": "=HYPERLINK(1) Women Earrings", "text": varied}},
+            {{"title": "!!! ??? ... ---"}},
+            {{"title": "漢字 женщины Серьги"}},
+            {{"text": varied}},
+        ]
+        config = Settings(home={str(cnn_home)!r}, describe=False)
+        with TestClient(create_app(config)) as c:
+            assert c.post("/tag", files={{"title": (None, "Men Blue Tshirt")}}).status_code == 200
+            before, slowest = rss(), 0.0
+            for fields in hostile:
+                t0 = time.perf_counter()
+                r = c.post("/tag", files={{k: (None, v) for k, v in fields.items()}})
+                slowest = max(slowest, time.perf_counter() - t0)
+                assert r.status_code in (200, 400), (fields, r.status_code, r.text[:300])
+                if r.status_code == 200:
+                    for tag in r.json()["tags"].values():
+                        assert "\\x00" not in tag["value"] and "\\x1b" not in tag["value"]
+            too_long = c.post("/tag", files={{"text": (None, "x" * (MAX_TEXT + 1))}})
+            assert too_long.status_code == 400, too_long.text[:300]
+            huge = c.post("/tag", files={{"title": (None, "shirt " * 1_000_000)}})
+            assert huge.status_code in (400, 413), huge.text[:300]
+            assert c.get("/health").status_code == 200
+            print(rss() - before, round(slowest, 2), sep="|")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    grew_mb, slowest = out.stdout.strip().splitlines()[-1].split("|")
+    assert int(grew_mb) < 150, f"hostile words grew the worker by {grew_mb} MB"
+    assert float(slowest) < 10, f"one hostile /tag took {slowest} s"

@@ -406,3 +406,29 @@ def test_a_title_typed_beside_the_photo_is_weighed_with_it(page, slice_rows, fas
         timeout=60_000,
     )
     assert "listing words" not in gender.locator(".source").inner_text()
+
+
+def test_a_title_typed_in_the_batch_table_tags_that_row_again_with_it(page, new_photos):
+    page.click("#tab-batch")
+    page.set_input_files("#batch-file", [str(p) for p in new_photos[:2]])
+    page.wait_for_function(
+        "document.querySelector('#batch-status').textContent.startsWith('Tagged 2 of 2')",
+        timeout=120_000,
+    )
+    row = page.locator("#batch-table tbody tr").first
+    gender = row.locator("td[data-family=gender] small")
+    assert "listing words" not in gender.get_attribute("title")
+    title = row.locator("input.title")
+    title.fill("Estelle Women Gold Earrings")
+    title.dispatch_event("change")
+    page.wait_for_function(
+        "() => document.querySelector('#batch-table tbody tr').dataset.retagged === 'title'",
+        timeout=60_000,
+    )
+    assert "listing words" in gender.get_attribute("title")
+    assert row.locator("td[data-family=gender] input").input_value() == "Women"
+    kind = row.locator("td[data-family=articleType]")
+    assert kind.locator("input").input_value() == "Earrings"  # a kind the slice lacks
+    assert "review" in kind.get_attribute("class")
+    second = page.locator("#batch-table tbody tr").nth(1)
+    assert second.get_attribute("data-retagged") is None  # only the row with the title

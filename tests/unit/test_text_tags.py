@@ -82,11 +82,110 @@ def test_a_kind_no_value_covers_is_proposed_where_the_titles_name_kinds():
     assert unsure.share < 0.5 and unsure.propose("Gold Earrings") is None
 
 
+def test_the_catalogues_titles_say_which_last_words_and_pairs_name_its_kinds():
+    from shelfsight.tagging.text_tags.kinds import KindSlot, same_kind
+
+    rows = [
+        ("Puma Men Black Casual Shoes", "Casual Shoes", "Casual", "Men", "Black"),
+        ("Nike Women White Casual Shoes", "Casual Shoes", "Casual", "Women", "White"),
+        ("Nike Men Blue Sports Shoes", "Sports Shoes", "Sports", "Men", "Blue"),
+        ("Adidas Women Red Sports Shoes", "Sports Shoes", "Sports", "Women", "Red"),
+        ("Jockey Men White Innerwear Tshirt", "Innerwear Vests", "Casual", "Men", "White"),
+        ("Jockey Men Grey Innerwear Tshirt", "Innerwear Vests", "Casual", "Men", "Grey"),
+        ("Biba Women Red Kurtas", "Kurtas", "Ethnic", "Women", "Red"),
+        ("Biba Women Blue Kurtas", "Kurtas", "Ethnic", "Women", "Blue"),
+        ("Casio Men Black Watch W13582L2", "Watches", "Casual", "Men", "Black"),
+        ("Casio Women Gold Watch W1358", "Watches", "Formal", "Women", "Gold"),
+    ]
+    slot = KindSlot.fit(
+        "articleType",
+        [r[0] for r in rows],
+        [{"articleType": r[1], "usage": r[2], "gender": r[3], "baseColour": r[4]} for r in rows],
+    )
+    # The vests' titles end in "Tshirt"; the watches' in "Watch", the model number aside.
+    assert slot.share == 0.8
+    assert slot.propose("Roadster Men Blue Tshirt") == "Tshirts"  # only vests say it, after
+    assert slot.propose("Jockey Men Blue Innerwear Tshirt") is None  # "Innerwear"
+    assert slot.propose("Aurelia Women Red Kurti") == "Kurtis"  # a kind, not a typo of Kurta
+    assert slot.propose("Aurelia Women Red Kurtsa") is None  # two letters swapped
+    assert slot.propose("Franco Men Black Formal Shoes") == "Formal Shoes"  # a new modifier
+    assert slot.propose("Franco Men Black Leather Shoes") is None  # no kind's modifier
+    assert slot.propose("Disney Kids Blue Flip Flops") == "Flip Flops"  # a rare word joins
+    assert slot.propose("Titan Men Black Watch Kurti") is None  # a known kind elsewhere
+    assert slot.propose("Fastrack Men Black Watch W1478") is None
+    assert same_kind("T-shirts", "Tshirts") and not same_kind("Shirts", "Tshirts")
+
+
 def test_words_the_model_is_unsure_of_get_their_own_weight():
     from shelfsight.tagging.text_tags.fusion import FamilyFusion
 
-    fusion = FamilyFusion(1.0, None, 0.5, None, 0.5, by_band=[0.0, 0.5, 2.0])
+    fusion = FamilyFusion(1.0, None, 0.5, None, 0.5, by_band=[0.0, 0.25, 0.5, 0.5, 1.0, 2.0])
     assert fusion.weight_for([("Tshirts", 0.3)]) == 0.0  # unsure words: the photo decides
-    assert fusion.weight_for([("Tshirts", 0.6)]) == 0.5
-    assert fusion.weight_for([("Tshirts", 0.95)]) == 2.0
+    assert fusion.weight_for([("Tshirts", 0.6)]) == 0.25
+    assert fusion.weight_for([("Tshirts", 0.95)]) == 0.5  # sure, but naming no value
+    assert fusion.weight_for([("Tshirts", 0.95)], named=True) == 2.0
     assert FamilyFusion(1.5, None, 0.5, None, 0.5).weight_for([("x", 0.1)]) == 1.5
+
+
+def test_a_band_weight_never_makes_the_answers_worse_than_the_photos():
+    import numpy as np
+
+    from shelfsight.tagging.neighbour_tags.text_fit import _Scored
+
+    def _best_weight(rows, fallback):
+        return _Scored(rows).best_weight(np.arange(len(rows)), fallback)
+
+    photo = [("Men", 0.6), ("Women", 0.4)]
+    # Words sure of the wrong value 70 times, unsure of the right one 30: any weight
+    # that moves an answer moves the 70 first.
+    loud = [(photo, [("Women", 0.9), ("Men", 0.1)], "Men", False)]
+    soft = [(photo, [("Women", 0.55), ("Men", 0.45)], "Women", False)]
+    assert _best_weight(loud * 70 + soft * 30, 1.0) == 0.0
+    # Sure and right 70 times: the words are used.
+    right = [(photo, [("Women", 0.9), ("Men", 0.1)], "Women", False)]
+    assert _best_weight(right * 70 + soft * 30, 0.0) > 0.0
+    assert _best_weight(right * 5, 0.75) == 0.75  # too few rows: the family's weight
+
+
+def test_words_that_name_a_value_are_told_from_words_that_go_with_one():
+    from shelfsight.tagging.text_tags.fusion import TextTags
+    from shelfsight.tagging.text_tags.words import word_set
+
+    tags = TextTags(model=None, value_words={"gender": word_set(["Men", "Women"])})  # type: ignore[arg-type]
+    assert tags.names("Roadster Men's Blue Tshirt", "gender")
+    assert tags.names("Roadster WOMEN Tshirt", "gender")
+    assert not tags.names("Roadster Tshirt", "gender") and not tags.names("Roadster", "colour")
+
+
+def test_a_new_kind_sends_the_tags_no_word_names_to_review_with_it():
+    from shelfsight.tagging.results import TagScore
+    from shelfsight.tagging.text_tags.apply import with_words
+    from shelfsight.tagging.text_tags.fusion import TextTags
+    from shelfsight.tagging.text_tags.kinds import KindSlot
+    from shelfsight.tagging.text_tags.model import TextModel
+    from shelfsight.tagging.text_tags.words import word_set
+
+    titles = ["Puma Men Black Tshirts", "Nike Women Blue Tops", "Levis Men Blue Jeans"] * 3
+    tags = [
+        {"articleType": t.split()[-1], "gender": t.split()[1], "season": s}
+        for t, s in zip(titles, ["Summer", "Fall", "Winter"] * 3, strict=True)
+    ]
+    families = ["articleType", "gender", "season"]
+    words = TextTags(TextModel.fit(titles, tags, families))
+    words.kind = KindSlot.fit("articleType", titles, tags)
+    words.value_words = {f: word_set(t[f] for t in tags) for f in families}
+    photo = {
+        f: TagScore(f, v, 0.99, source="knn", review=False)
+        for f, v in {"articleType": "Tops", "gender": "Women", "season": "Summer"}.items()
+    }
+    out = with_words(photo, {}, words, "Estelle Women Gold Earrings")
+    assert out["articleType"].value == "Earrings" and out["articleType"].new_value
+    assert out["articleType"].evidence == ["Earrings"] and out["articleType"].review
+    assert not out["gender"].review  # "Women" names it
+    assert out["season"].review  # a season the catalogue's other kinds suggest
+    same = with_words(photo, {}, words, "Nike Women Blue Tops")
+    assert not any(t.review for t in same.values())
+    # Earrings written into the catalogue since the fit: its spelling, not new, reviewed.
+    gained = with_words(photo, {}, words, "Estelle Women Gold Earring", known_kinds=["Earrings"])
+    assert gained["articleType"].value == "Earrings" and not gained["articleType"].new_value
+    assert gained["articleType"].review
