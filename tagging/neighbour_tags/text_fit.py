@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 MIN_ROWS = 30  # fewer held-out products of a family: its fusion is not fitted
 MIN_TITLES = 40
 MIN_BAND = 20  # held-out rows a text-confidence band needs for a weight of its own
+MIN_GROUP = 10  # rows of one wording in a band before it can veto a weight
 # The other houses' words the fusion is also fitted on, one per held-out title in turn.
 AUGMENT = ("drop-colour", "shuffle", "typos", "brand-only")
 
@@ -102,8 +103,8 @@ def fit_text_tags(
     read = []
     for n, i in enumerate(probe):
         other = transform_text(AUGMENT[n % len(AUGMENT)], texts[i], colours, seed)
-        read.append((n, i, texts[i], held_model.ranked(texts[i])))
-        read.append((n, i, other, held_model.ranked(other)))
+        read.append((n, i, texts[i], held_model.ranked(texts[i]), "as written"))
+        read.append((n, i, other, held_model.ranked(other), AUGMENT[n % len(AUGMENT)]))
     scoring = (k, power, alpha, pixel_weight)
     photo = _photo_scores(search, embedded, [products[i] for i in probe], families, *scoring)
     out = TextTags(TextModel.fit(texts, [p.tags for p in products], families))
@@ -115,11 +116,11 @@ def fit_text_tags(
     out.value_words = {f: word_set(catalogue.value_counts(f)) for f in families}
     for family in held_model.classifiers:
         rows = []
-        for n, i, text, words in read:
+        for n, i, text, words, wording in read:
             truth = products[i].tags.get(family)
             said = photo[n].get(family)
             if truth and said and words.get(family):
-                rows.append((said, words[family], truth, out.names(text, family)))
+                rows.append((said, words[family], truth, out.names(text, family), wording))
         if len(rows) >= MIN_ROWS:
             out.families[family], out.summary[family] = _fit_family(rows)
     out.seconds = round(time.perf_counter() - t0, 1)
@@ -166,7 +167,8 @@ def _photo_scores(
     return out
 
 
-Row = tuple[Ranked, Ranked, str, bool]  # photo, words, truth, whether the words name a value
+# photo, words, truth, whether the words name a value, how they were written
+Row = tuple[Ranked, Ranked, str, bool, str]
 
 
 def _fit_family(rows: list[Row]) -> tuple[FamilyFusion, dict[str, Any]]:
@@ -175,20 +177,31 @@ def _fit_family(rows: list[Row]) -> tuple[FamilyFusion, dict[str, Any]]:
     weight = scored.best_weight(everyone, 0.0)
     # Per product: words that name no value, or that the model is unsure of (another
     # house's, a typo, a brand alone), earn their own, usually smaller, weight.
-    bands = np.array([band_of(t, named) for _, t, _, named in rows])
+    bands = np.array([band_of(t, named) for _, t, _, named, _ in rows])
     by_band = [
         scored.best_weight(np.flatnonzero(bands == band), weight)
         for band in range(2 * (len(BANDS) + 1))
     ]
-    fused = [pooled(p, t, by_band[band_of(t, named)]) for p, t, _, named in rows]
+    fused = [pooled(p, t, by_band[band_of(t, named)]) for p, t, _, named, _ in rows]
     right = np.array([f[0][0] == r[2] for f, r in zip(fused, rows, strict=True)])
-    text_right = np.array([t[0][0] == truth for _, t, truth, _ in rows])
-    photo_right = np.array([p[0][0] == truth for p, _, truth, _ in rows])
-    x = np.stack([features(f, p, t, nm) for f, (p, t, _, nm) in zip(fused, rows, strict=True)])
-    xt = np.stack([text_features(t) for _, t, _, _ in rows])
+    text_right = np.array([t[0][0] == truth for _, t, truth, _, _ in rows])
+    photo_right = np.array([p[0][0] == truth for p, _, truth, _, _ in rows])
+    named = np.array([r[3] for r in rows])
+    x = np.stack([features(f, r[0], r[1], r[3]) for f, r in zip(fused, rows, strict=True)])
+    xt = np.stack([text_features(t) for _, t, _, _, _ in rows])
     listing, listing_at = _trust_model(x, right)
     text, text_at = _trust_model(xt, text_right)
     fusion = FamilyFusion(weight, listing, listing_at, text, text_at, len(rows), by_band)
+    if listing is not None:
+        # 95 % right among the accepted of each kind of words apart: the words that name
+        # a value must not carry those that only go with one.
+        trust = listing.predict_proba(x)[:, 1]
+        fusion.thresholds = [
+            _accept_threshold(trust[named == flag], right[named == flag], ACCEPT_PRECISION)
+            if (named == flag).sum() >= MIN_BAND
+            else listing_at
+            for flag in (False, True)
+        ]
     summary = {
         "weight": weight,
         "weights_by_band": by_band,
@@ -207,7 +220,8 @@ class _Scored:
 
     def __init__(self, rows: list[Row]) -> None:
         right, logp = [], []
-        for photo, text, truth, _ in rows:
+        self.wording = np.array([r[4] for r in rows])
+        for photo, text, truth, _, _ in rows:
             fused = [pooled(photo, text, w) for w in WEIGHTS]
             right.append([f[0][0] == truth for f in fused])
             logp.append([math.log(dict(f).get(truth, 1e-9)) for f in fused])
@@ -217,12 +231,18 @@ class _Scored:
     def best_weight(self, rows: np.ndarray, fallback: float) -> float:
         """The weight giving ``rows`` the highest mean log-probability of their own value
         among those whose fused answers are right at least as often as the photo's alone
-        (weight 0); ``fallback`` for too few rows."""
+        (weight 0) for each way the words were written (as written, brand only, ...: one
+        must not pay for another); ``fallback`` for too few rows."""
         if len(rows) < MIN_BAND:
             return fallback
-        right = self.right[rows].sum(axis=0)
+        photo = WEIGHTS.index(0.0)
+        allowed = set(range(len(WEIGHTS)))
+        for wording in set(self.wording[rows]):
+            group = rows[self.wording[rows] == wording]
+            if len(group) >= MIN_GROUP:
+                right = self.right[group].sum(axis=0)
+                allowed &= {j for j in range(len(WEIGHTS)) if right[j] >= right[photo]}
         loglik = self.logp[rows].mean(axis=0)
-        allowed = [j for j in range(len(WEIGHTS)) if right[j] >= right[WEIGHTS.index(0.0)]]
         return WEIGHTS[max(allowed, key=lambda j: loglik[j])]
 
 

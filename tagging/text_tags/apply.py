@@ -53,7 +53,7 @@ def with_words(
             source=f"{was.source}+text",
             alternatives=[(v, round(s, 4)) for v, s in fused[1 : 1 + ALTERNATIVES]],
             review=bool(
-                out_of_domain or trust < fusion.listing_threshold or contradicts(seen, words)
+                out_of_domain or trust < fusion.threshold_for(named) or contradicts(seen, words)
             ),
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),

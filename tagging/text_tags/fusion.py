@@ -21,6 +21,7 @@ and words each name a different value with confidence, the tag goes to review.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
-from shelfsight.tagging.text_tags.words import word_set
+from shelfsight.tagging.text_tags.words import Spellings, slot_words_of
 
 # What ``TextTags`` holds changed: a file of another format is fitted again, not misread.
 FORMAT = 2
@@ -103,6 +104,10 @@ class FamilyFusion:
     text_threshold: float
     n: int = 0
     by_band: list[float] = field(default_factory=list)  # weight per band (``band_of``)
+    thresholds: list[float] = field(default_factory=list)  # words naming no value / one
+
+    def threshold_for(self, named: bool) -> float:
+        return self.thresholds[int(named)] if self.thresholds else self.listing_threshold
 
     def weight_for(self, text: Ranked, named: bool = False) -> float:
         band = band_of(text, named)
@@ -136,12 +141,21 @@ class TextTags:
     format: int = FORMAT
 
     def names(self, text: str, family: str) -> bool:
-        """Whether ``text`` holds a word of one of ``family``'s values ("Men", "Blue")."""
-        return bool(word_set([text]) & self.value_words.get(family, set()))
+        """Whether ``text`` holds a word of one of ``family``'s values ("Men", "Blue"),
+        or one misspelt ("Wmoen")."""
+        spellings = self._spellings.get(family)
+        if spellings is None:
+            spellings = self._spellings[family] = Spellings(self.value_words.get(family, ()))
+        return any(w in spellings for w in slot_words_of(text))
+
+    @functools.cached_property
+    def _spellings(self) -> dict[str, Spellings]:
+        return {}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        self.__dict__.pop("_spellings", None)  # a cache, rebuilt on use
         joblib.dump(self, tmp)
         tmp.replace(path)
 

@@ -16,22 +16,21 @@ model number, "Watch W13582L2", is not a word there). What the catalogue's title
   which begin its titles (``brands``) and which come right before the kind word
   (``before_slot``).
 
-A listing of two words or more whose last word is none of those, and no misspelling of one (two letters
-swapped, or one dropped or doubled after the same first letter: "Kurti" is a kind of its
-own next to "Kurta"), names a new kind; a rare word before it that follows the usual
-context joins it ("Flip Flops"). A known last word shared by several values ("Shoes" of
-"Casual Shoes") names a new kind with a new modifier from a family whose words the
-type's values use ("Formal Shoes"). A title that names a known kind in another place
-(another house's word order) names no new one. The proposal is written the way the
-family's values are (title case; plural when most of them are) and always sent to
-review. On the sample, over 8 random sets of 10 held-out types, 77 % of the held-out
-products get their own type proposed and 1.2 % of the others a false one
-(BENCHMARKS.md, issue 26).
+A listing of two words or more whose last word is none of those, and no misspelling of
+one (two letters swapped, or one dropped or doubled after the same first letter: "Kurti"
+is a kind of its own next to "Kurta"), names a new kind; a rare word before it that
+follows the usual context joins it ("Flip Flops"). A known last word shared by several
+values ("Shoes" of "Casual Shoes") names a new kind with a new modifier from a family
+whose words the type's values use ("Formal Shoes"). A title that names a known kind in
+another place (another house's word order) names no new one. The proposal is written the
+way the family's values are (title case; plural when most of them are) and always sent
+to review. On the sample, over 8 random sets of 10 held-out types, 77 % of the held-out
+products get their own type proposed and 1.2 % of the others a false one (BENCHMARKS.md,
+issue 26).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
 
 from shelfsight.tagging.text_tags.words import norm_word as _norm
+from shelfsight.tagging.text_tags.words import slot_words_of
 
 MIN_SLOT_SHARE = 0.5
 SLOT_USE = 0.05  # share of a value's titles a word must end before it names that value
@@ -48,10 +48,9 @@ DECIDED = 0.95  # share of each type's products on one value: the type decides t
 
 
 def slot_words(text: str) -> list[str]:
-    """The words of ``text`` that can name a kind, in order."""
-    # A model number ("Watch W13582L2") names no kind.
-    found = re.findall(r"[^\W\d_][\w'-]*", text)
-    return [w for w in found if not any(c.isdigit() for c in w)]
+    """The words of ``text`` that can name a kind, in order: a model number ("Watch
+    W13582L2") names none."""
+    return slot_words_of(text)
 
 
 def _variants(word: str) -> set[str]:

@@ -19,8 +19,39 @@ def norm_word(word: str) -> str:
     return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
 
 
+def slot_words_of(text: str) -> list[str]:
+    """The words of ``text`` (letters first, no model numbers), as written."""
+    found = re.findall(r"[^\W\d_][\w'-]*", text)
+    return [w for w in found if not any(c.isdigit() for c in w)]
+
+
 def word_set(texts: Iterable[str]) -> set[str]:
     """Every word of ``texts``, normalised (``norm_word``); "Men's" is "men"."""
-    return {
-        norm_word(w.removesuffix("'s")) for t in texts for w in re.findall(r"[^\W\d_][\w'-]*", t)
-    }
+    return {norm_word(w.removesuffix("'s")) for t in texts for w in slot_words_of(t)}
+
+
+class Spellings:
+    """Words (normalised) and their one-typo spellings, looked up in time linear in the
+    word: two letters swapped, or one dropped or doubled after the first (words of five
+    letters or more), the misspellings ``kinds.misspelt`` forgives."""
+
+    def __init__(self, known: Iterable[str]) -> None:
+        self.known = set(known)
+        # A letter dropped from a known word: every known word less one letter.
+        long = [k for k in self.known if len(k) >= 6]
+        self.dropped = {k[:i] + k[i + 1 :] for k in long for i in range(1, len(k))}
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        plain = word.casefold().replace("-", "").removesuffix("'s")
+        forms = {norm_word(plain), plain, plain.removesuffix("s")}
+        for f in forms:
+            if f in self.known or (len(f) >= 5 and f in self.dropped):
+                return True
+            swapped = (f[:i] + f[i + 1] + f[i] + f[i + 2 :] for i in range(len(f) - 1))
+            if any(s in self.known for s in swapped if s != f):
+                return True
+            if len(f) >= 6 and any(f[:i] + f[i + 1 :] in self.known for i in range(1, len(f))):
+                return True  # a letter doubled or added
+        return False

@@ -133,7 +133,8 @@ def test_a_band_weight_never_makes_the_answers_worse_than_the_photos():
     from shelfsight.tagging.neighbour_tags.text_fit import _Scored
 
     def _best_weight(rows, fallback):
-        return _Scored(rows).best_weight(np.arange(len(rows)), fallback)
+        scored = _Scored([(*r, "as written") for r in rows])
+        return scored.best_weight(np.arange(len(rows)), fallback)
 
     photo = [("Men", 0.6), ("Women", 0.4)]
     # Words sure of the wrong value 70 times, unsure of the right one 30: any weight
@@ -145,6 +146,13 @@ def test_a_band_weight_never_makes_the_answers_worse_than_the_photos():
     right = [(photo, [("Women", 0.9), ("Men", 0.1)], "Women", False)]
     assert _best_weight(right * 70 + soft * 30, 0.0) > 0.0
     assert _best_weight(right * 5, 0.75) == 0.75  # too few rows: the family's weight
+    # One way of writing may not pay for another: brand-only words that lose veto a
+    # weight the titles as written would earn.
+    written = [(*r, "as written") for r in right * 70]
+    brand = [(*r, "brand-only") for r in loud * 20]
+    both = _Scored(written + brand)
+    assert both.best_weight(np.arange(90), 0.0) == 0.0
+    assert both.best_weight(np.arange(70), 0.0) > 0.0
 
 
 def test_words_that_name_a_value_are_told_from_words_that_go_with_one():
@@ -154,6 +162,8 @@ def test_words_that_name_a_value_are_told_from_words_that_go_with_one():
     tags = TextTags(model=None, value_words={"gender": word_set(["Men", "Women"])})  # type: ignore[arg-type]
     assert tags.names("Roadster Men's Blue Tshirt", "gender")
     assert tags.names("Roadster WOMEN Tshirt", "gender")
+    assert tags.names("Roadster Wmoen Tshirt", "gender")  # two letters swapped
+    assert not tags.names("Roadster Wo Tshirt", "gender")
     assert not tags.names("Roadster Tshirt", "gender") and not tags.names("Roadster", "colour")
 
 
