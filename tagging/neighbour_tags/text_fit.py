@@ -56,6 +56,7 @@ MIN_ROWS = 30  # fewer held-out products of a family: its fusion is not fitted
 MIN_TITLES = 40
 MIN_BAND = 20  # held-out rows a text-confidence band needs for a weight of its own
 MIN_GROUP = 10  # rows of one wording in a band before it can veto a weight
+NAMED_FAMILY = 0.5  # share of titles naming a family's value for it to be a named one
 # The other houses' words the fusion is also fitted on, one per held-out title in turn.
 AUGMENT = ("drop-colour", "shuffle", "typos", "brand-only")
 
@@ -182,6 +183,13 @@ def _fit_family(rows: list[Row]) -> tuple[FamilyFusion, dict[str, Any]]:
         scored.best_weight(np.flatnonzero(bands == band), weight)
         for band in range(2 * (len(BANDS) + 1))
     ]
+    written = [r[3] for r in rows if r[4] == "as written"]
+    named_share = float(np.mean(written)) if written else 0.0
+    if named_share >= NAMED_FAMILY:
+        # A family the titles name (gender, colour, type): words that do not name it are
+        # silent or generic about it (a brand alone, a title without its colour), and
+        # the photo decides.
+        by_band[: len(BANDS) + 1] = [0.0] * (len(BANDS) + 1)
     fused = [pooled(p, t, by_band[band_of(t, named)]) for p, t, _, named, _ in rows]
     right = np.array([f[0][0] == r[2] for f, r in zip(fused, rows, strict=True)])
     text_right = np.array([t[0][0] == truth for _, t, truth, _, _ in rows])
@@ -205,7 +213,7 @@ def _fit_family(rows: list[Row]) -> tuple[FamilyFusion, dict[str, Any]]:
     summary = {
         "weight": weight,
         "weights_by_band": by_band,
-        "named_share": round(float(np.mean([r[3] for r in rows])), 4),
+        "named_share": round(named_share, 4),
         "n": len(rows),
         "photo_accuracy": round(float(photo_right.mean()), 4),
         "text_accuracy": round(float(text_right.mean()), 4),

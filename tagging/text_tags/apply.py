@@ -66,8 +66,10 @@ def _with_new_kind(
 ) -> dict[str, TagScore]:
     """The type family's tag replaced by the kind the words name when no value covers it
     (``kinds``); the answer it replaces leads the alternatives. The catalogue holds no
-    product of that kind, so a tag no word of the listing names (a season, a usage: what
-    goes with similar words or photos of *other* kinds) goes to review with it. A kind
+    product of that kind, so a tag of a family the type does not decide and no word of
+    the listing names (a season, a usage: what goes with similar words or photos of
+    *other* kinds) goes to review with it; a category the type decides (a new kind of
+    top is still topwear) keeps its own review rule. A kind
     the catalogue has gained since the words' model was fitted (``known_kinds``) is given
     in the catalogue's spelling, not as new, and still reviewed until the next fit."""
     kind = text_tags.kind
@@ -77,7 +79,9 @@ def _with_new_kind(
     known = next((v for v in known_kinds if same_kind(v, proposal)), None)
     was = tags[kind.family]
     out = {
-        family: t if t.review or text_tags.names(text, family) else replace(t, review=True)
+        family: t
+        if t.review or family in kind.decided or text_tags.names(text, family)
+        else replace(t, review=True)
         for family, t in tags.items()
     }
     out[kind.family] = TagScore(

@@ -108,6 +108,7 @@ class KindSlot:
     before_slot: set[str] = field(default_factory=set)
     title_words: set[str] = field(default_factory=set)
     brands: set[str] = field(default_factory=set)  # words that begin titles
+    decided: set[str] = field(default_factory=set)  # families the type decides (category)
 
     @classmethod
     def fit(cls, family: str, titles: Sequence[str], tags: Sequence[Mapping[str, str]]) -> KindSlot:
@@ -160,6 +161,7 @@ class KindSlot:
             before_slot={w for w, n in before.items() if n >= COMMON},
             title_words={w for w, n in counts.items() if n >= COMMON},
             brands={w for w, n in firsts.items() if n >= COMMON},
+            decided=decided,
         )
 
     def propose(self, text: str) -> str | None:

@@ -176,23 +176,30 @@ def test_a_new_kind_sends_the_tags_no_word_names_to_review_with_it():
     from shelfsight.tagging.text_tags.words import word_set
 
     titles = ["Puma Men Black Tshirts", "Nike Women Blue Tops", "Levis Men Blue Jeans"] * 3
+    seasons = ["Summer", "Fall", "Winter", "Fall", "Winter", "Summer", "Winter", "Summer", "Fall"]
     tags = [
-        {"articleType": t.split()[-1], "gender": t.split()[1], "season": s}
-        for t, s in zip(titles, ["Summer", "Fall", "Winter"] * 3, strict=True)
+        {"articleType": t.split()[-1], "gender": t.split()[1], "season": s, "master": "Apparel"}
+        for t, s in zip(titles, seasons, strict=True)
     ]
-    families = ["articleType", "gender", "season"]
+    families = ["articleType", "gender", "season", "master"]
     words = TextTags(TextModel.fit(titles, tags, families))
     words.kind = KindSlot.fit("articleType", titles, tags)
     words.value_words = {f: word_set(t[f] for t in tags) for f in families}
     photo = {
         f: TagScore(f, v, 0.99, source="knn", review=False)
-        for f, v in {"articleType": "Tops", "gender": "Women", "season": "Summer"}.items()
+        for f, v in {
+            "articleType": "Tops",
+            "gender": "Women",
+            "season": "Summer",
+            "master": "Apparel",
+        }.items()
     }
     out = with_words(photo, {}, words, "Estelle Women Gold Earrings")
     assert out["articleType"].value == "Earrings" and out["articleType"].new_value
     assert out["articleType"].evidence == ["Earrings"] and out["articleType"].review
     assert not out["gender"].review  # "Women" names it
     assert out["season"].review  # a season the catalogue's other kinds suggest
+    assert not out["master"].review  # a category the type decides keeps its own rule
     same = with_words(photo, {}, words, "Nike Women Blue Tops")
     assert not any(t.review for t in same.values())
     # Earrings written into the catalogue since the fit: its spelling, not new, reviewed.
