@@ -42,7 +42,10 @@ def with_words(
             continue
         seen = normalised(seen)
         named = text_tags.names(text, family)
-        fused = pooled(seen, words, fusion.weight_for(words, named))
+        weight = fusion.weight_for(words, named)
+        if weight == 0.0:
+            continue  # words that must not move the photo's answer: its tag stands as is
+        fused = pooled(seen, words, weight)
         value, share = fused[0]
         trust = fusion.trust(fused, seen, words, named)
         was = tags[family]
