@@ -6,6 +6,7 @@ and duplicate distances.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -280,8 +281,21 @@ def _without(ranked: list[tuple[str, float]], value: str) -> list[tuple[str, flo
 def _pixel_scores(product: Any) -> list[tuple[str, float]] | None:
     if not product.image_path:
         return None
+    path = Path(product.image_path)
     try:
-        return palette(decode_file(Path(product.image_path)).image).name_scores()
+        stat = path.stat()
+    except OSError:
+        return None
+    return _palette_scores(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+# The calibration and the words' fusion read the same sample's photos in one `index`
+# (same seed, same pool): the palette, most of either's time (78 of 142 s for the
+# words' fit on the sample), is computed once. Keyed by the file's path, time and size.
+@functools.lru_cache(maxsize=2 * SAMPLE)
+def _palette_scores(path: str, mtime_ns: int, size: int) -> list[tuple[str, float]] | None:
+    try:
+        return palette(decode_file(Path(path)).image).name_scores()
     except ImageError:
         return None
 

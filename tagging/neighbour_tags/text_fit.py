@@ -101,11 +101,13 @@ def fit_text_tags(
     # (``perturb``), so the fusion learns how far weaker words can be trusted.
     colour_column = catalogue.column("colour")
     colours = catalogue.value_counts(colour_column) if colour_column in families else {}
-    read = []
+    pairs = []
     for n, i in enumerate(probe):
-        other = transform_text(AUGMENT[n % len(AUGMENT)], texts[i], colours, seed)
-        read.append((n, i, texts[i], held_model.ranked(texts[i]), "as written"))
-        read.append((n, i, other, held_model.ranked(other), AUGMENT[n % len(AUGMENT)]))
+        wording = AUGMENT[n % len(AUGMENT)]
+        pairs.append((n, i, texts[i], "as written"))
+        pairs.append((n, i, transform_text(wording, texts[i], colours, seed), wording))
+    answers = held_model.ranked_many([text for _, _, text, _ in pairs])
+    read = [(n, i, text, said, w) for (n, i, text, w), said in zip(pairs, answers, strict=True)]
     scoring = (k, power, alpha, pixel_weight)
     photo = _photo_scores(search, embedded, [products[i] for i in probe], families, *scoring)
     out = TextTags(TextModel.fit(texts, [p.tags for p in products], families))
