@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from shelfsight.tagging.text_tags.kinds import KindSlot
 from shelfsight.tagging.text_tags.model import TextModel
-from shelfsight.tagging.text_tags.words import Spellings, slot_words_of
+from shelfsight.tagging.text_tags.words import Spellings, norm_word, slot_words_of
 
 # What ``TextTags`` holds changed: a file of another format is fitted again, not misread.
 FORMAT = 2
@@ -142,11 +142,16 @@ class TextTags:
 
     def names(self, text: str, family: str) -> bool:
         """Whether ``text`` holds a word of one of ``family``'s values ("Men", "Blue"),
-        or one misspelt ("Wmoen")."""
+        or one misspelt ("Wmoen"). A first word that begins the catalogue's titles is the
+        brand's ("Red Tape" names no colour)."""
         spellings = self._spellings.get(family)
         if spellings is None:
             spellings = self._spellings[family] = Spellings(self.value_words.get(family, ()))
-        return any(w in spellings for w in slot_words_of(text))
+        words = slot_words_of(text)
+        brands = self.kind.brands if self.kind is not None else set()
+        if words and norm_word(words[0]) in brands:
+            words = words[1:]
+        return any(w in spellings for w in words)
 
     @functools.cached_property
     def _spellings(self) -> dict[str, Spellings]:

@@ -164,6 +164,13 @@ def test_words_that_name_a_value_are_told_from_words_that_go_with_one():
     assert tags.names("Roadster WOMEN Tshirt", "gender")
     assert tags.names("Roadster Wmoen Tshirt", "gender")  # two letters swapped
     assert not tags.names("Roadster Wo Tshirt", "gender")
+    from shelfsight.tagging.text_tags.kinds import KindSlot
+
+    tags.value_words["colour"] = word_set(["Red", "Black"])
+    tags.kind = KindSlot("articleType", 1.0, 1.0, brands={"red"})
+    assert not tags.names("Red Tape", "colour")  # the brand's word, where brands stand
+    assert tags.names("Red Tape Men Black Shoes", "colour")
+    assert tags.names("Nike Men Red Shoes", "colour")
     assert not tags.names("Roadster Tshirt", "gender") and not tags.names("Roadster", "colour")
 
 
