@@ -169,6 +169,7 @@ class TextTags:
         if not path.is_file():
             return None
         found = joblib.load(path)
-        if not isinstance(found, TextTags) or getattr(found, "format", 1) != FORMAT:
+        # The instance's own field: a file older than the field has only the class's.
+        if not isinstance(found, TextTags) or found.__dict__.get("format", 1) != FORMAT:
             return None  # another format: ``index``/``train`` fit it again
         return found

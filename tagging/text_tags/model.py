@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.sparse import hstack
+from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
@@ -79,8 +81,8 @@ class TextModel:
 
     def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Per family, each text's probability of each value (``classes(family)``)."""
-        x = self.vectoriser.transform(list(texts))
-        return {f: c.predict_proba(x) for f, c in self.classifiers.items()}
+        x = self._features(texts)
+        return {f: self._proba(f, x) for f in self.classifiers}
 
     def classes(self, family: str) -> list[str]:
         return [str(c) for c in self.classifiers[family].classes_]
@@ -93,8 +95,8 @@ class TextModel:
     def ranked_many(self, texts: Sequence[str]) -> list[dict[str, list[tuple[str, float]]]]:
         """``ranked`` for many listings at once (one vectorising pass: an evaluation's
         thousands of queries)."""
-        x = self.vectoriser.transform(list(texts))
-        probs = {f: c.predict_proba(x) for f, c in self.classifiers.items()}
+        x = self._features(texts)
+        probs = {f: self._proba(f, x) for f in self.classifiers}
         out: list[dict[str, list[tuple[str, float]]]] = []
         for row, words in enumerate(x.getnnz(axis=1)):
             one = {}
@@ -104,6 +106,38 @@ class TextModel:
                 one[family] = [(str(classes[i]), float(p[row, i])) for i in order]
             out.append(one)
         return out
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        """The union's features, each part transformed in turn: ``FeatureUnion.transform``
+        goes through joblib even for one text, a few ms of a /tag."""
+        parts = [t.transform(list(texts)) for _, t in self.vectoriser.transformer_list]
+        return hstack(parts).tocsr()
+
+    def _proba(self, family: str, x: Any) -> np.ndarray:
+        """``predict_proba`` of the family's classifier (one-vs-rest logistic, normalised),
+        from its weights laid out once for a sparse row: sklearn transposes the
+        coefficient matrix on every call, most of what the words added to a /tag."""
+        weights = self.__dict__.setdefault("_weights", {})
+        if family not in weights:
+            clf = self.classifiers[family]
+            weights[family] = (np.ascontiguousarray(clf.coef_.T), clf.intercept_.copy())
+        w, b = weights[family]
+        prob = expit(np.asarray(x @ w) + b)
+        if prob.shape[1] == 1:
+            return np.hstack([1 - prob, prob])
+        total = prob.sum(axis=1, keepdims=True)
+        return np.where(total > 0, prob / np.where(total > 0, total, 1), 1 / prob.shape[1])
+
+    def _word_row(self, text: str) -> Any:
+        """The word n-gram features of ``text``, kept for the last text: a tag asks for
+        the evidence of every family of the same listing (7 transforms were 1 ms each)."""
+        last = self.__dict__.get("_last_row")
+        if last is None or last[0] != text:
+            last = self.__dict__["_last_row"] = (text, _word_features(self, text))
+        return last[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_last_row", "_weights")}
 
     @functools.cached_property
     def _word_names(self) -> np.ndarray:
@@ -117,19 +151,22 @@ class TextModel:
         clf = self.classifiers.get(family)
         if clf is None or value not in clf.classes_:
             return []
-        words = self.vectoriser.transformer_list[0][1]
-        x = words.transform([text])
+        x = self._word_row(text)
         row = list(clf.classes_).index(value)
         coef = clf.coef_[row] if clf.coef_.shape[0] > 1 else clf.coef_[0] * (1 if row else -1)
-        weights = x.multiply(coef[: len(self._word_names)]).tocsr()
+        pushed = x.data * coef[x.indices]  # the row's word features only
         names = self._word_names
         found = sorted(
-            ((float(v), str(names[i])) for i, v in zip(weights.indices, weights.data, strict=True)),
+            ((float(v), str(names[i])) for i, v in zip(x.indices, pushed, strict=True)),
             reverse=True,
         )
         spelled = {w.casefold(): w for w in re.findall(r"[\w'-]+", text)}
         out = [spelled.get(name, name) for v, name in found if v > 0 and " " not in name]
         return out[:top]
+
+
+def _word_features(model: TextModel, text: str) -> Any:
+    return model.vectoriser.transformer_list[0][1].transform([text]).tocsr()
 
 
 def _labelled(tags: Sequence[Mapping[str, str]], family: str) -> tuple[list[int], list[str]]:

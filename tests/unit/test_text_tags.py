@@ -213,3 +213,30 @@ def test_a_new_kind_sends_the_tags_no_word_names_to_review_with_it():
     gained = with_words(photo, {}, words, "Estelle Women Gold Earring", known_kinds=["Earrings"])
     assert gained["articleType"].value == "Earrings" and not gained["articleType"].new_value
     assert gained["articleType"].review
+
+
+def test_a_words_model_file_of_another_format_is_not_misread(tmp_path):
+    import joblib
+
+    from shelfsight.tagging.text_tags.fusion import TextTags
+
+    path = tmp_path / "text-tags.joblib"
+    TextTags(model=None).save(path)  # type: ignore[arg-type]
+    assert TextTags.load(path) is not None
+    old = TextTags(model=None)  # type: ignore[arg-type]
+    del old.__dict__["format"]  # as pickled before the field existed
+    joblib.dump(old, path)
+    assert TextTags.load(path) is None
+
+
+def test_the_words_probabilities_are_the_classifiers_own():
+    import numpy as np
+
+    from shelfsight.tagging.text_tags.model import TextModel
+
+    titles = ["Puma Men Black Tshirts", "Nike Women Blue Tops", "Levis Men Blue Jeans"] * 4
+    tags = [{"type": t.split()[-1], "gender": t.split()[1]} for t in titles]  # 3 and 2 values
+    model = TextModel.fit(titles, tags, ["type", "gender"])
+    x = model.vectoriser.transform([*titles[:3], "Nike Men Tops", "nothing known"])
+    for family, clf in model.classifiers.items():
+        assert np.allclose(model._proba(family, x), clf.predict_proba(x))
