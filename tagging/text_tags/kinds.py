@@ -35,10 +35,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import DamerauLevenshtein, Levenshtein
-
+from shelfsight.tagging.text_tags.words import Spellings, slot_words_of
 from shelfsight.tagging.text_tags.words import norm_word as _norm
-from shelfsight.tagging.text_tags.words import slot_words_of
 
 MIN_SLOT_SHARE = 0.5
 SLOT_USE = 0.05  # share of a value's titles a word must end before it names that value
@@ -51,28 +49,6 @@ def slot_words(text: str) -> list[str]:
     """The words of ``text`` that can name a kind, in order: a model number ("Watch
     W13582L2") names none."""
     return slot_words_of(text)
-
-
-def _variants(word: str) -> set[str]:
-    plain = word.casefold().replace("-", "")
-    return {_norm(word), plain, plain.removesuffix("s")}
-
-
-def _one_typo(word: str, known: str) -> bool:
-    if abs(len(word) - len(known)) > 1:
-        return False
-    if len(word) == len(known):  # two letters swapped
-        return sorted(word) == sorted(known) and DamerauLevenshtein.distance(word, known) == 1
-    # A letter dropped or doubled, after the same first letter: "Tshirt" is no misspelt "Shirt".
-    return len(word) >= 5 and word[0] == known[0] and Levenshtein.distance(word, known) == 1
-
-
-def misspelt(word: str, known: set[str]) -> bool:
-    """Whether ``word`` is one of ``known`` (normalised words) with one typo."""
-    forms = _variants(word)
-    if forms & known:
-        return False  # the word itself
-    return any(_one_typo(f, k) for f in forms for k in known)
 
 
 def _decided_families(family: str, tags: Sequence[Mapping[str, str]]) -> set[str]:
@@ -175,7 +151,7 @@ class KindSlot:
         last, prev = norm[-1], norm[-2]
         if last in self.descriptors | self.brands or (prev, last) in self.named_pairs:
             return None
-        if misspelt(words[-1], self.named | self.descriptors | self.type_words):
+        if self._spellings("last").misspelt(words[-1]):
             return None
         if any(w in self.named for w in norm[:-1]):
             return None  # a known kind in another place: another word order
@@ -187,9 +163,18 @@ class KindSlot:
             return self._phrase(words[-1:])
         if last in self.heads and len(norm) >= 3 and norm[-3] in context:
             new_modifier = prev in self.kind_modifiers and prev not in self.type_words
-            if new_modifier and not misspelt(words[-2], self.type_words | self.descriptors):
+            if new_modifier and not self._spellings("modifier").misspelt(words[-2]):
                 return self._phrase(words[-2:])
         return None
+
+    def _spellings(self, place: str) -> Spellings:
+        """The words a kind word (``last``) or its modifier (``modifier``) may be a
+        misspelling of; built on first use and kept (the sets are fixed once fitted)."""
+        cache = self.__dict__.setdefault("_spelling_cache", {})
+        if place not in cache:
+            known = self.type_words | self.descriptors
+            cache[place] = Spellings(known | self.named if place == "last" else known)
+        return cache[place]
 
     def _phrase(self, words: Iterable[str]) -> str:
         value = " ".join(w[:1].upper() + w[1:].lower() for w in words)

@@ -79,11 +79,6 @@ class TextModel:
         model.seconds = round(time.perf_counter() - t0, 2)
         return model
 
-    def probabilities(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Per family, each text's probability of each value (``classes(family)``)."""
-        x = self._features(texts)
-        return {f: self._proba(f, x) for f in self.classifiers}
-
     def classes(self, family: str) -> list[str]:
         return [str(c) for c in self.classifiers[family].classes_]
 

@@ -32,8 +32,9 @@ def word_set(texts: Iterable[str]) -> set[str]:
 
 class Spellings:
     """Words (normalised) and their one-typo spellings, looked up in time linear in the
-    word: two letters swapped, or one dropped or doubled after the first (words of five
-    letters or more), the misspellings ``kinds.misspelt`` forgives."""
+    word: two letters swapped, or one dropped or doubled after the first letter (words of
+    five letters or more). "Kurti" is no misspelt "Kurta" (a letter replaced), "Tshirt" no
+    misspelt "Shirt" (the first letter)."""
 
     def __init__(self, known: Iterable[str]) -> None:
         self.known = set(known)
@@ -41,17 +42,28 @@ class Spellings:
         long = [k for k in self.known if len(k) >= 6]
         self.dropped = {k[:i] + k[i + 1 :] for k in long for i in range(1, len(k))}
 
+    @staticmethod
+    def _forms(word: str) -> set[str]:
+        plain = word.casefold().replace("-", "").removesuffix("'s")
+        return {norm_word(plain), plain, plain.removesuffix("s")}
+
+    def _one_typo(self, f: str) -> bool:
+        if len(f) >= 5 and f in self.dropped:
+            return True
+        swapped = (f[:i] + f[i + 1] + f[i] + f[i + 2 :] for i in range(len(f) - 1))
+        if any(s in self.known for s in swapped if s != f):
+            return True
+        # A letter doubled or added.
+        return len(f) >= 5 and any(f[:i] + f[i + 1 :] in self.known for i in range(1, len(f)))
+
     def __contains__(self, word: object) -> bool:
+        """``word`` is a known word, or one misspelt."""
         if not isinstance(word, str):
             return False
-        plain = word.casefold().replace("-", "").removesuffix("'s")
-        forms = {norm_word(plain), plain, plain.removesuffix("s")}
-        for f in forms:
-            if f in self.known or (len(f) >= 5 and f in self.dropped):
-                return True
-            swapped = (f[:i] + f[i + 1] + f[i] + f[i + 2 :] for i in range(len(f) - 1))
-            if any(s in self.known for s in swapped if s != f):
-                return True
-            if len(f) >= 6 and any(f[:i] + f[i + 1 :] in self.known for i in range(1, len(f))):
-                return True  # a letter doubled or added
-        return False
+        forms = self._forms(word)
+        return bool(forms & self.known) or any(self._one_typo(f) for f in forms)
+
+    def misspelt(self, word: str) -> bool:
+        """``word`` is a known word misspelt, not the word itself."""
+        forms = self._forms(word)
+        return not forms & self.known and any(self._one_typo(f) for f in forms)
