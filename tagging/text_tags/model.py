@@ -79,9 +79,6 @@ class TextModel:
         model.seconds = round(time.perf_counter() - t0, 2)
         return model
 
-    def classes(self, family: str) -> list[str]:
-        return [str(c) for c in self.classifiers[family].classes_]
-
     def ranked(self, text: str) -> dict[str, list[tuple[str, float]]]:
         """Per family, the values for one listing's words, most probable first; nothing
         for a text with no word the catalogue's titles hold (it would be the prior)."""

@@ -196,13 +196,19 @@ def new_photos(fashion_dir, slice_rows, tmp_path_factory):
     return sorted(folder.glob("*.jpg"))
 
 
+def tag_on_batch_tab(page, photos, timeout=120_000):
+    """Drop ``photos`` on the batch tab and wait until every one is tagged."""
+    page.set_input_files("#batch-file", [str(p) for p in photos])
+    page.wait_for_function(
+        "document.querySelector('#batch-status').textContent"
+        f".startsWith('Tagged {len(photos)} of {len(photos)}')",
+        timeout=timeout,
+    )
+
+
 def test_batch_upload_review_correct_and_download(page, new_photos, tmp_path):
     page.click("#tab-batch")
-    page.set_input_files("#batch-file", [str(p) for p in new_photos])
-    page.wait_for_function(
-        "document.querySelector('#batch-status').textContent.startsWith('Tagged 20 of 20')",
-        timeout=120_000,
-    )
+    tag_on_batch_tab(page, new_photos)
     assert page.locator("#batch-table tbody tr").count() == 20
     first = page.locator("#batch-table tbody tr").first
     name = first.get_attribute("data-name")
@@ -350,11 +356,7 @@ def test_corrected_batch_rows_are_written_back_as_listings(browser, home, new_ph
         page = browser.new_page(viewport={"width": 1200, "height": 900}, bypass_csp=True)
         page.goto(writable.url + "/")
         page.click("#tab-batch")
-        page.set_input_files("#batch-file", [str(p) for p in new_photos[:3]])
-        page.wait_for_function(
-            "document.querySelector('#batch-status').textContent.startsWith('Tagged 3 of 3')",
-            timeout=60_000,
-        )
+        tag_on_batch_tab(page, new_photos[:3], timeout=60_000)
         first = page.locator("#batch-table tbody tr").first
         first.locator("input.id").fill("new-1")
         first.locator("input.title").fill("Test Brand Men Blue Shirt")
@@ -410,11 +412,7 @@ def test_a_title_typed_beside_the_photo_is_weighed_with_it(page, slice_rows, fas
 
 def test_a_title_typed_in_the_batch_table_tags_that_row_again_with_it(page, new_photos):
     page.click("#tab-batch")
-    page.set_input_files("#batch-file", [str(p) for p in new_photos[:2]])
-    page.wait_for_function(
-        "document.querySelector('#batch-status').textContent.startsWith('Tagged 2 of 2')",
-        timeout=120_000,
-    )
+    tag_on_batch_tab(page, new_photos[:2])
     row = page.locator("#batch-table tbody tr").first
     gender = row.locator("td[data-family=gender] small")
     assert "listing words" not in gender.get_attribute("title")
