@@ -1,0 +1,291 @@
+"""The review inbox (issue 27, first brick): what tagging suggested for new products,
+kept until a person accepts, corrects or rejects it, and the record of every decision.
+
+Two tables in the catalogue's own database (so an item and the product it becomes can be
+written in one transaction, with the catalogue's crash safety): ``review_items`` (one
+per kept photo or listing: its words, its suggested tags with scores and review flags,
+its status) and ``review_decisions`` (one per item and family once decided: suggested
+value and score, whether it was flagged, the final value, whether it changed, by which
+key, when). ``stats`` counts, per family and ISO week, how often suggestions were kept
+unchanged, flagged and unflagged apart: how far the tool can be trusted on the
+merchant's own new products.
+
+Not yet built (issue 27): accepting into the catalogue and index through the facade, the
+CLI and HTTP routes, the page, thresholds refitted from decisions, ``eval stream``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shelfsight.core.errors import BadInput
+from shelfsight.indexer.catalogue import Catalogue
+
+STATUSES = ("pending", "accepted", "rejected")
+COUNTS = ("decisions", "flagged", "flagged_kept", "unflagged", "unflagged_kept")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Suggestion:
+    """One family's suggested tag, as tagging returned it."""
+
+    value: str
+    score: float
+    review: bool
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class ReviewItem:
+    id: int
+    status: str
+    title: str
+    text: str
+    image_path: str | None
+    suggested: dict[str, Suggestion]
+    created_at: str
+    decided_at: str | None = None
+    decided_by: str | None = None
+    product_id: str | None = None
+
+    @property
+    def flagged(self) -> list[str]:
+        return [f for f, s in self.suggested.items() if s.review]
+
+
+class ReviewInbox:
+    """Pending items and decisions, in ``catalogue``'s database."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        db = catalogue.db
+        if "review_items" not in db.table_names():
+            db.table("review_items").create(
+                {
+                    "id": int,
+                    "status": str,
+                    "title": str,
+                    "text": str,
+                    "image_path": str,
+                    "suggested": str,
+                    "created_at": str,
+                    "decided_at": str,
+                    "decided_by": str,
+                    "product_id": str,
+                },
+                pk="id",
+                not_null={"status", "suggested", "created_at"},
+            )
+            db.table("review_items").create_index(["status"])
+        if "review_decisions" not in db.table_names():
+            db.table("review_decisions").create(
+                {
+                    "item_id": int,
+                    "family": str,
+                    "suggested": str,
+                    "score": float,
+                    "flagged": int,
+                    "final": str,
+                    "changed": int,
+                    "decided_by": str,
+                    "decided_at": str,
+                },
+                pk=("item_id", "family"),
+            )
+            db.table("review_decisions").create_index(["family", "decided_at"])
+
+    # -- keeping what tagging suggested ------------------------------------------------
+    def keep(
+        self,
+        suggested: Iterable[Mapping[str, Suggestion]],
+        *,
+        titles: Iterable[str] | None = None,
+        texts: Iterable[str] | None = None,
+        image_paths: Iterable[str | None] | None = None,
+    ) -> list[int]:
+        """Store each photo's or listing's suggestions as a pending item, all in one
+        transaction (a batch is kept whole or not at all); their ids, in order."""
+        rows = list(suggested)
+        titles_l = list(titles) if titles is not None else [""] * len(rows)
+        texts_l = list(texts) if texts is not None else [""] * len(rows)
+        paths_l = list(image_paths) if image_paths is not None else [None] * len(rows)
+        if not len(rows) == len(titles_l) == len(texts_l) == len(paths_l):
+            raise BadInput(
+                "bad review items: suggestions, titles, texts and images differ in number"
+            )
+        ids = []
+        with self.catalogue.transaction():
+            table = self.catalogue.db.table("review_items")
+            for tags, title, text, path in zip(rows, titles_l, texts_l, paths_l, strict=True):
+                table.insert(
+                    {
+                        "status": "pending",
+                        "title": title or "",
+                        "text": text or "",
+                        "image_path": path,
+                        "suggested": json.dumps({f: s.__dict__ for f, s in tags.items()}),
+                        "created_at": _now(),
+                    }
+                )
+                ids.append(int(table.last_pk))
+        return ids
+
+    # -- reading ---------------------------------------------------------------------
+    def get(self, item_id: int) -> ReviewItem | None:
+        rows = list(self.catalogue.db.query("select * from review_items where id = ?", [item_id]))
+        return _item(rows[0]) if rows else None
+
+    def items(
+        self,
+        status: str | None = "pending",
+        *,
+        needs_review: bool | None = None,
+        family: str | None = None,
+        value: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ReviewItem]:
+        """Items, oldest first: by status, whether any tag (or ``family``'s) is flagged,
+        and ``family``'s suggested ``value``."""
+        if status is not None and status not in STATUSES:
+            raise BadInput(f"bad status {status!r}; choose {', '.join(STATUSES)}")
+        sql, args = "select * from review_items", []
+        if status is not None:
+            sql, args = sql + " where status = ?", [status]
+        sql += " order by id"
+        out = []
+        skipped = 0
+        for row in self.catalogue.db.query(sql, args):
+            item = _item(row)
+            chosen = [item.suggested[family]] if family else list(item.suggested.values())
+            if family and family not in item.suggested:
+                continue
+            if needs_review is not None and any(s.review for s in chosen) != needs_review:
+                continue
+            if value is not None and (not family or item.suggested[family].value != value):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(item)
+            if len(out) >= limit:
+                break
+        return out
+
+    # -- deciding --------------------------------------------------------------------
+    def decide(
+        self,
+        item_id: int,
+        final: Mapping[str, str] | None,
+        by: str = "",
+        product_id: str | None = None,
+    ) -> ReviewItem:
+        """Accept (``final``: every family's kept or corrected value) or reject (None) a
+        pending item, recording a decision per family; one transaction."""
+        with self.catalogue.transaction():
+            item = self.get(item_id)
+            if item is None:
+                raise BadInput(f"no review item {item_id}")
+            if item.status != "pending":
+                raise BadInput(f"review item {item_id} is already {item.status}")
+            at = _now()
+            status = "rejected" if final is None else "accepted"
+            self.catalogue.db.table("review_items").update(
+                item_id,
+                {"status": status, "decided_at": at, "decided_by": by, "product_id": product_id},
+            )
+            if final is not None:
+                decisions = self.catalogue.db.table("review_decisions")
+                for family, s in item.suggested.items():
+                    kept = final.get(family, s.value)
+                    decisions.insert(
+                        {
+                            "item_id": item_id,
+                            "family": family,
+                            "suggested": s.value,
+                            "score": s.score,
+                            "flagged": int(s.review),
+                            "final": kept,
+                            "changed": int(kept != s.value),
+                            "decided_by": by,
+                            "decided_at": at,
+                        }
+                    )
+        decided = self.get(item_id)
+        assert decided is not None
+        return decided
+
+    def undo(self, item_id: int) -> ReviewItem:
+        """A decided item back to pending, its decisions forgotten (the facade removes the
+        product an accept added)."""
+        with self.catalogue.transaction():
+            item = self.get(item_id)
+            if item is None or item.status == "pending":
+                raise BadInput(f"review item {item_id} has no decision to undo")
+            self.catalogue.db.execute("delete from review_decisions where item_id = ?", [item_id])
+            self.catalogue.db.table("review_items").update(
+                item_id,
+                {"status": "pending", "decided_at": None, "decided_by": None, "product_id": None},
+            )
+        undone = self.get(item_id)
+        assert undone is not None
+        return undone
+
+    # -- what the decisions say -------------------------------------------------------
+    def decisions(self) -> Iterator[dict[str, Any]]:
+        yield from self.catalogue.db.query("select * from review_decisions order by decided_at")
+
+    def stats(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per family and ISO week (``2026-W49``), and ``all``: decisions, and the share
+        kept unchanged among the flagged and the unflagged suggestions."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for d in self.decisions():
+            year, week, _ = datetime.fromisoformat(d["decided_at"]).isocalendar()
+            for period in (f"{year}-W{week:02d}", "all"):
+                cell = out.setdefault(d["family"], {}).setdefault(
+                    period,
+                    {
+                        "decisions": 0,
+                        "flagged": 0,
+                        "flagged_kept": 0,
+                        "unflagged": 0,
+                        "unflagged_kept": 0,
+                    },
+                )
+                side = "flagged" if d["flagged"] else "unflagged"
+                cell["decisions"] += 1
+                cell[side] += 1
+                cell[f"{side}_kept"] += int(not d["changed"])
+        for periods in out.values():
+            for cell in periods.values():
+                for side in ("flagged", "unflagged"):
+                    n = cell[side]
+                    cell[f"{side}_kept_share"] = round(cell[f"{side}_kept"] / n, 4) if n else None
+        return out
+
+
+def _item(row: Mapping[str, Any]) -> ReviewItem:
+    suggested = {
+        f: Suggestion(s["value"], s["score"], s["review"], [tuple(a) for a in s["alternatives"]])
+        for f, s in json.loads(row["suggested"]).items()
+    }
+    return ReviewItem(
+        id=row["id"],
+        status=row["status"],
+        title=row["title"] or "",
+        text=row["text"] or "",
+        image_path=row["image_path"],
+        suggested=suggested,
+        created_at=row["created_at"],
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        product_id=row["product_id"],
+    )
