@@ -47,6 +47,7 @@ from shelfsight.tagging.text_tags.words import listing_text
 if TYPE_CHECKING:  # imported where used: they pull in torch, transformers...
     from shelfsight.indexer.build import IndexReport
     from shelfsight.indexer.train import TrainReport
+    from shelfsight.review import Review
     from shelfsight.tagging.describe.writer import DescribeChanges, DescribeOptions, Description
     from shelfsight.tagging.neighbour_tags.batch import BatchImages
     from shelfsight.tagging.neighbour_tags.pipeline import Pipeline, PipelineOptions, TagChanges
@@ -117,6 +118,12 @@ class Shelfsight:
     def title_search(self) -> TitleSearch:
         """Semantic search over the titles (MiniLM), shared with text-only descriptions."""
         return self.live.titles
+
+    @property
+    def review(self) -> Review:  # the review inbox (``shelfsight.review``)
+        from shelfsight.review import Review
+
+        return Review(self)
 
     def require_index(self) -> str:  # the live index version, else ``NotIndexed``
         return self.live.require_index()
