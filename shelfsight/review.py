@@ -6,12 +6,6 @@ The store is ``indexer.review_inbox``; a kept photo is written to the workspace'
 store like an upload. Not yet built: the CLI and HTTP routes, the page, thresholds
 refitted from decisions, ``eval stream``; the start-up sweep of unused stored photos
 must learn that a pending item holds its photo.
-
-Open question (tests/integration/test_review_inbox.py fails on it): on the test slice,
-tagging a photo again after its item was accepted as ``new-1`` reported
-``duplicate_of="13162"`` (a near-copy already in the catalogue) instead of ``new-1``,
-while on another workspace the same flow gives ``new-1``: check whether the query's
-``exclude`` (products with the same bytes) finds the accepted product's key.
 """
 
 from __future__ import annotations
