@@ -10,14 +10,14 @@ key, when). ``stats`` counts, per family and ISO week, how often suggestions wer
 unchanged, flagged and unflagged apart: how far the tool can be trusted on the
 merchant's own new products.
 
-Not yet built (issue 27): accepting into the catalogue and index through the facade, the
-CLI and HTTP routes, the page, thresholds refitted from decisions, ``eval stream``.
+The library's ``shelfsight.review`` turns an accept into a catalogue product;
+``tagging.neighbour_tags.outcomes`` learns the review thresholds from the decisions.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,10 @@ class Suggestion:
     score: float
     review: bool
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    source: str = ""
+    held: bool = False  # reviewed whatever its score (out of domain, a new kind...)
+    threshold: float | None = None  # the score under which it was sent to review
+    audit: float = 0.0  # a spot check, drawn at this share of the tags above the threshold
 
 
 @dataclass
@@ -95,6 +99,13 @@ class ReviewInbox:
                     "flagged": int,
                     "final": str,
                     "changed": int,
+                    "source": str,
+                    "held": int,
+                    "threshold": float,
+                    "audit": float,
+                    # Whether a person saw the tag: a bulk accept of the unflagged did not,
+                    # so its "unchanged" says nothing about being right.
+                    "looked": int,
                     "decided_by": str,
                     "decided_at": str,
                 },
@@ -135,7 +146,7 @@ class ReviewInbox:
                         "created_at": _now(),
                     }
                 )
-                ids.append(int(table.last_pk))
+                ids.append(int(table.last_pk or 0))
         return ids
 
     # -- reading ---------------------------------------------------------------------
@@ -154,59 +165,90 @@ class ReviewInbox:
         offset: int = 0,
     ) -> list[ReviewItem]:
         """Items, oldest first: by status, whether any tag (or ``family``'s) is flagged,
-        and ``family``'s suggested ``value``."""
+        and ``family``'s suggested ``value``; filtered and paged in SQL, so a page costs
+        the same however large the inbox grows."""
         if status is not None and status not in STATUSES:
             raise BadInput(f"bad status {status!r}; choose {', '.join(STATUSES)}")
-        sql, args = "select * from review_items", []
+        if value is not None and not family:
+            raise BadInput("a value filter needs its family")
+        where, args = ["1"], []
         if status is not None:
-            sql, args = sql + " where status = ?", [status]
-        sql += " order by id"
-        out = []
-        skipped = 0
-        for row in self.catalogue.db.query(sql, args):
-            item = _item(row)
-            chosen = [item.suggested[family]] if family else list(item.suggested.values())
-            if family and family not in item.suggested:
-                continue
-            if needs_review is not None and any(s.review for s in chosen) != needs_review:
-                continue
-            if value is not None and (not family or item.suggested[family].value != value):
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            out.append(item)
-            if len(out) >= limit:
-                break
-        return out
+            where.append("status = ?")
+            args.append(status)
+        tag = f'$."{family}"' if family else ""
+        if family and '"' in family:
+            raise BadInput(f"bad family {family!r}")
+        if tag:
+            where.append("json_extract(suggested, ?) is not null")
+            args.append(tag)
+        if value is not None:
+            where.append("json_extract(suggested, ?) = ?")
+            args += [tag + ".value", value]
+        if needs_review is not None:
+            flagged = (
+                "json_extract(suggested, ?) = 1"
+                if tag
+                else "exists (select 1 from json_each(suggested) "
+                "where json_extract(json_each.value, '$.review') = 1)"
+            )
+            if tag:
+                args.append(tag + ".review")
+            where.append(flagged if needs_review else f"not ({flagged})")
+        sql = f"select * from review_items where {' and '.join(where)} order by id limit ? offset ?"
+        rows = self.catalogue.db.query(sql, [*args, max(0, limit), max(0, offset)])
+        return [_item(r) for r in rows]
 
     # -- deciding --------------------------------------------------------------------
+    def pending(self, item_id: int) -> ReviewItem:
+        item = self.get(item_id)
+        if item is None:
+            raise BadInput(f"no review item {item_id}")
+        if item.status != "pending":
+            raise BadInput(f"review item {item_id} is already {item.status}")
+        return item
+
     def decide(
         self,
         item_id: int,
         final: Mapping[str, str] | None,
         by: str = "",
         product_id: str | None = None,
+        looked: Collection[str] | None = None,
     ) -> ReviewItem:
         """Accept (``final``: every family's kept or corrected value) or reject (None) a
-        pending item, recording a decision per family; one transaction."""
+        pending item, recording a decision per family; one transaction. ``looked``: the
+        families a person saw (default all; a bulk accept sees only the flagged)."""
+        (decided,) = self.decide_many([(item_id, final, product_id, looked)], by)
+        return decided
+
+    def decide_many(
+        self,
+        decisions: Sequence[
+            tuple[int, Mapping[str, str] | None, str | None, Collection[str] | None]
+        ],
+        by: str = "",
+    ) -> list[ReviewItem]:
+        """``decide`` for many items (id, final, product id, looked) in one transaction."""
         with self.catalogue.transaction():
-            item = self.get(item_id)
-            if item is None:
-                raise BadInput(f"no review item {item_id}")
-            if item.status != "pending":
-                raise BadInput(f"review item {item_id} is already {item.status}")
             at = _now()
-            status = "rejected" if final is None else "accepted"
-            self.catalogue.db.table("review_items").update(
-                item_id,
-                {"status": status, "decided_at": at, "decided_by": by, "product_id": product_id},
-            )
-            if final is not None:
-                decisions = self.catalogue.db.table("review_decisions")
+            table = self.catalogue.db.table("review_decisions")
+            for item_id, final, product_id, looked in decisions:
+                item = self.pending(item_id)
+                status = "rejected" if final is None else "accepted"
+                self.catalogue.db.table("review_items").update(
+                    item_id,
+                    {
+                        "status": status,
+                        "decided_at": at,
+                        "decided_by": by,
+                        "product_id": product_id,
+                    },
+                )
+                if final is None:
+                    continue
                 for family, s in item.suggested.items():
                     kept = final.get(family, s.value)
-                    decisions.insert(
+                    table.insert(
                         {
                             "item_id": item_id,
                             "family": family,
@@ -215,13 +257,17 @@ class ReviewInbox:
                             "flagged": int(s.review),
                             "final": kept,
                             "changed": int(kept != s.value),
+                            "source": s.source,
+                            "held": int(s.held),
+                            "threshold": s.threshold,
+                            "audit": s.audit,
+                            "looked": int(looked is None or family in looked or kept != s.value),
                             "decided_by": by,
                             "decided_at": at,
                         }
                     )
-        decided = self.get(item_id)
-        assert decided is not None
-        return decided
+        out = [self.get(d[0]) for d in decisions]
+        return [i for i in out if i is not None]
 
     def undo(self, item_id: int) -> ReviewItem:
         """A decided item back to pending, its decisions forgotten (the facade removes the
@@ -239,9 +285,20 @@ class ReviewInbox:
         assert undone is not None
         return undone
 
+    def counts(self) -> dict[str, int]:
+        """Items per status."""
+        rows = self.catalogue.db.query(
+            "select status, count(*) as n from review_items group by status"
+        )
+        return {s: 0 for s in STATUSES} | {r["status"]: r["n"] for r in rows}
+
     # -- what the decisions say -------------------------------------------------------
     def decisions(self) -> Iterator[dict[str, Any]]:
-        yield from self.catalogue.db.query("select * from review_decisions order by decided_at")
+        """Every decision, oldest first, with its item's title and product."""
+        yield from self.catalogue.db.query(
+            "select d.*, i.title, i.product_id from review_decisions d "
+            "join review_items i on i.id = d.item_id order by d.decided_at, d.item_id"
+        )
 
     def stats(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Per family and ISO week (``2026-W49``), and ``all``: decisions, and the share
@@ -272,9 +329,20 @@ class ReviewInbox:
         return out
 
 
+def held_image_paths(catalogue: Catalogue, sha256: str) -> list[str]:
+    """The stored photos of ``sha256`` that review items hold (whatever their status: an
+    undo brings a rejected item back)."""
+    if "review_items" not in catalogue.db.table_names():
+        return []
+    rows = catalogue.db.execute(
+        "select image_path from review_items where image_path like ?", [f"%{sha256}.%"]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _item(row: Mapping[str, Any]) -> ReviewItem:
     suggested = {
-        f: Suggestion(s["value"], s["score"], s["review"], [tuple(a) for a in s["alternatives"]])
+        f: Suggestion(**{**s, "alternatives": [tuple(a) for a in s["alternatives"]]})
         for f, s in json.loads(row["suggested"]).items()
     }
     return ReviewItem(

@@ -41,6 +41,7 @@ from shelfsight.service.http.uploads import ApiError
 from shelfsight.service.routes.describe import DescribeController
 from shelfsight.service.routes.pages import STATIC, HealthController, PageController
 from shelfsight.service.routes.products import ImageController, ProductController
+from shelfsight.service.routes.review import ReviewController
 from shelfsight.service.routes.search import SearchController
 from shelfsight.service.routes.similar import SimilarController
 from shelfsight.service.routes.tagging import TagBatchController, TagController
@@ -180,6 +181,7 @@ def create_app(config: Settings | None = None) -> Litestar:
                 request_max_body_size=config.max_batch_bytes,
             ),
             DescribeController,
+            ReviewController,
             PageController,
             create_static_files_router(path="/static", directories=[STATIC]),
             # Swagger UI and Redoc from a package: /schema/swagger and /schema/redoc

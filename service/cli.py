@@ -233,12 +233,19 @@ def tag(
             "family's fitted 95%-precision threshold).",
         ),
     ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the photo and its suggestions in the review inbox."),
+    ] = False,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Tag a product: IDW-KNN tag transfer (+ hybrid heads) with colour, shape and OCR,
     fused with the listing's words (--title, --text); or from the words alone."""
-    result = open_workspace(home).tag(
+    shelf = open_workspace(home)
+    if keep and target is not None and not Path(target).is_file():
+        raise _fail("--keep needs a photo file (a catalogue product is already kept)")
+    result = shelf.tag(
         target,
         title=title,
         text=text or (),
@@ -252,9 +259,16 @@ def tag(
         min_score=min_score,
         review_threshold=review_threshold,
     )
+    if keep:
+        (result.review_item,) = shelf.review.keep(
+            [result], [target], [title or ""], [" ".join(text or [])]
+        )
     if as_json:
         _print_json(result.as_dict())
         return
+    if result.review_item is not None:
+        kept = result.review_item
+        typer.echo(f"kept as review item {kept} (shelfsight review show {kept})")
     m = result.match
     if m is not None and m.duplicate_of:
         typer.echo(f"already in the catalogue as {m.duplicate_of}")
@@ -379,7 +393,7 @@ def eval_tagging(
         typer.Option(
             "--shift",
             help="Query set unlike the catalogue; repeat for several: random, "
-            "balanced[:F[:v=w,...]], unseen:F:N, rare[:F[:M]] (README).",
+            "balanced[:F[:v=w,...]], unseen:F:N, rare[:F[:M]], after:C:V (README).",
         ),
     ] = None,
     query_transform: Annotated[
@@ -462,7 +476,12 @@ def eval_tagging(
 
 
 # The describe and serve commands live in their own modules; importing them registers them.
-from shelfsight.service import cli_batch, cli_describe, cli_serve  # noqa: E402, F401
+from shelfsight.service import (  # noqa: E402, F401
+    cli_batch,
+    cli_describe,
+    cli_review,
+    cli_serve,
+)
 
 
 def main() -> None:

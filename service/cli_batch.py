@@ -56,6 +56,13 @@ def tag_batch(
     fmt: Annotated[
         str | None, typer.Option("--format", help="csv or jsonl (default: from --out's suffix).")
     ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Keep each tagged photo and its suggestions in the review inbox, as it goes.",
+        ),
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
     """Tag many photos: each family's value, score, source and review flag, out-of-domain
@@ -84,7 +91,7 @@ def tag_batch(
     )
     reasons: Counter[str] = Counter()
     skipped: list[Any] = []
-    tagged = 0
+    tagged = kept = 0
     with _OutputFile(out) as fh:
         writer: Any = None
         if fmt == "csv":
@@ -97,6 +104,10 @@ def tag_batch(
                 skipped.append(item)
             else:
                 tagged += 1
+                if keep and item.result is not None:
+                    # One item a transaction: a run killed halfway leaves whole items.
+                    shelf.review.keep([item.result], [item.path], [item.words or ""])
+                    kept += 1
             if writer is not None:
                 writer.writerow(csv_row(item))
             else:
@@ -111,6 +122,7 @@ def tag_batch(
         typer.echo(f"... and {len(skipped) - SHOW_SKIPS} more (status=skipped rows)", err=True)
     why = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
     where = f" -> {out}" if out is not None else ""
+    where += f"; {kept} kept for review (shelfsight review list)" if keep else ""
     typer.echo(
         f"tagged {tagged}, skipped {sum(reasons.values())}{f' ({why})' if why else ''}{where}",
         err=True,

@@ -1,24 +1,54 @@
-"""The review inbox through the library (issue 27, in progress): keep what tagging
-suggested for a new product, then accept (the product joins the catalogue and the index
-at once, so the next similar photo is tagged from it), correct, reject or undo.
+"""The review inbox through the library: keep what tagging suggested for new products,
+then accept (the product joins the catalogue and the index at once, so the next similar
+photo is tagged from it), correct, reject or undo; every decision refits the review
+thresholds from the merchant's own outcomes (``tagging.neighbour_tags.outcomes``).
 
-The store is ``indexer.review_inbox``; a kept photo is written to the workspace's image
-store like an upload. Not yet built: the CLI and HTTP routes, the page, thresholds
-refitted from decisions, ``eval stream``; the start-up sweep of unused stored photos
-must learn that a pending item holds its photo.
+The store is ``indexer.review_inbox``, in the catalogue's database; a kept photo is
+written to the workspace's image store like an upload, and held there while its item
+exists (``image_store.sweep`` knows).
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from shelfsight.core.errors import BadInput
 from shelfsight.indexer import image_store
 from shelfsight.indexer.catalogue import Catalogue, Product
+from shelfsight.indexer.listings import MAX_TITLE
 from shelfsight.indexer.review_inbox import ReviewInbox, ReviewItem, Suggestion
 from shelfsight.indexer.workspace import Workspace
+from shelfsight.tagging.neighbour_tags.outcomes import (
+    Outcomes,
+    fit_outcomes,
+    load_outcomes,
+    store_outcomes,
+)
 from shelfsight.tagging.results import TagResult
+
+EXPORT_FORMATS = ("csv", "jsonl")
+EXPORT_FIELDS = (
+    "item_id",
+    "product_id",
+    "title",
+    "family",
+    "suggested",
+    "score",
+    "flagged",
+    "final",
+    "changed",
+    "looked",
+    "held",
+    "threshold",
+    "audit",
+    "source",
+    "decided_by",
+    "decided_at",
+)
 
 
 class Writes(Protocol):
@@ -44,6 +74,10 @@ def suggestions(result: TagResult) -> dict[str, Suggestion]:
             float(t.score),
             bool(t.review),
             [(a.value, float(a.score)) for a in t.alternatives],
+            t.source,
+            t.held,
+            t.threshold,
+            t.audit,
         )
         for family, t in result.tags.items()
     }
@@ -64,6 +98,8 @@ class Review:
         texts: Sequence[str] = (),
     ) -> list[int]:
         """Pending items for tagged photos (or listings: ``None`` image), all or none."""
+        if len(images) != len(results):
+            raise BadInput(f"{len(results)} results but {len(images)} images")
         paths: list[str | None] = []
         for image in images:
             if image is None:
@@ -73,13 +109,16 @@ class Review:
             paths.append(image_store.store(self.shelf.workspace, decoded, data)["image_path"])
         return self.inbox.keep(
             [suggestions(r) for r in results],
-            titles=list(titles) or [""] * len(results),
+            titles=[(t or "")[:MAX_TITLE] for t in titles] or [""] * len(results),
             texts=list(texts) or [""] * len(results),
             image_paths=paths,
         )
 
     def items(self, **filters: Any) -> list[ReviewItem]:
         return self.inbox.items(**filters)
+
+    def counts(self) -> dict[str, int]:
+        return self.inbox.counts()
 
     def get(self, item_id: int) -> ReviewItem:
         item = self.inbox.get(item_id)
@@ -96,18 +135,40 @@ class Review:
     ) -> ReviewItem:
         """The item's tags (its suggestions, with ``corrections``) become a catalogue
         product (``product_id``, default ``review-<item>``), embedded and indexed now."""
-        item = self.get(item_id)
-        if item.status != "pending":
-            raise BadInput(f"review item {item_id} is already {item.status}")
-        unknown = set(corrections or {}) - set(item.suggested)
-        if unknown:
-            raise BadInput(f"no suggested tag for {', '.join(sorted(unknown))}")
-        final = {f: s.value for f, s in item.suggested.items()} | dict(corrections or {})
-        pid = product_id or f"review-{item_id}"
-        listing = {"id": pid, "title": item.title or pid, "tags": final}
-        # Idempotent if a crash falls between the two writes: the same listing again.
-        self.shelf.add([listing], [item.image_path])
-        return self.inbox.decide(item_id, final, by=by, product_id=pid)
+        (done,) = self.accept_many([(item_id, corrections or {}, product_id)], by=by)
+        return done
+
+    def accept_many(
+        self,
+        items: Sequence[tuple[int, Mapping[str, str], str | None]],
+        by: str = "",
+        bulk: bool = False,
+    ) -> list[ReviewItem]:
+        """Accept several items (id, corrections, product id) with one catalogue write and
+        one new index version. ``bulk``: accepted from a list, unseen: only the flagged
+        tags (and any corrected) count as looked at when the thresholds are refitted."""
+        listings: list[dict[str, Any]] = []
+        photos: list[str] = []
+        decisions: list[tuple[int, Mapping[str, str] | None, str | None, set[str] | None]] = []
+        families = set(self.shelf.catalogue.tag_families())  # not the photo's attributes
+        for item_id, corrections, product_id in items:
+            item = self.inbox.pending(item_id)
+            final = {f: s.value for f, s in item.suggested.items()} | _checked(item, corrections)
+            looked = set(item.flagged) if bulk else None
+            if item.image_path is None:  # words alone: the decision teaches, no product
+                decisions.append((item_id, final, None, looked))
+                continue
+            pid = product_id or f"review-{item_id}"
+            tags = {f: v for f, v in final.items() if f in families}
+            listings.append({"id": pid, "title": item.title or pid, "tags": tags})
+            photos.append(item.image_path)
+            decisions.append((item_id, final, pid, looked))
+        if listings:
+            # Idempotent if a crash falls between the two writes: the same listings again.
+            self.shelf.add(listings, photos)
+        done = self.inbox.decide_many(decisions, by)
+        self.refit()
+        return done
 
     def reject(self, item_id: int, by: str = "") -> ReviewItem:
         return self.inbox.decide(item_id, None, by=by)
@@ -118,7 +179,50 @@ class Review:
         item = self.get(item_id)
         if item.status == "accepted" and item.product_id:
             self.shelf.delete(item.product_id)
-        return self.inbox.undo(item_id)
+        undone = self.inbox.undo(item_id)
+        self.refit()
+        return undone
 
-    def stats(self) -> dict[str, dict[str, dict[str, Any]]]:
-        return self.inbox.stats()
+    def stats(self) -> dict[str, Any]:
+        """Per family and ISO week: how often suggestions were kept, flagged and
+        unflagged apart; the inbox's counts; the thresholds learnt so far."""
+        outcomes = load_outcomes(self.shelf.catalogue)
+        return {
+            "items": self.inbox.counts(),
+            "families": self.inbox.stats(),
+            "thresholds": outcomes.to_json()["routes"] if outcomes else {},
+        }
+
+    def refit(self) -> Outcomes:
+        """The review thresholds again from every decision (milliseconds; tagging reads
+        the stored result and never waits on it)."""
+        catalogue = self.shelf.catalogue
+        outcomes = fit_outcomes(self.inbox.decisions(), catalogue.tag_families())
+        store_outcomes(catalogue, outcomes)
+        return outcomes
+
+    def export(self, fmt: str = "csv") -> str:
+        """Every decision as CSV or JSON lines (``EXPORT_FIELDS``)."""
+        if fmt not in EXPORT_FORMATS:
+            raise BadInput(f"bad export format {fmt!r}; choose {', '.join(EXPORT_FORMATS)}")
+        rows = [{k: d.get(k) for k in EXPORT_FIELDS} for d in self.inbox.decisions()]
+        if fmt == "jsonl":
+            return "".join(json.dumps(r) + "\n" for r in rows)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+
+
+def _checked(item: ReviewItem, corrections: Mapping[str, str]) -> dict[str, str]:
+    unknown = set(corrections) - set(item.suggested)
+    if unknown:
+        raise BadInput(f"no suggested tag for {', '.join(sorted(unknown))}")
+    out = {}
+    for family, value in corrections.items():
+        text = str(value).strip() if isinstance(value, str) else ""
+        if not text or len(text) > 200:
+            raise BadInput(f"bad value for {family}: a text of 1 to 200 characters")
+        out[family] = text
+    return out

@@ -45,6 +45,13 @@ class TagScore:
     raw_score: float | None = None  # the vote before calibration, when calibrated
     evidence: list[str] | None = None  # the listing's words that decided it, when read
     new_value: bool = False  # a kind the words name and no catalogue value covers
+    # The score under which this tag goes to review, as the fit that scored it set it
+    # (None: no fitted rule); ``held``: sent to review whatever its score (out of domain,
+    # atypical, photo and words contradicting, a new kind). Thresholds learnt from the
+    # merchant's decisions (``neighbour_tags.outcomes``) move the first, never the second.
+    threshold: float | None = None
+    held: bool = False
+    audit: float = 0.0  # sent to review as a spot check, drawn at this share (0: not one)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -80,6 +87,13 @@ class Tag(_Json):
     # The listing's words that decided it (``text`` in ``source``): {"text": ["Men"]}.
     evidence: dict[str, list[str]] | None = None
     new_value: bool = False  # proposed from the words: no catalogue value covers it
+    # The score under which it goes to review (the catalogue's fit, moved by what the
+    # merchant's decisions taught); ``held``: in review whatever its score.
+    threshold: float | None = None
+    held: bool = False
+    # Sent to review as a spot check (above its threshold: how right the accepted tags
+    # are is measured on these), drawn at this share of such tags; 0: not one.
+    audit: float = 0.0
 
     @classmethod
     def from_score(cls, t: TagScore) -> Tag:
@@ -92,6 +106,9 @@ class Tag(_Json):
             raw_score=_r(t.raw_score),
             evidence={"text": t.evidence} if t.evidence is not None else None,
             new_value=t.new_value,
+            threshold=_r(t.threshold, 6),
+            held=t.held,
+            audit=t.audit,
         )
 
 
@@ -162,6 +179,7 @@ class TagResult(_Json):
     shape: ShapeResult | None = None
     ocr: OcrResult | None = None
     neighbours: list[SimilarProduct] = field(default_factory=list)
+    review_item: int | None = None  # kept in the review inbox as this item (``keep``)
 
 
 @dataclass
@@ -172,6 +190,7 @@ class BatchItem(_Json):
     path: str | None = None
     result: TagResult | None = None
     skipped: Skip | None = None
+    words: str | None = None  # the listing's words it was tagged with, when a table named them
 
 
 @dataclass

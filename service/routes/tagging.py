@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
+from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
@@ -13,7 +14,13 @@ from msgspec import Meta
 
 from shelfsight.indexer.listings import MAX_TITLE
 from shelfsight.service.http.batch_upload import BatchOperation, read_batch
-from shelfsight.service.http.deps import AttributesParam, KParam, in_thread, linked
+from shelfsight.service.http.deps import (
+    AttributesParam,
+    KParam,
+    in_thread,
+    linked,
+    require_api_key,
+)
 from shelfsight.service.http.responses import ERROR_RESPONSES
 from shelfsight.service.http.slow_work import run_slow
 from shelfsight.service.http.state import ServiceState
@@ -30,6 +37,20 @@ ReviewParam = Annotated[
         description="Flag tags below this score for review (default: per-family fitted).",
     ),
 ]
+
+KeepParam = Annotated[
+    bool,
+    Parameter(
+        description="Keep each tagged photo and its suggestions in the review inbox "
+        "(a write: needs the API key); the answer carries the item's number."
+    ),
+]
+
+
+def check_keep(request: ASGIConnection[Any, Any, Any, Any], keep: bool) -> None:
+    """Keeping writes to the workspace: the writes' key, checked before the upload is read."""
+    if keep:
+        require_api_key(request, None)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -48,28 +69,36 @@ class TagController(Controller):
     @post("/", status_code=200, responses=ERROR_RESPONSES)
     async def tag(
         self,
+        request: Request[Any, Any, Any],
         service: ServiceState,
         data: Annotated[TagForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         k: KParam = 10,
         attributes: AttributesParam = "colour,shape",
         review_threshold: ReviewParam = None,
+        keep: KeepParam = False,
     ) -> TagResult:
         """Multipart: ``image`` (a photo), ``title`` and ``text`` (the listing's words,
         fused with the photo where they inform); words without a photo are tagged alone."""
+        check_keep(request, keep)
         shelf, settings = service.shelf, service.settings
         changes = {"k": k, "attributes": attributes, "review_threshold": review_threshold}
         opts = pipeline_options(None, {**changes, "ocr_timeout": settings.slow_timeout})
         title, text = data.title, [data.text] if data.text else []
         image: Any = None
+        upload: Any = None  # the photo as sent: what the inbox keeps
         if isinstance(data.image, UploadFile):
             limits = (settings.max_upload_bytes, settings.max_pixels)
-            image, _ = await read_image(data.image, *limits)
+            upload = await read_image(data.image, *limits)
+            image = upload[0]
         elif not data.title and not data.text:
             raise ApiError(400, "nothing to tag", "send an image, a title or text")
 
         def work() -> TagResult:
             result = shelf.tag(image, opts, title=title, text=text)
             linked(result.neighbours)
+            if keep:
+                words = [" ".join(text)]
+                (result.review_item,) = shelf.review.keep([result], [upload], [title or ""], words)
             return result
 
         if "ocr" in opts.attributes and image is not None:
@@ -91,11 +120,13 @@ class TagBatchController(Controller):
         service: ServiceState,
         k: KParam = 10,
         attributes: AttributesParam = "colour,shape",
+        keep: KeepParam = False,
     ) -> BatchResult:
         """Multipart: up to ``SHELFSIGHT_MAX_BATCH`` (50) photos, each a file part named
         ``images``, of at most ``SHELFSIGHT_MAX_BATCH_PIXELS`` (600 MP) together (413
         beyond either). One item per photo, in order: its tags, or why it was skipped (a
         photo that cannot be read never fails the others)."""
+        check_keep(request, keep)
         shelf, cfg = service.shelf, service.settings
         opts = pipeline_options(None, {"k": k, "attributes": attributes})
         if "ocr" in opts.attributes:
@@ -128,6 +159,8 @@ class TagBatchController(Controller):
                 for item in items:
                     if item.result is not None:
                         linked(item.result.neighbours)
+                if keep:
+                    _keep_batch(shelf, form.photos, items)
                 return items
 
             items = await in_thread(work)
@@ -135,3 +168,16 @@ class TagBatchController(Controller):
             form.close()
         tagged = sum(item.result is not None for item in items)
         return BatchResult(items, tagged, len(items) - tagged)
+
+
+def _keep_batch(shelf: Any, photos: list[Any], items: list[BatchItem]) -> None:
+    """The tagged photos of a batch kept for review, all in one transaction."""
+    kept = [(p, i) for p, i in zip(photos, items, strict=True) if i.result is not None]
+    data = []
+    for photo, _ in kept:
+        photo.file.seek(0)
+        data.append(photo.file.read())  # within the request's own size limit
+    ids = shelf.review.keep([i.result for _, i in kept], data)
+    for (_, item), item_id in zip(kept, ids, strict=True):
+        assert item.result is not None
+        item.result.review_item = item_id

@@ -100,7 +100,7 @@ function similarity(distance) {
 }
 
 // Where a tag came from, in words (the API's `source` codes: knn, +head, +colour, ...).
-const SOURCE_WORDS = { knn: "similar products", head: "classifier", colour: "photo colour", shape: "outline", ocr: "printed text", text: "listing words" };
+const SOURCE_WORDS = { knn: "similar products", head: "classifier", colour: "photo colour", shape: "outline", ocr: "printed text", text: "listing words", kind: "a kind the titles name" };
 function sourceWords(source) {
   return source.split("+").map((s) => SOURCE_WORDS[s] || s).join(" + ");
 }
@@ -619,6 +619,30 @@ async function saveBatch() {
     (problems.length ? ` Not added: ${problems.join("; ")}` : "");
 }
 
+// The tagged photos sent to the review inbox (tagged again there, kept with what the
+// server suggests), a chunk per request.
+async function keepBatch() {
+  const key = $("api-key").value.trim() || $("inbox-key").value.trim();
+  const rows = batchRows.filter((r) => r.status !== "skipped");
+  if (!key) { $("batch-saved").textContent = "Enter the server's API key to send photos to review."; return; }
+  let kept = 0;
+  for (let i = 0; i < rows.length; i += BATCH_CHUNK) {
+    const f = new FormData();
+    for (const r of rows.slice(i, i + BATCH_CHUNK)) f.append("images", r.file, r.file.name);
+    $("batch-saved").textContent = `Sending ${Math.min(i + BATCH_CHUNK, rows.length)} of ${rows.length}…`;
+    try {
+      const out = await api("/tag/batch?keep=true", { method: "POST", body: f, headers: { "X-API-Key": key } });
+      kept += out.items.filter((it) => it.result && it.result.review_item != null).length;
+    } catch (e) {
+      const { title, detail } = humanError(e);
+      $("batch-saved").textContent = `${title}: ${detail}`;
+      return;
+    }
+  }
+  $("inbox-key").value = $("inbox-key").value || key;
+  $("batch-saved").textContent = `Sent ${kept} photo${kept === 1 ? "" : "s"} to the review inbox.`;
+}
+
 // -- wiring -----------------------------------------------------------------------------
 function dropZone(zone, onFiles) {
   ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => {
@@ -630,11 +654,15 @@ function dropZone(zone, onFiles) {
   zone.addEventListener("drop", (e) => onFiles(e.dataTransfer.files));
 }
 
-function showView(batch) {
-  $("one-view").hidden = batch;
-  $("batch-view").hidden = !batch;
-  $("tab-one").setAttribute("aria-pressed", String(!batch));
-  $("tab-batch").setAttribute("aria-pressed", String(batch));
+const VIEWS = { one: "one-view", batch: "batch-view", inbox: "inbox-view" };
+function showView(name) {
+  if (name === true) name = "batch";
+  if (name === false) name = "one";
+  for (const [key, id] of Object.entries(VIEWS)) {
+    $(id).hidden = key !== name;
+    $(`tab-${key}`).setAttribute("aria-pressed", String(key === name));
+  }
+  document.dispatchEvent(new CustomEvent("shelfsight:view", { detail: name }));
 }
 
 dropZone($("drop"), (files) => { if (files[0]) analyse(files[0]); });
@@ -647,8 +675,10 @@ $("batch-pick").addEventListener("click", () => $("batch-file").click());
 $("batch-file").addEventListener("change", (e) => runBatch(e.target.files));
 $("batch-csv").addEventListener("click", downloadCsv);
 $("batch-save").addEventListener("click", saveBatch);
-$("tab-one").addEventListener("click", () => showView(false));
-$("tab-batch").addEventListener("click", () => showView(true));
+$("batch-keep").addEventListener("click", keepBatch);
+$("tab-one").addEventListener("click", () => showView("one"));
+$("tab-batch").addEventListener("click", () => showView("batch"));
+$("tab-inbox").addEventListener("click", () => showView("inbox"));
 $("regenerate").addEventListener("click", describe);
 $("refine-form").addEventListener("submit", (e) => {
   e.preventDefault();

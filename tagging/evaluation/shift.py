@@ -15,6 +15,9 @@ report apart:
   ``unseen``), beside a random split of the rest (group ``seen``).
 - ``rare[:F[:M]]``: values of F with at most M rows (default 10) give half their rows
   as queries (group ``rare``), beside a random split of the common values (``common``).
+- ``after:C:V``: time order. Rows whose column C (any column: ``year``) is at least V
+  (compared as numbers when both are) are the queries, the earlier ones the catalogue
+  (group ``all``): next season's products against this season's catalogue.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from sklearn.model_selection import train_test_split
 
 from shelfsight.indexer.ingest import Row, _as_text
 
-SHIFT_KINDS = ("random", "balanced", "unseen", "rare")
+SHIFT_KINDS = ("random", "balanced", "unseen", "rare", "after")
 MIN_UNSEEN_ROWS = 5
 DEFAULT_RARE_MAX = 10
 
@@ -76,6 +79,7 @@ class Shift:
     kind: str = "random"
     family: str | None = None  # None: the split's stratify family
     count: int | None = None  # unseen: values held out; rare: max rows of a rare value
+    since: str | None = None  # after: the first value of the column that is a query
     mix: tuple[tuple[str, float], ...] | None = None  # balanced: target shares
 
     @property
@@ -87,11 +91,14 @@ class Shift:
             parts.append(str(self.count))
         if self.mix:
             parts.append(",".join(f"{v}={w:g}" for v, w in self.mix))
+        if self.since is not None:
+            parts.append(self.since)
         return ":".join(parts)
 
 
 def parse_shift(spec: str) -> Shift:
-    """``random``, ``balanced[:F[:v=w,...]]``, ``unseen:F:N``, ``rare[:F[:M]]``."""
+    """``random``, ``balanced[:F[:v=w,...]]``, ``unseen:F:N``, ``rare[:F[:M]]``,
+    ``after:C:V``."""
     kind, _, rest = spec.strip().partition(":")
     if kind not in SHIFT_KINDS:
         raise ValueError(f"unknown shift {kind!r}; choose from {', '.join(SHIFT_KINDS)}")
@@ -102,6 +109,10 @@ def parse_shift(spec: str) -> Shift:
         if rest:
             raise ValueError("--shift random takes no arguments")
         return Shift()
+    if kind == "after":
+        if family is None or not arg:
+            raise ValueError("--shift after needs a column and a first value: after:year:2015")
+        return Shift("after", family, since=arg)
     if kind == "balanced":
         if arg is None:
             return Shift("balanced", family)
@@ -139,6 +150,14 @@ class ShiftedSplit:
     held_out_values: list[str] = field(default_factory=list)
 
 
+def _not_before(value: object, since: str) -> bool:
+    text = _as_text(value)
+    try:
+        return float(text) >= float(since)
+    except ValueError:
+        return text >= since
+
+
 def _by_value(rows: Sequence[Row], family: str) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
@@ -155,6 +174,13 @@ def apply_shift(
 ) -> ShiftedSplit:
     """Catalogue and query rows for ``shift``; the random part uses ``stratified_split``."""
     family = shift.family or stratify_family
+    if shift.kind == "after" and shift.family and shift.since is not None:
+        later = [_not_before(r.values.get(shift.family), shift.since) for r in rows]
+        cat = [r for r, q in zip(rows, later, strict=True) if not q]
+        queries = [r for r, q in zip(rows, later, strict=True) if q]
+        if not cat or not queries:
+            raise ValueError(f"--shift {shift.label} leaves no catalogue or no queries")
+        return ShiftedSplit(cat, queries, {"all": list(range(len(queries)))}, shift.family)
     if shift.kind == "random":
         cat, q = stratified_split(rows, stratify_family, holdout_fraction, seed)
         return ShiftedSplit(cat, q, {"all": list(range(len(q)))}, stratify_family)

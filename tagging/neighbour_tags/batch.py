@@ -130,8 +130,9 @@ def tag_many(
     chunks = _chunks(items, batch_size)
 
     def finish(x: _Loaded, query: Query, found: list[Neighbour]) -> BatchItem:
-        result = pipeline.run(query, x.image, opts, neighbours=found, words=words.get(x.name))
-        return BatchItem(x.name, x.path, result.answer())
+        said = words.get(x.name)
+        result = pipeline.run(query, x.image, opts, neighbours=found, words=said)
+        return BatchItem(x.name, x.path, result.answer(), words=said)
 
     # Decoding the next batch and the per-photo work (neighbours, colour, shape: 3/4 of
     # the time, single-threaded) of the last one run in the pool while the model embeds.

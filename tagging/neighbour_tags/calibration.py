@@ -146,17 +146,19 @@ class Calibration:
             cal = self.families.get(family)
             ranked = scores.get(family, [])
             if cal is None or not ranked:
-                tag.review = True  # a family nothing was fitted for: a person decides
+                tag.review = tag.held = True  # a family nothing was fitted for: a person decides
                 continue
             features = self.features(family, ranked, neighbours)
             tag.raw_score = tag.score
             tag.score = cal.probability(features)
             if review_threshold is not None:  # the merchant's own threshold replaces both
+                tag.threshold, tag.held = review_threshold, out_of_domain
                 tag.review = out_of_domain or tag.score < review_threshold
                 continue
             limit = cal.max_typicality
             atypical = limit is not None and float(features[TYPICALITY]) > limit
-            tag.review = bool(out_of_domain or tag.score < cal.accept_threshold or atypical)
+            tag.threshold, tag.held = cal.accept_threshold, bool(out_of_domain or atypical)
+            tag.review = bool(tag.held or tag.score < cal.accept_threshold)
 
 
 FEATURES = ("logit_top", "margin", "nearest", "log_typicality")

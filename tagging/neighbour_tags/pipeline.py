@@ -7,6 +7,7 @@ service and the evaluation all read the same result.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from shelfsight.tagging.neighbour_tags.knn import (
     TagScore,
     best_tags,
 )
+from shelfsight.tagging.neighbour_tags.outcomes import META as OUTCOMES_META
+from shelfsight.tagging.neighbour_tags.outcomes import Outcomes
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import (
     Palette,
@@ -176,6 +179,7 @@ class Pipeline:
         self._calibration: tuple[Any, Calibration | None] | None = None
         self._text_tags: tuple[float, TextTags | None] | None = None
         self._known_kinds: tuple[tuple[int, str], list[str]] | None = None
+        self._outcomes: tuple[str, Outcomes | None] | None = None
 
     def calibration(self) -> Calibration | None:
         """The stored calibration of the index's model, re-read when the catalogue changes
@@ -185,6 +189,17 @@ class Pipeline:
             cal = load_calibration(self.search.catalogue, self.search.index.model)
             self._calibration = (stamp, cal)
         return self._calibration[1]
+
+    def outcomes(self) -> Outcomes | None:
+        """The review thresholds learnt from the merchant's decisions (``outcomes``),
+        re-read when a refit stores new ones (one indexed row read per tag)."""
+        row = self.search.catalogue.db.execute(
+            "select value from meta where name = ?", [OUTCOMES_META]
+        ).fetchone()
+        raw = row[0] if row else ""
+        if self._outcomes is None or self._outcomes[0] != raw:
+            self._outcomes = (raw, Outcomes.from_json(json.loads(raw)) if raw else None)
+        return self._outcomes[1]
 
     def text_tags(self) -> TextTags | None:
         """The listing words' model (``index`` fits it), re-read when its file changes."""
@@ -208,7 +223,17 @@ class Pipeline:
             raise NotIndexed("no text model in this workspace yet; run `shelfsight index`")
         result = PipelineResult({}, [], {"k": 0, "model": "text"})
         result.tags = from_words(text_tags, words, known_kinds=self.known_kinds(text_tags))
+        self._learnt(result.tags, None, words)
         return result
+
+    def _learnt(
+        self, tags: Mapping[str, TagScore], opts: PipelineOptions | None, key: str
+    ) -> None:
+        if opts is not None and opts.review_threshold is not None:
+            return  # the merchant's own threshold stands
+        outcomes = self.outcomes()
+        if outcomes is not None:
+            outcomes.apply(tags, key)
 
     def known_kinds(self, text_tags: TextTags) -> list[str]:
         """The type family's values the catalogue holds now: a kind added since the words'
@@ -306,11 +331,13 @@ class Pipeline:
             cal.apply(tags, scores, neighbours, result.match.out_of_domain, opts.review_threshold)
         elif result.match.out_of_domain:
             for t in tags.values():
-                t.review = True
+                t.review = t.held = True
         result.tags = tags
         text_tags = self.text_tags() if words else None
         if words and text_tags is not None:
             ood = bool(result.match and result.match.out_of_domain)
             known = self.known_kinds(text_tags)
             result.tags = with_words(tags, scores, text_tags, words, ood, known_kinds=known)
+        key = image.sha256 if image is not None else query.vector.tobytes().hex()[:64]
+        self._learnt(result.tags, opts, key)
         return result

@@ -49,17 +49,19 @@ def with_words(
         value, share = fused[0]
         trust = fusion.trust(fused, seen, words, named)
         was = tags[family]
+        held = bool(out_of_domain or contradicts(seen, words))
+        threshold = fusion.threshold_for(named)
         out[family] = TagScore(
             family,
             value,
             trust,
             source=f"{was.source}+text",
             alternatives=[(v, round(s, 4)) for v, s in fused[1 : 1 + ALTERNATIVES]],
-            review=bool(
-                out_of_domain or trust < fusion.threshold_for(named) or contradicts(seen, words)
-            ),
+            review=held or trust < threshold,
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
+            threshold=threshold,
+            held=held,
         )
     return _with_new_kind(out, text_tags, text, known_kinds)
 
@@ -81,10 +83,32 @@ def _with_new_kind(
         return tags
     known = next((v for v in known_kinds if same_kind(v, proposal)), None)
     was = tags[kind.family]
+    if known is not None and was.value == known:
+        # The photo's neighbours (products accepted since the fit) already carry the kind
+        # the words name: the tag keeps its own review rule, as any known kind's does.
+        return tags
+    if known is not None:
+        # A kind the catalogue gained since the fit (a merchant accepted it): a value like
+        # the others now, whose products the other families can borrow from. Scored by
+        # how often titles name a kind in that place; in review until the merchant's
+        # outcomes for such tags (their own route, ``outcomes``) say how far to trust it.
+        out = dict(tags)
+        out[kind.family] = TagScore(
+            kind.family,
+            known,
+            kind.share,
+            source=f"{was.source.removesuffix('+text')}+text+kind",
+            alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+            review=True,
+            raw_score=kind.share,
+            evidence=slot_words(text)[-len(proposal.split()) :],
+            threshold=1.0,
+        )
+        return out
     out = {
         family: t
         if t.review or family in kind.decided or text_tags.names(text, family)
-        else replace(t, review=True)
+        else replace(t, review=True, held=True)
         for family, t in tags.items()
     }
     out[kind.family] = TagScore(
@@ -94,6 +118,7 @@ def _with_new_kind(
         source="text" if was.source == "text" else f"{was.source.removesuffix('+text')}+text",
         alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
         review=True,
+        held=True,
         raw_score=kind.share,
         evidence=slot_words(text)[-len(proposal.split()) :],
         new_value=known is None,
@@ -125,5 +150,7 @@ def from_words(
             review=trust < threshold,
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
+            threshold=threshold if fusion else None,
+            held=fusion is None,
         )
     return _with_new_kind(out, text_tags, text, known_kinds)

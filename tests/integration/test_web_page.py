@@ -430,3 +430,72 @@ def test_a_title_typed_in_the_batch_table_tags_that_row_again_with_it(page, new_
     assert "review" in kind.get_attribute("class")
     second = page.locator("#batch-table tbody tr").nth(1)
     assert second.get_attribute("data-retagged") is None  # only the row with the title
+
+
+@pytest.mark.parametrize("width", sorted(VIEWPORTS))
+def test_the_review_inbox_accept_correct_with_the_pick_list_undo_and_bulk_accept(
+    browser, home, new_photos, width
+):
+    """Photos sent to review from the batch tab; the inbox at desktop and phone width."""
+    writable = Server(home)
+    context = browser.new_context(bypass_csp=True, **VIEWPORTS[width])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(writable.url + "/")
+        page.click("#tab-batch")
+        tag_on_batch_tab(page, new_photos[:4], timeout=60_000)
+        page.fill("#api-key", "s3cret")
+        page.click("#batch-keep")
+        page.wait_for_function(
+            "document.querySelector('#batch-saved').textContent.startsWith('Sent 4')",
+            timeout=60_000,
+        )
+        page.click("#tab-inbox")
+        page.wait_for_selector("#inbox-item:not([hidden]) .inbox-tag", timeout=30_000)
+        assert page.inner_text("#inbox-counts").startswith("4 waiting")
+        first = int(page.get_attribute("#inbox-item", "data-id"))
+        # Correct the type from its pick list (the runner-ups first), then Enter accepts.
+        kind = page.locator("#inbox-tags input[data-family=articleType]")
+        suggested = kind.input_value()
+        choices = page.eval_on_selector_all(
+            "#inbox-values-articleType option", "os => os.map(o => o.value)"
+        )
+        assert choices[0] == suggested and len(choices) > 2
+        kind.fill(choices[1])
+        kind.press("Enter")
+        page.wait_for_function(
+            "document.querySelector('#inbox-status').textContent.startsWith('Accepted item')"
+        )
+        assert "1 correction" in page.inner_text("#inbox-status")
+        product = httpx.get(f"{writable.url}/products/review-{first}").json()
+        assert product["tags"]["articleType"] == choices[1]
+        # Keyboard: Esc leaves the field the next item focused, u undoes, r rejects.
+        page.keyboard.press("Escape")
+        page.keyboard.press("u")
+        page.wait_for_function(
+            "document.querySelector('#inbox-status').textContent.includes('waiting again')"
+        )
+        assert httpx.get(f"{writable.url}/products/review-{first}").status_code == 404
+        assert int(page.get_attribute("#inbox-item", "data-id")) == first
+        page.keyboard.press("Escape")
+        page.keyboard.press("r")
+        page.wait_for_function(
+            "document.querySelector('#inbox-status').textContent.startsWith('Rejected')"
+        )
+        page.click("#inbox-bulk")
+        page.wait_for_function(
+            "/^(Accepted \\d+ unflagged|No unflagged)/"
+            ".test(document.querySelector('#inbox-status').textContent)"
+        )
+        left = httpx.get(f"{writable.url}/review?needs_review=false").json()["items"]
+        assert left == []
+        stats = httpx.get(f"{writable.url}/review/stats").json()["items"]
+        assert stats["rejected"] == 1 and stats["pending"] + stats["accepted"] == 3
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{overflow}px of sideways scroll at {width} width"
+        assert errors == []
+    finally:
+        context.close()
+        writable.stop()

@@ -5,7 +5,7 @@ import pytest
 
 from shelfsight.core.errors import BadInput
 from shelfsight.indexer.catalogue import Catalogue
-from shelfsight.indexer.review_inbox import ReviewInbox, Suggestion
+from shelfsight.indexer.review_inbox import ReviewInbox, Suggestion, held_image_paths
 
 
 def suggestion(gender, gender_flag, kind, kind_flag):
@@ -71,3 +71,45 @@ def test_stats_count_kept_and_changed_flagged_and_unflagged_apart(inbox):
     assert (kind["flagged"], kind["flagged_kept"], kind["flagged_kept_share"]) == (4, 2, 0.5)
     weeks = [p for p in stats["gender"] if p != "all"]
     assert len(weeks) == 1 and stats["gender"][weeks[0]]["decisions"] == 4
+
+
+def test_a_bulk_accept_records_only_the_flagged_and_corrected_tags_as_looked_at(inbox):
+    ids = inbox.keep([suggestion("Men", False, "Tshirts", True)] * 2)
+    inbox.decide(ids[0], {"articleType": "Tops"}, looked={"articleType"})
+    inbox.decide(ids[1], {"gender": "Women"}, looked={"articleType"})  # corrected: seen
+    looked = {(d["item_id"], d["family"]): d["looked"] for d in inbox.decisions()}
+    assert looked == {
+        (ids[0], "gender"): 0,
+        (ids[0], "articleType"): 1,
+        (ids[1], "gender"): 1,
+        (ids[1], "articleType"): 1,
+    }
+
+
+def test_filters_on_one_familys_flag_and_pages(inbox):
+    ids = inbox.keep(
+        [
+            suggestion("Men", True, "Tshirts", False),
+            suggestion("Men", False, "Tshirts", False),
+            suggestion("Women", False, "Tops", True),
+        ]
+    )
+    assert [i.id for i in inbox.items(family="gender", needs_review=True)] == [ids[0]]
+    assert [i.id for i in inbox.items(family="articleType", needs_review=False)] == ids[:2]
+    assert [i.id for i in inbox.items(needs_review=False)] == [ids[1]]
+    assert [i.id for i in inbox.items(limit=1, offset=1)] == [ids[1]]
+    assert inbox.items(family="colour") == []
+    with pytest.raises(BadInput, match="needs its family"):
+        inbox.items(value="Men")
+    assert inbox.counts() == {"pending": 3, "accepted": 0, "rejected": 0}
+
+
+def test_a_kept_photo_is_held_whatever_the_items_status(inbox):
+    sha = "ab" * 32
+    (item,) = inbox.keep(
+        [suggestion("Men", False, "Tshirts", False)], image_paths=[f"/w/images/ab/{sha}.jpg"]
+    )
+    assert held_image_paths(inbox.catalogue, sha) == [f"/w/images/ab/{sha}.jpg"]
+    inbox.decide(item, None)
+    assert held_image_paths(inbox.catalogue, sha) != []
+    assert held_image_paths(inbox.catalogue, "cd" * 32) == []

@@ -81,3 +81,18 @@ def test_rare_values_give_half_their_rows_as_queries():
     assert cat["Watches"] == 4 and cat["Rings"] == 2 and cat["Socks"] == 1 and cat["Cap"] == 1
     common = kinds([split.queries[i] for i in split.groups["common"]])
     assert set(common) <= {"Shirts", "Jeans"}
+
+
+def test_after_splits_in_time_order_numbers_as_numbers():
+    rows = [Row(n + 2, {"id": str(n), "kind": "Shirts", "year": y}) for n, y in
+            enumerate(["2009", "2011", "2015", "2016", "2012", "100"])]  # fmt: skip
+    split = apply_shift(rows, parse_shift("after:year:2015"), "kind", 0.2, seed=0)
+    assert sorted(r.values["year"] for r in split.queries) == ["2015", "2016"]
+    assert sorted(r.values["year"] for r in split.catalog) == ["100", "2009", "2011", "2012"]
+    assert split.groups == {"all": [0, 1]}
+    assert parse_shift("after:year:2015").label == "after:year:2015"
+    for bad in ("after", "after:year", "after::2015"):
+        with pytest.raises(ValueError):
+            parse_shift(bad)
+    with pytest.raises(ValueError, match="no catalogue or no queries"):
+        apply_shift(rows, parse_shift("after:year:3000"), "kind", 0.2, seed=0)
