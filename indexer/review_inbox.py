@@ -22,11 +22,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shelfsight.core.errors import BadInput
+from shelfsight.core.errors import BadInput, NotFound
 from shelfsight.indexer.catalogue import Catalogue
 
 STATUSES = ("pending", "accepted", "rejected")
 COUNTS = ("decisions", "flagged", "flagged_kept", "unflagged", "unflagged_kept")
+
+
+class UnknownItem(NotFound):
+    error = "no such review item"
 
 
 def _now() -> str:
@@ -202,7 +206,7 @@ class ReviewInbox:
     def pending(self, item_id: int) -> ReviewItem:
         item = self.get(item_id)
         if item is None:
-            raise BadInput(f"no review item {item_id}")
+            raise UnknownItem(f"no review item {item_id}")
         if item.status != "pending":
             raise BadInput(f"review item {item_id} is already {item.status}")
         return item
@@ -293,19 +297,33 @@ class ReviewInbox:
         return {s: 0 for s in STATUSES} | {r["status"]: r["n"] for r in rows}
 
     # -- what the decisions say -------------------------------------------------------
-    def decisions(self) -> Iterator[dict[str, Any]]:
-        """Every decision, oldest first, with its item's title and product."""
-        yield from self.catalogue.db.query(
+    def decisions(self, newest: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every decision (or the ``newest`` ones), oldest first, with its item's title
+        and product."""
+        sql = (
             "select d.*, i.title, i.product_id from review_decisions d "
-            "join review_items i on i.id = d.item_id order by d.decided_at, d.item_id"
+            "join review_items i on i.id = d.item_id"
         )
+        if newest is None:
+            yield from self.catalogue.db.query(sql + " order by d.decided_at, d.item_id")
+            return
+        rows = self.catalogue.db.query(
+            sql + " order by d.decided_at desc, d.item_id desc limit ?", [newest]
+        )
+        yield from reversed(list(rows))
 
     def stats(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Per family and ISO week (``2026-W49``), and ``all``: decisions, and the share
         kept unchanged among the flagged and the unflagged suggestions."""
         out: dict[str, dict[str, dict[str, Any]]] = {}
-        for d in self.decisions():
-            year, week, _ = datetime.fromisoformat(d["decided_at"]).isocalendar()
+        # Counted in SQL per day, then folded into weeks: an unauthenticated GET costs
+        # the number of days the inbox has been used, not the number of decisions.
+        per_day = self.catalogue.db.query(
+            "select family, substr(decided_at, 1, 10) as day, flagged, changed, "
+            "count(*) as n from review_decisions group by 1, 2, 3, 4"
+        )
+        for d in per_day:
+            year, week, _ = datetime.fromisoformat(d["day"]).isocalendar()
             for period in (f"{year}-W{week:02d}", "all"):
                 cell = out.setdefault(d["family"], {}).setdefault(
                     period,
@@ -318,9 +336,9 @@ class ReviewInbox:
                     },
                 )
                 side = "flagged" if d["flagged"] else "unflagged"
-                cell["decisions"] += 1
-                cell[side] += 1
-                cell[f"{side}_kept"] += int(not d["changed"])
+                cell["decisions"] += d["n"]
+                cell[side] += d["n"]
+                cell[f"{side}_kept"] += 0 if d["changed"] else d["n"]
         for periods in out.values():
             for cell in periods.values():
                 for side in ("flagged", "unflagged"):

@@ -13,14 +13,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from shelfsight.core.errors import BadInput
 from shelfsight.indexer import image_store
 from shelfsight.indexer.catalogue import Catalogue, Product
 from shelfsight.indexer.listings import MAX_TITLE
-from shelfsight.indexer.review_inbox import ReviewInbox, ReviewItem, Suggestion
+from shelfsight.indexer.review_inbox import ReviewInbox, ReviewItem, Suggestion, UnknownItem
 from shelfsight.indexer.workspace import Workspace
 from shelfsight.tagging.neighbour_tags.outcomes import (
     Outcomes,
@@ -30,7 +33,11 @@ from shelfsight.tagging.neighbour_tags.outcomes import (
 )
 from shelfsight.tagging.results import TagResult
 
+log = logging.getLogger(__name__)
 EXPORT_FORMATS = ("csv", "jsonl")
+# The newest decisions a refit reads: its cost stays bounded however long the inbox
+# has been in use (about a second; the fit keeps the newest 3,000 a route anyway).
+REFIT_DECISIONS = 50_000
 EXPORT_FIELDS = (
     "item_id",
     "product_id",
@@ -123,7 +130,7 @@ class Review:
     def get(self, item_id: int) -> ReviewItem:
         item = self.inbox.get(item_id)
         if item is None:
-            raise BadInput(f"no review item {item_id}")
+            raise UnknownItem(f"no review item {item_id}")
         return item
 
     def accept(
@@ -132,10 +139,13 @@ class Review:
         corrections: Mapping[str, str] | None = None,
         product_id: str | None = None,
         by: str = "",
+        background: bool = False,
     ) -> ReviewItem:
         """The item's tags (its suggestions, with ``corrections``) become a catalogue
         product (``product_id``, default ``review-<item>``), embedded and indexed now."""
-        (done,) = self.accept_many([(item_id, corrections or {}, product_id)], by=by)
+        (done,) = self.accept_many(
+            [(item_id, corrections or {}, product_id)], by=by, background=background
+        )
         return done
 
     def accept_many(
@@ -143,10 +153,12 @@ class Review:
         items: Sequence[tuple[int, Mapping[str, str], str | None]],
         by: str = "",
         bulk: bool = False,
+        background: bool = False,
     ) -> list[ReviewItem]:
         """Accept several items (id, corrections, product id) with one catalogue write and
         one new index version. ``bulk``: accepted from a list, unseen: only the flagged
-        tags (and any corrected) count as looked at when the thresholds are refitted."""
+        tags (and any corrected) count as looked at when the thresholds are refitted;
+        ``background``: refit on another thread (else before returning)."""
         listings: list[dict[str, Any]] = []
         photos: list[str] = []
         decisions: list[tuple[int, Mapping[str, str] | None, str | None, set[str] | None]] = []
@@ -167,20 +179,26 @@ class Review:
             # Idempotent if a crash falls between the two writes: the same listings again.
             self.shelf.add(listings, photos)
         done = self.inbox.decide_many(decisions, by)
-        self.refit()
+        self._refit(background)
         return done
+
+    def _refit(self, background: bool) -> None:
+        if background:
+            self.refit_in_background()
+        else:
+            self.refit()
 
     def reject(self, item_id: int, by: str = "") -> ReviewItem:
         return self.inbox.decide(item_id, None, by=by)
 
-    def undo(self, item_id: int) -> ReviewItem:
+    def undo(self, item_id: int, background: bool = False) -> ReviewItem:
         """An accept or reject taken back: the product an accept added leaves the
         catalogue and the index."""
         item = self.get(item_id)
         if item.status == "accepted" and item.product_id:
             self.shelf.delete(item.product_id)
         undone = self.inbox.undo(item_id)
-        self.refit()
+        self._refit(background)
         return undone
 
     def stats(self) -> dict[str, Any]:
@@ -194,12 +212,14 @@ class Review:
         }
 
     def refit(self) -> Outcomes:
-        """The review thresholds again from every decision (milliseconds; tagging reads
-        the stored result and never waits on it)."""
-        catalogue = self.shelf.catalogue
-        outcomes = fit_outcomes(self.inbox.decisions(), catalogue.tag_families())
-        store_outcomes(catalogue, outcomes)
-        return outcomes
+        """The review thresholds again from the newest decisions (about a second for
+        50,000; tagging reads the stored result and never waits on it)."""
+        return refit(self.shelf.catalogue)
+
+    def refit_in_background(self) -> None:
+        """``refit`` on its own thread and connection (the HTTP service: an accept
+        answers at once); refits asked for while one runs are folded into one more."""
+        _background.ask(self.shelf.catalogue.path)
 
     def export(self, fmt: str = "csv") -> str:
         """Every decision as CSV or JSON lines (``EXPORT_FIELDS``)."""
@@ -213,6 +233,44 @@ class Review:
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue()
+
+
+def refit(catalogue: Catalogue) -> Outcomes:
+    inbox = ReviewInbox(catalogue)
+    outcomes = fit_outcomes(inbox.decisions(REFIT_DECISIONS), catalogue.tag_families())
+    store_outcomes(catalogue, outcomes)
+    return outcomes
+
+
+class _Background:
+    """At most one refit running per process, and at most one more waiting."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.waiting: set[Path] = set()
+
+    def ask(self, path: Path) -> None:
+        with self.lock:
+            if path in self.waiting:
+                return
+            self.waiting.add(path)
+        threading.Thread(target=self._run, args=(path,), daemon=True).start()
+
+    def _run(self, path: Path) -> None:
+        with _REFITTING:
+            with self.lock:
+                self.waiting.discard(path)
+            catalogue = Catalogue(path)
+            try:
+                refit(catalogue)
+            except Exception:  # logged; the stored thresholds stay as they were
+                log.exception("refitting the review thresholds failed")
+            finally:
+                catalogue.close()
+
+
+_REFITTING = threading.Lock()
+_background = _Background()
 
 
 def _checked(item: ReviewItem, corrections: Mapping[str, str]) -> dict[str, str]:

@@ -183,7 +183,9 @@ class ReviewController(Controller):
         """Accept (with ``corrections``): the product joins the catalogue and the index
         at once, so the next similar photo is tagged from it."""
         done = await in_thread(
-            lambda: shelf.review.accept(item_id, data.corrections, data.product_id, data.by)
+            lambda: shelf.review.accept(
+                item_id, data.corrections, data.product_id, data.by, background=True
+            )
         )
         return _out(done)
 
@@ -197,7 +199,7 @@ class ReviewController(Controller):
             raise BadInput("an item is named twice")
         done = await in_thread(
             lambda: shelf.review.accept_many(
-                [(i, {}, None) for i in data.items], by=data.by, bulk=True
+                [(i, {}, None) for i in data.items], by=data.by, bulk=True, background=True
             )
         )
         return [_out(i) for i in done]
@@ -212,7 +214,7 @@ class ReviewController(Controller):
     @post("/{item_id:int}/undo", guards=[require_api_key], responses=ERROR_RESPONSES)
     async def undo(self, shelf: Shelfsight, item_id: int) -> InboxItem:
         """Take a decision back; an accepted item's product leaves catalogue and index."""
-        return _out(await in_thread(lambda: shelf.review.undo(item_id)))
+        return _out(await in_thread(lambda: shelf.review.undo(item_id, background=True)))
 
 
 def as_json(item: InboxItem) -> dict[str, Any]:

@@ -626,13 +626,28 @@ async function keepBatch() {
   const rows = batchRows.filter((r) => r.status !== "skipped");
   if (!key) { $("batch-saved").textContent = "Enter the server's API key to send photos to review."; return; }
   let kept = 0;
-  for (let i = 0; i < rows.length; i += BATCH_CHUNK) {
+  // A row with a title goes with its words (POST /tag, one photo); the rest in chunks.
+  const titled = rows.filter((r) => r.title);
+  const plain = rows.filter((r) => !r.title);
+  const headers = { "X-API-Key": key };
+  const requests = [
+    ...titled.map((r) => () => {
+      const f = new FormData();
+      f.append("image", r.file, r.file.name);
+      f.append("title", r.title);
+      return api("/tag?keep=true", { method: "POST", body: f, headers }).then((out) => (out.review_item != null ? 1 : 0));
+    }),
+  ];
+  for (let i = 0; i < plain.length; i += BATCH_CHUNK) {
     const f = new FormData();
-    for (const r of rows.slice(i, i + BATCH_CHUNK)) f.append("images", r.file, r.file.name);
-    $("batch-saved").textContent = `Sending ${Math.min(i + BATCH_CHUNK, rows.length)} of ${rows.length}…`;
+    for (const r of plain.slice(i, i + BATCH_CHUNK)) f.append("images", r.file, r.file.name);
+    requests.push(() => api("/tag/batch?keep=true", { method: "POST", body: f, headers })
+      .then((out) => out.items.filter((it) => it.result && it.result.review_item != null).length));
+  }
+  for (const send of requests) {
+    $("batch-saved").textContent = `Sending ${kept} of ${rows.length}…`;
     try {
-      const out = await api("/tag/batch?keep=true", { method: "POST", body: f, headers: { "X-API-Key": key } });
-      kept += out.items.filter((it) => it.result && it.result.review_item != null).length;
+      kept += await send();
     } catch (e) {
       const { title, detail } = humanError(e);
       $("batch-saved").textContent = `${title}: ${detail}`;

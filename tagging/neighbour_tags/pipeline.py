@@ -226,9 +226,7 @@ class Pipeline:
         self._learnt(result.tags, None, words)
         return result
 
-    def _learnt(
-        self, tags: Mapping[str, TagScore], opts: PipelineOptions | None, key: str
-    ) -> None:
+    def _learnt(self, tags: Mapping[str, TagScore], opts: PipelineOptions | None, key: str) -> None:
         if opts is not None and opts.review_threshold is not None:
             return  # the merchant's own threshold stands
         outcomes = self.outcomes()

@@ -147,7 +147,20 @@ def test_the_review_api_writes_only_with_the_key(home, new_rows, fashion_dir):
         assert c.post(f"/review/{kept[3]}/accept", json={}, headers=KEY).status_code == 400
         stats = c.get("/review/stats").json()
         assert stats["items"] == {"pending": 0, "accepted": 3, "rejected": 1}
+        # The thresholds are refitted on a thread of their own after each accept.
+        deadline = time.time() + 30
+        while not stats["thresholds"] and time.time() < deadline:
+            time.sleep(0.2)
+            stats = c.get("/review/stats").json()
+        assert stats["thresholds"]["gender/photo"]["decisions"] == 3
         assert c.get("/review/export").status_code == 401
+        # What a request may ask is bounded before any work.
+        assert c.get("/review/999999").status_code == 404
+        assert c.get("/review?limit=5000").status_code == 400
+        assert c.get('/review?family=a"b').status_code == 400
+        assert c.get("/review?value=Men").status_code == 400  # a value needs its family
+        too_many = {"items": list(range(1, 300))}
+        assert c.post("/review/accept", json=too_many, headers=KEY).status_code == 400
         text = c.get("/review/export?format=csv", headers=KEY).text
         assert text.splitlines()[0].startswith("item_id,product_id") and len(text.splitlines()) > 3
         assert c.post(f"/review/{kept[0]}/undo", headers=KEY).json()["status"] == "pending"

@@ -446,12 +446,18 @@ def test_the_review_inbox_accept_correct_with_the_pick_list_undo_and_bulk_accept
         page.goto(writable.url + "/")
         page.click("#tab-batch")
         tag_on_batch_tab(page, new_photos[:4], timeout=60_000)
+        # A row's title goes with its photo into the inbox.
+        page.locator("#batch-table tbody tr").first.locator("input.title").fill(
+            "Roadster Men Tshirt"
+        )
         page.fill("#api-key", "s3cret")
         page.click("#batch-keep")
         page.wait_for_function(
             "document.querySelector('#batch-saved').textContent.startsWith('Sent 4')",
             timeout=60_000,
         )
+        titles = [i["title"] for i in httpx.get(f"{writable.url}/review").json()["items"]]
+        assert sorted(titles) == ["", "", "", "Roadster Men Tshirt"]
         page.click("#tab-inbox")
         page.wait_for_selector("#inbox-item:not([hidden]) .inbox-tag", timeout=30_000)
         assert page.inner_text("#inbox-counts").startswith("4 waiting")
