@@ -125,11 +125,29 @@ class Catalogue(EmbeddingRows):
             )
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, immediate: bool = False) -> Iterator[None]:
         """One logical write: all of it commits or none of it (sqlite-utils' ``atomic``;
-        nested calls become savepoints). A full disk rolls back and raises ``DiskFull``."""
-        with disk_full_as_error(f"the catalogue {self.path}"), self.db.atomic():
-            yield
+        nested calls become savepoints). A full disk rolls back and raises ``DiskFull``.
+
+        ``immediate``: take the write lock at the start. A transaction that reads before
+        it writes cannot be upgraded once another connection has committed since its
+        read (SQLite answers "database is locked" at once, without waiting); the review
+        inbox's decisions, written beside the server's other writers, read first."""
+        conn = self.db.conn
+        with disk_full_as_error(f"the catalogue {self.path}"):
+            if not immediate or conn.in_transaction:
+                with self.db.atomic():
+                    yield
+                return
+            conn.execute("BEGIN IMMEDIATE")  # waits on the busy timeout like any write
+            try:
+                with self.db.atomic():
+                    yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------
     def get_meta(self, name: str, default: Any = None) -> Any:

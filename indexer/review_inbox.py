@@ -155,6 +155,8 @@ class ReviewInbox:
 
     # -- reading ---------------------------------------------------------------------
     def get(self, item_id: int) -> ReviewItem | None:
+        if not 0 < item_id < 2**63:  # no such row, and SQLite could not even bind it
+            return None
         rows = list(self.catalogue.db.query("select * from review_items where id = ?", [item_id]))
         return _item(rows[0]) if rows else None
 
@@ -233,7 +235,7 @@ class ReviewInbox:
         by: str = "",
     ) -> list[ReviewItem]:
         """``decide`` for many items (id, final, product id, looked) in one transaction."""
-        with self.catalogue.transaction():
+        with self.catalogue.transaction(immediate=True):
             at = _now()
             table = self.catalogue.db.table("review_decisions")
             for item_id, final, product_id, looked in decisions:
@@ -276,7 +278,7 @@ class ReviewInbox:
     def undo(self, item_id: int) -> ReviewItem:
         """A decided item back to pending, its decisions forgotten (the facade removes the
         product an accept added)."""
-        with self.catalogue.transaction():
+        with self.catalogue.transaction(immediate=True):
             item = self.get(item_id)
             if item is None or item.status == "pending":
                 raise BadInput(f"review item {item_id} has no decision to undo")

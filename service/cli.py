@@ -15,16 +15,23 @@ from shelfsight.indexer.model_specs import HYBRID_TRUNK, LITE_ARCHS, SPECS
 from shelfsight.service.cli_common import (
     AlphaOpt,
     AttributesOpt,
+    CatalogOpt,
     ColourColOpt,
+    HoldoutOpt,
     HomeOpt,
     IdCol,
+    ImagesOpt,
     ImgCol,
     ImgPattern,
     JsonOpt,
+    JsonOutOpt,
     KOpt,
     NoveltyOpt,
     PixelWeightOpt,
     PowerOpt,
+    QueriesOpt,
+    QueryImagesOpt,
+    SeedOpt,
     TagCols,
     TitleCol,
     WhereOpt,
@@ -358,14 +365,12 @@ def search(
 
 @command(eval_app, "tagging")
 def eval_tagging(
-    catalog: Annotated[Path, typer.Option("--catalog", help="Catalogue CSV/JSONL with labels.")],
-    images: Annotated[Path, typer.Option("--images", help="Catalogue image folder.")],
-    queries: Annotated[
-        Path | None, typer.Option("--queries", help="Query CSV (else a holdout split).")
-    ] = None,
-    query_images: Annotated[Path | None, typer.Option("--query-images")] = None,
-    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    catalog: CatalogOpt,
+    images: ImagesOpt,
+    queries: QueriesOpt = None,
+    query_images: QueryImagesOpt = None,
+    holdout_fraction: HoldoutOpt = 0.2,
+    seed: SeedOpt = 0,
     id_column: IdCol = "id",
     title_column: TitleCol = None,
     tag_columns: TagCols = None,
@@ -421,9 +426,7 @@ def eval_tagging(
             "write them; repeat for several: drop-colour, brand-only, shuffle, typos, empty.",
         ),
     ] = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the result JSON here.")
-    ] = None,
+    json_out: JsonOutOpt = None,
 ) -> None:
     """Tag held-out products as new ones and compare with their own labels."""
     from shelfsight.evaluation import evaluate_tagging

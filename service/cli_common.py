@@ -167,3 +167,14 @@ ImgPattern = Annotated[
 ImgCol = Annotated[
     str | None, typer.Option("--image-column", help="Column holding each image's path.")
 ]
+
+# What an evaluation reads: a labelled catalogue, its photos, and optionally new products.
+CatalogOpt = Annotated[Path, typer.Option("--catalog", help="Catalogue CSV/JSONL with labels.")]
+ImagesOpt = Annotated[Path, typer.Option("--images", help="Catalogue image folder.")]
+QueriesOpt = Annotated[
+    Path | None, typer.Option("--queries", help="Query CSV (else a holdout split).")
+]
+QueryImagesOpt = Annotated[Path | None, typer.Option("--query-images")]
+HoldoutOpt = Annotated[float, typer.Option("--holdout-fraction")]
+SeedOpt = Annotated[int, typer.Option("--seed")]
+JsonOutOpt = Annotated[Path | None, typer.Option("--json", help="Write the result JSON here.")]

@@ -12,11 +12,18 @@ from typing import Annotated, Any
 import typer
 
 from shelfsight.service.cli_common import (
+    CatalogOpt,
+    HoldoutOpt,
     HomeOpt,
     IdCol,
+    ImagesOpt,
     ImgCol,
     ImgPattern,
     JsonOpt,
+    JsonOutOpt,
+    QueriesOpt,
+    QueryImagesOpt,
+    SeedOpt,
     TagCols,
     TitleCol,
     _column_options,
@@ -191,12 +198,10 @@ def review_export(
 
 @command(eval_app, "stream")
 def eval_stream(
-    catalog: Annotated[Path, typer.Option("--catalog", help="Catalogue CSV/JSONL with labels.")],
-    images: Annotated[Path, typer.Option("--images", help="Catalogue image folder.")],
-    queries: Annotated[
-        Path | None, typer.Option("--queries", help="The new products (else a split).")
-    ] = None,
-    query_images: Annotated[Path | None, typer.Option("--query-images")] = None,
+    catalog: CatalogOpt,
+    images: ImagesOpt,
+    queries: QueriesOpt = None,
+    query_images: QueryImagesOpt = None,
     shift: Annotated[
         str | None,
         typer.Option(
@@ -215,17 +220,15 @@ def eval_stream(
         str | None,
         typer.Option("--text-columns", help="The listings' word columns, comma-separated."),
     ] = None,
-    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction")] = 0.2,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    holdout_fraction: HoldoutOpt = 0.2,
+    seed: SeedOpt = 0,
     model: Annotated[str, typer.Option("--model", help="cnn or another index model.")] = "cnn",
     id_column: IdCol = "id",
     title_column: TitleCol = None,
     tag_columns: TagCols = None,
     image_pattern: ImgPattern = "{id}.jpg",
     image_column: ImgCol = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the result JSON here.")
-    ] = None,
+    json_out: JsonOutOpt = None,
 ) -> None:
     """Replay new products in batches through a learning tagger (the review inbox:
     corrections accepted, thresholds refitted) and a frozen one; the merchant's looks

@@ -4,7 +4,7 @@ export the decisions (API key). Items come from ``POST /tag?keep=true`` and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +53,22 @@ class InboxItem:
 class InboxPage:
     items: list[InboxItem]
     counts: dict[str, int]  # items per status
+
+
+@dataclass
+class Accepted:
+    items: list[InboxItem]
+
+
+@dataclass
+class ReviewStats:
+    """``families``: family -> ISO week (``2026-W49``) or ``all`` -> decisions, flagged,
+    flagged_kept, unflagged, unflagged_kept and the two kept shares; ``thresholds``:
+    ``family/route`` -> what the decisions taught (``tagging.neighbour_tags.outcomes``)."""
+
+    items: dict[str, int]
+    families: dict[str, dict[str, dict[str, Any]]]
+    thresholds: dict[str, dict[str, Any]]
 
 
 @dataclass
@@ -135,12 +151,18 @@ class ReviewController(Controller):
         return InboxPage([_out(i) for i in items], review.counts())
 
     @get("/stats", sync_to_thread=True, responses=ERROR_RESPONSES)
-    def stats(self, shelf: Shelfsight) -> dict[str, Any]:
+    def stats(self, shelf: Shelfsight) -> ReviewStats:
         """Per family and ISO week: suggestions kept unchanged, flagged and unflagged
         apart, with counts; the inbox's counts; the thresholds learnt from decisions."""
-        return shelf.review.stats()
+        return ReviewStats(**shelf.review.stats())
 
-    @get("/export", guards=[require_api_key], sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get(
+        "/export",
+        guards=[require_api_key],
+        sync_to_thread=True,
+        media_type="text/csv",
+        responses=ERROR_RESPONSES,
+    )
     def export(
         self,
         shelf: Shelfsight,
@@ -178,7 +200,12 @@ class ReviewController(Controller):
         kind = Path(item.image_path).suffix.lstrip(".").lower().replace("jpg", "jpeg")
         return Response(data, media_type=f"image/{kind or 'jpeg'}")
 
-    @post("/{item_id:int}/accept", guards=[require_api_key], responses=ERROR_RESPONSES)
+    @post(
+        "/{item_id:int}/accept",
+        guards=[require_api_key],
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
     async def accept(self, shelf: Shelfsight, item_id: int, data: Decision) -> InboxItem:
         """Accept (with ``corrections``): the product joins the catalogue and the index
         at once, so the next similar photo is tagged from it."""
@@ -189,8 +216,8 @@ class ReviewController(Controller):
         )
         return _out(done)
 
-    @post("/accept", guards=[require_api_key], responses=ERROR_RESPONSES)
-    async def accept_many(self, shelf: Shelfsight, data: BulkAccept) -> list[InboxItem]:
+    @post("/accept", guards=[require_api_key], status_code=200, responses=ERROR_RESPONSES)
+    async def accept_many(self, shelf: Shelfsight, data: BulkAccept) -> Accepted:
         """Accept many items as suggested, one catalogue write; only their flagged tags
         count as looked at."""
         if not data.items or len(data.items) > MAX_BULK:
@@ -202,20 +229,26 @@ class ReviewController(Controller):
                 [(i, {}, None) for i in data.items], by=data.by, bulk=True, background=True
             )
         )
-        return [_out(i) for i in done]
+        return Accepted([_out(i) for i in done])
 
-    @post("/{item_id:int}/reject", guards=[require_api_key], responses=ERROR_RESPONSES)
+    @post(
+        "/{item_id:int}/reject",
+        guards=[require_api_key],
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
     async def reject(
         self, shelf: Shelfsight, item_id: int, data: Decision | None = None
     ) -> InboxItem:
         done = await in_thread(lambda: shelf.review.reject(item_id, data.by if data else ""))
         return _out(done)
 
-    @post("/{item_id:int}/undo", guards=[require_api_key], responses=ERROR_RESPONSES)
+    @post(
+        "/{item_id:int}/undo",
+        guards=[require_api_key],
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
     async def undo(self, shelf: Shelfsight, item_id: int) -> InboxItem:
         """Take a decision back; an accepted item's product leaves catalogue and index."""
         return _out(await in_thread(lambda: shelf.review.undo(item_id, background=True)))
-
-
-def as_json(item: InboxItem) -> dict[str, Any]:
-    return asdict(item)

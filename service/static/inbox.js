@@ -119,7 +119,8 @@ async function inboxBulk() {
   const done = await inboxWrite("/review/accept", { items: ids, by: "page" });
   if (!done) return;
   await inboxLoad();
-  inboxSay(`Accepted ${done.length} unflagged item${done.length === 1 ? "" : "s"}.`);
+  const n = done.items.length;
+  inboxSay(`Accepted ${n} unflagged item${n === 1 ? "" : "s"}.`);
 }
 
 function inboxMove(step) {

@@ -142,7 +142,7 @@ def test_the_review_api_writes_only_with_the_key(home, new_rows, fashion_dir):
         assert done["status"] == "accepted"
         assert c.get(f"/products/{done['product_id']}").json()["tags"]["gender"] == "Unisex"
         bulk = c.post("/review/accept", json={"items": kept[1:3]}, headers=KEY)
-        assert [i["status"] for i in bulk.json()] == ["accepted", "accepted"]
+        assert [i["status"] for i in bulk.json()["items"]] == ["accepted", "accepted"]
         assert c.post(f"/review/{kept[3]}/reject", headers=KEY).json()["status"] == "rejected"
         assert c.post(f"/review/{kept[3]}/accept", json={}, headers=KEY).status_code == 400
         stats = c.get("/review/stats").json()

@@ -39,7 +39,10 @@ def test_every_success_response_is_documented_with_its_fields(schema):
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
             for status, response in op["responses"].items():
-                if not status.startswith("2") or "image" in str(response.get("content", {})):
+                content = response.get("content", {})
+                if not status.startswith("2") or "image" in str(content):
+                    continue
+                if "text/csv" in content:  # a download (the review inbox's decisions)
                     continue
                 body = resolve(response["content"]["application/json"]["schema"])
                 assert body.get("properties"), f"{method.upper()} {path} {status}: {body}"
@@ -58,7 +61,7 @@ def test_no_server_errors(schema):
         fuzz(operation.ok(), failures, calls)
     assert failures == []
     # every endpoint was really called, with many generated inputs
-    assert len({c for c in calls}) == 13 and len(calls) > 100
+    assert len({c for c in calls}) == 22 and len(calls) > 100
 
 
 def fuzz(op, failures, calls):

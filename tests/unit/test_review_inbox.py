@@ -102,6 +102,7 @@ def test_filters_on_one_familys_flag_and_pages(inbox):
     with pytest.raises(BadInput, match="needs its family"):
         inbox.items(value="Men")
     assert inbox.counts() == {"pending": 3, "accepted": 0, "rejected": 0}
+    assert inbox.get(2**70) is None and inbox.get(-1) is None  # no item, no SQLite error
 
 
 def test_a_kept_photo_is_held_whatever_the_items_status(inbox):
