@@ -170,6 +170,9 @@ class Review:
             if item.image_path is None:  # words alone: the decision teaches, no product
                 decisions.append((item_id, final, None, looked))
                 continue
+            if product_id and self.shelf.catalogue.get(product_id) is not None:
+                # An accept adds a product; overwriting one the merchant has is `add`'s job.
+                raise BadInput(f"product {product_id!r} is already in the catalogue")
             pid = product_id or f"review-{item_id}"
             tags = {f: v for f, v in final.items() if f in families}
             listings.append({"id": pid, "title": item.title or pid, "tags": tags})

@@ -54,6 +54,9 @@ def test_accept_makes_the_photo_a_neighbour_of_its_next_tagging_and_undo_restore
     assert kept.suggested["articleType"].value == before.tags["articleType"].value
     with pytest.raises(shelfsight.BadInput, match="no suggested tag"):
         shelf.review.accept(item, {"colourr": "Red"})
+    existing = next(shelf.catalogue.iter_products()).id
+    with pytest.raises(shelfsight.BadInput, match="already in the catalogue"):
+        shelf.review.accept(item, product_id=existing)
     corrected = "Watches" if before.tags["articleType"].value != "Watches" else "Belts"
     done = shelf.review.accept(item, {"articleType": corrected}, product_id="new-1", by="k")
     assert done.status == "accepted" and done.product_id == "new-1"
