@@ -114,8 +114,12 @@ class Review:
                 continue
             decoded, data = image_store.as_stored(image)
             paths.append(image_store.store(self.shelf.workspace, decoded, data)["image_path"])
+        # The catalogue's families: what an accept writes and what the thresholds are
+        # for (the photo's own colour and shape readings are shown by `tag`, not kept).
+        families = set(self.shelf.catalogue.tag_families())
+        kept = [{f: s for f, s in suggestions(r).items() if f in families} for r in results]
         return self.inbox.keep(
-            [suggestions(r) for r in results],
+            kept,
             titles=[(t or "")[:MAX_TITLE] for t in titles] or [""] * len(results),
             texts=list(texts) or [""] * len(results),
             image_paths=paths,

@@ -52,6 +52,7 @@ def test_accept_makes_the_photo_a_neighbour_of_its_next_tagging_and_undo_restore
     assert [i.id for i in shelf.review.items()] == [item]
     kept = shelf.review.get(item)
     assert kept.suggested["articleType"].value == before.tags["articleType"].value
+    assert set(kept.suggested) == set(shelf.catalogue.tag_families())  # not colour, shape
     with pytest.raises(shelfsight.BadInput, match="no suggested tag"):
         shelf.review.accept(item, {"colourr": "Red"})
     existing = next(shelf.catalogue.iter_products()).id
