@@ -124,14 +124,11 @@ def _stored_bytes(product: Product) -> bytes:
 
 def _unused_files(workspace: Workspace, catalogue: Catalogue, sha256: str) -> list[Path]:
     held = {str(p) for p in catalogue.image_paths_with_sha(sha256)}
-    kept = set(held_image_paths(catalogue, sha256))  # photos waiting in the review inbox
+    copies = [str(p) for p in (workspace.home / "images" / sha256[:2]).glob(f"{sha256}.*")]
+    held |= held_image_paths(catalogue, copies)  # photos waiting in the review inbox
     # The same picture may also be ingested from the merchant's folder: that product
     # keeps the thumbnails, not the stored copy.
-    stored = [
-        p
-        for p in (workspace.home / "images" / sha256[:2]).glob(f"{sha256}.*")
-        if str(p) not in held and str(p) not in kept
-    ]
+    stored = [Path(p) for p in copies if p not in held]
     thumbs = [] if held else list((workspace.cache_dir / "thumbs").glob(f"{sha256}-*.jpg"))
     return [*stored, *thumbs]
 

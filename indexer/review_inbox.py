@@ -93,6 +93,7 @@ class ReviewInbox:
                 not_null={"status", "suggested", "created_at"},
             )
             db.table("review_items").create_index(["status"])
+            db.table("review_items").create_index(["image_path"])
         if "review_decisions" not in db.table_names():
             db.table("review_decisions").create(
                 {
@@ -150,7 +151,8 @@ class ReviewInbox:
                         "created_at": _now(),
                     }
                 )
-                ids.append(int(table.last_pk or 0))
+                assert table.last_pk is not None  # set by every insert
+                ids.append(int(table.last_pk))
         return ids
 
     # -- reading ---------------------------------------------------------------------
@@ -349,15 +351,17 @@ class ReviewInbox:
         return out
 
 
-def held_image_paths(catalogue: Catalogue, sha256: str) -> list[str]:
-    """The stored photos of ``sha256`` that review items hold (whatever their status: an
-    undo brings a rejected item back)."""
-    if "review_items" not in catalogue.db.table_names():
-        return []
+def held_image_paths(catalogue: Catalogue, paths: Iterable[str]) -> set[str]:
+    """Which of ``paths`` review items hold (whatever their status: an undo brings a
+    rejected item back); an indexed look-up per path."""
+    wanted = list(paths)
+    if not wanted or "review_items" not in catalogue.db.table_names():
+        return set()
+    marks = ",".join("?" * len(wanted))
     rows = catalogue.db.execute(
-        "select image_path from review_items where image_path like ?", [f"%{sha256}.%"]
+        f"select image_path from review_items where image_path in ({marks})", wanted
     ).fetchall()
-    return [r[0] for r in rows]
+    return {r[0] for r in rows}
 
 
 def _item(row: Mapping[str, Any]) -> ReviewItem:

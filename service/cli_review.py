@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,8 +85,6 @@ def review_list(
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
     return asdict(item) | {"flagged": item.flagged}
 
 

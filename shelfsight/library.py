@@ -11,6 +11,7 @@ attributes, search, descriptions) < this facade < ``service`` (CLI, HTTP, page).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -119,8 +120,8 @@ class Shelfsight:
         """Semantic search over the titles (MiniLM), shared with text-only descriptions."""
         return self.live.titles
 
-    @property
-    def review(self) -> Review:  # the review inbox (``shelfsight.review``)
+    @functools.cached_property
+    def review(self) -> Review:  # the review inbox (``shelfsight.review``), made once
         from shelfsight.review import Review
 
         return Review(self)

@@ -173,7 +173,7 @@ def evaluate_stream(catalog: Path, images: Path, options: StreamOptions) -> dict
         "batch": o.batch,
         "order": o.order,
         "shift": setup.shift.label,
-        "model": index.model if hasattr(index, "model") else o.model,
+        "model": index.model,
         "text_columns": list(o.text_columns),
         "setup_seconds": round(setup_seconds, 1),
         "seconds": round(time.perf_counter() - t0, 1),

@@ -7,7 +7,6 @@ service and the evaluation all read the same result.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +178,7 @@ class Pipeline:
         self._calibration: tuple[Any, Calibration | None] | None = None
         self._text_tags: tuple[float, TextTags | None] | None = None
         self._known_kinds: tuple[tuple[int, str], list[str]] | None = None
-        self._outcomes: tuple[str, Outcomes | None] | None = None
+        self._outcomes: tuple[Any, Outcomes | None] | None = None
 
     def calibration(self) -> Calibration | None:
         """The stored calibration of the index's model, re-read when the catalogue changes
@@ -193,12 +192,9 @@ class Pipeline:
     def outcomes(self) -> Outcomes | None:
         """The review thresholds learnt from the merchant's decisions (``outcomes``),
         re-read when a refit stores new ones (one indexed row read per tag)."""
-        row = self.search.catalogue.db.execute(
-            "select value from meta where name = ?", [OUTCOMES_META]
-        ).fetchone()
-        raw = row[0] if row else ""
+        raw = self.search.catalogue.get_meta(OUTCOMES_META)
         if self._outcomes is None or self._outcomes[0] != raw:
-            self._outcomes = (raw, Outcomes.from_json(json.loads(raw)) if raw else None)
+            self._outcomes = (raw, Outcomes.from_json(raw) if raw else None)
         return self._outcomes[1]
 
     def text_tags(self) -> TextTags | None:
@@ -336,6 +332,6 @@ class Pipeline:
             ood = bool(result.match and result.match.out_of_domain)
             known = self.known_kinds(text_tags)
             result.tags = with_words(tags, scores, text_tags, words, ood, known_kinds=known)
-        key = image.sha256 if image is not None else query.vector.tobytes().hex()[:64]
+        key = image.sha256 if image is not None else query.vector.tobytes()[:32].hex()
         self._learnt(result.tags, opts, key)
         return result
