@@ -424,3 +424,55 @@ def test_hostile_listing_words_on_tag_cost_a_bounded_time_and_memory(cnn_home):
     grew_mb, slowest = out.stdout.strip().splitlines()[-1].split("|")
     assert int(grew_mb) < 150, f"hostile words grew the worker by {grew_mb} MB"
     assert float(slowest) < 10, f"one hostile /tag took {slowest} s"
+
+
+def test_reading_a_large_review_inbox_costs_a_page_not_the_inbox(home):
+    # 20,000 kept items, half of them accepted (70,000 decisions), planted through the
+    # inbox's own store: an unauthenticated list, item, stats or filter answers from SQL
+    # in bounded memory and time, and what it may ask for is capped before any work. In a
+    # subprocess, so the peak memory measured is the requests' own.
+    from shelfsight.indexer.catalogue import Catalogue
+    from shelfsight.indexer.review_inbox import ReviewInbox, Suggestion
+
+    catalogue = Catalogue(home / "catalogue.db")
+    inbox = ReviewInbox(catalogue)
+    families = catalogue.tag_families()
+    one = {f: Suggestion("Men", 0.9, n % 2 == 0, [("Women", 0.1)]) for n, f in enumerate(families)}
+    ids = inbox.keep([one] * 20_000, titles=["Roadster Men Blue Tshirt"] * 20_000)
+    inbox.decide_many([(i, {}, None, None) for i in ids[:10_000]])  # 70,000 decisions
+    catalogue.close()
+    script = textwrap.dedent(
+        f"""
+        import resource, time
+        from litestar.testing import TestClient
+        from shelfsight.core.settings import Settings
+        from shelfsight.service.app import create_app
+
+        def rss():
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+        config = Settings(home={str(home)!r}, describe=False, api_key="s3cret")
+        with TestClient(create_app(config)) as c:
+            assert c.get("/review?limit=1").status_code == 200
+            before, slowest = rss(), 0.0
+            for url in ["/review?limit=200", "/review?status=accepted&limit=200",
+                        "/review?needs_review=false&family=gender&limit=200",
+                        "/review?offset=19990&limit=200", "/review/stats", "/review/1",
+                        "/review/999999999999999999999", "/review?limit=100000",
+                        "/review/export"]:
+                t0 = time.perf_counter()
+                r = c.get(url)
+                slowest = max(slowest, time.perf_counter() - t0)
+                assert r.status_code in (200, 400, 401, 404), (url, r.status_code)
+            assert c.get("/review?limit=100000").status_code == 400
+            assert c.get("/review/export").status_code == 401
+            print(rss() - before, round(slowest, 2), sep="|")
+        """
+    )  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    grew_mb, slowest = out.stdout.strip().splitlines()[-1].split("|")
+    assert int(grew_mb) < 100, f"reading the inbox grew the worker by {grew_mb} MB"
+    assert float(slowest) < 5, f"one inbox read took {slowest} s"
