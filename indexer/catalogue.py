@@ -371,6 +371,28 @@ class Catalogue(EmbeddingRows):
         )
         return [(self._row_to_product(r), float(r["rank"])) for r in rows]
 
+    def text_matches(
+        self, match: str, allowed: np.ndarray | None = None, cap: int = 10_000
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """How many products match an FTS5 ``match`` expression (counted up to ``cap``:
+        what one request may read is bounded) and their tag values counted over all of
+        them (the facets of a search, not of the page it shows)."""
+        inner = "select rowid from products_fts where products_fts match ?"
+        params: list[Any] = [match]
+        if allowed is not None:
+            inner += f" and rowid in ({','.join(str(int(k)) for k in allowed)})"
+        inner += " limit ?"
+        params.append(cap)
+        total = self.db.execute(f"select count(*) from ({inner})", params).fetchone()[0]
+        facets: dict[str, dict[str, int]] = {}
+        sql = (
+            f"select family, value, count(*) from tags where product_key in ({inner}) "
+            "group by family, value order by family, count(*) desc"
+        )
+        for family, value, n in self.db.execute(sql, params).fetchall():
+            facets.setdefault(family, {})[value] = n
+        return int(total), facets
+
     # -- tags -------------------------------------------------------------------------
     def tag_families(self) -> list[str]:
         stored = self.get_meta("tag_families")

@@ -26,6 +26,7 @@ from litestar.openapi.plugins import (
     SwaggerRenderPlugin,
     YamlRenderPlugin,
 )
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from shelfsight.core.errors import ShelfsightError
@@ -117,7 +118,19 @@ def _openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Shelfsight",
         version="0.1.0",
+        description="Tag, find and describe e-commerce products from their photos. Reads "
+        "are open; writes (adding, deleting and accepting products, keeping tags for "
+        "review) need the API key: the X-API-Key header or a bearer token.",
         path="/schema",
+        use_handler_docstrings=True,
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="apiKey", name="X-API-Key", security_scheme_in="header"
+                ),
+                "bearer": SecurityScheme(type="http", scheme="bearer"),
+            }
+        ),
         render_plugins=[swagger, redoc, JsonRenderPlugin(), YamlRenderPlugin()],
     )
 

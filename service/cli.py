@@ -45,7 +45,6 @@ from shelfsight.service.cli_common import (
 )
 from shelfsight.tagging.neighbour_tags.defaults import (
     DEFAULT_ALPHA,
-    DEFAULT_PIXEL_WEIGHT,
     DEFAULT_POWER,
     NOVELTY_PRIOR,
 )
@@ -225,7 +224,7 @@ def tag(
     ] = 0.0,
     alpha: AlphaOpt = DEFAULT_ALPHA,
     attributes: AttributesOpt = "colour,shape",
-    pixel_weight: PixelWeightOpt = DEFAULT_PIXEL_WEIGHT,
+    pixel_weight: PixelWeightOpt = None,
     colour_column: ColourColOpt = None,
     ocr_timeout: Annotated[
         float, typer.Option("--ocr-timeout", help="Seconds OCR may take.")
@@ -359,6 +358,10 @@ def search(
         return
     if not result.results:
         typer.echo("no matching products")
+    elif not result.total and result.mode != "semantic":
+        typer.echo(f"nothing matched {query!r}; the closest in meaning:", err=True)
+    else:
+        typer.echo(f"{result.total} products match", err=True)
     for p in result.results:
         typer.echo(f"{p.id:<12} {p.title}")
 
@@ -383,7 +386,7 @@ def eval_tagging(
     ] = "cnn",
     power: PowerOpt = DEFAULT_POWER,
     alpha: AlphaOpt = DEFAULT_ALPHA,
-    pixel_weight: PixelWeightOpt = DEFAULT_PIXEL_WEIGHT,
+    pixel_weight: PixelWeightOpt = None,
     no_pixel_colour: Annotated[
         bool, typer.Option("--no-pixel-colour", help="Colour from the neighbours (and heads) only.")
     ] = False,
@@ -457,7 +460,7 @@ def eval_tagging(
         powers=[power],
         alphas=[alpha],
         pixel_colour=not no_pixel_colour,
-        pixel_weights=[pixel_weight],
+        pixel_weights=None if pixel_weight is None else [pixel_weight],
         colour_column=colour_column,
         feature_cache=feature_cache,
         min_score=min_score,

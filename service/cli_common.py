@@ -44,9 +44,13 @@ HomeOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PixelWeightOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--pixel-weight", min=0.0, max=1.0, help="Weight of the pixel palette in the colour tag."
+        "--pixel-weight",
+        min=0.0,
+        max=1.0,
+        help="Weight of the photo's own colour against the neighbours' vote in the colour "
+        "tag (default: the weight `index` fitted with the catalogue's colour model).",
     ),
 ]
 ColourColOpt = Annotated[
@@ -85,6 +89,7 @@ def _main(
             "-v",
             "--verbose",
             count=True,
+            metavar="",  # a counted flag (-v, -vv), not an option taking a number
             help="-v: what happens (an access line per request, model loads, skipped items); "
             "-vv: debug, the libraries' included.",
         ),

@@ -107,7 +107,12 @@ def describe(
     gender: Annotated[str | None, typer.Option("--gender")] = None,
     colour: Annotated[str | None, typer.Option("--colour")] = None,
     field: Annotated[
-        list[str] | None, typer.Option("--field", help="Another fact, name=value; repeat.")
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="Another fact, name=value; repeat (a detail the answer offers to confirm: "
+            "sleeve=long).",
+        ),
     ] = None,
     length: LengthOpt = "house",
     tone: ToneOpt = "neutral",
@@ -171,6 +176,14 @@ def describe(
         typer.echo(f"\nremoved unsupported: {removed}", err=True)
     typer.echo(f"\nfacts: {'; '.join(result.facts.lines())}", err=True)
     typer.echo("neighbours: " + ", ".join(n.id for n in result.neighbours), err=True)
+    if result.to_confirm:
+        typer.echo("to confirm (not stated: the facts do not say; --field slot=value):", err=True)
+        for c in result.to_confirm:
+            typer.echo(
+                f"  {c['slot']}={c['value']}  ({c['agreement']} of {c['of']} similar "
+                f'listings: "{c["text"]}")',
+                err=True,
+            )
 
 
 @command(eval_app, "describe")

@@ -249,12 +249,14 @@ class Shelfsight:
         ``semantic`` (the titles nearest in meaning, all-MiniLM-L6-v2) or ``hybrid`` (both
         fused by reciprocal rank, the default): ``tagging.search.fusion``."""
         from shelfsight.tagging.search.fusion import search_products
+        from shelfsight.tagging.search.keyword import keyword_matches
 
         filters = self.where(where)
         allowed = self.catalogue.keys_matching(filters) if filters else None
         found = search_products(self.catalogue, self.title_search, q, k, allowed, mode)
         hits = [ProductInfo.from_product(f.product, rank=f.rank, score=f.score) for f in found]
-        return SearchResult(q, filters, hits, mode)
+        total, facets = keyword_matches(self.catalogue, q, allowed)
+        return SearchResult(q, filters, hits, mode, total, facets)
 
     # -- descriptions ---------------------------------------------------------------------
     @property

@@ -32,6 +32,21 @@ class _Json:
         return asdict(self)  # type: ignore[call-overload]
 
 
+def on_score_scale(
+    alternatives: list[tuple[str, float]], raw_top: float | None, score: float
+) -> list[tuple[str, float]]:
+    """Runner-ups (raw votes) on the chosen value's scale, so the best value always has the
+    highest score: "Shirts 0.05 (Shorts 0.25)" read as the wrong pick (issue 28). Each is
+    scaled like the chosen value (``score / raw_top``), and never above its share of what
+    the chosen value leaves (``1 - score``), so the scores stay a distribution."""
+    if not raw_top or raw_top <= 0:
+        return [(v, min(s, score)) for v, s in alternatives]
+    rest = max(1.0 - raw_top, 1e-9)
+    return [
+        (v, round(min(s * score / raw_top, (1.0 - score) * s / rest), 4)) for v, s in alternatives
+    ]
+
+
 @dataclass
 class TagScore:
     """One family's value as the vote (and what fused with it) scored it."""
@@ -198,6 +213,8 @@ class BatchResult(_Json):
     items: list[BatchItem]
     tagged: int
     skipped: int
+    # The CSV header `tag-batch` writes for this workspace: the page's download uses it.
+    columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -257,3 +274,8 @@ class SearchResult(_Json):
     where: dict[str, list[str]]
     results: list[ProductInfo]
     mode: str = "keyword"  # keyword, semantic or hybrid
+    # Products holding any of the query's words (counted up to 10,000), 0: nothing
+    # matched, and what ``results`` shows is only the closest in meaning (or nothing).
+    total: int = 0
+    # Each tag family's values counted over every matching product, not only this page.
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)

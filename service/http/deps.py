@@ -63,6 +63,13 @@ DEPENDENCIES = {
 }
 
 
+# The OpenAPI security of a handler that ``require_api_key`` guards (the scheme is declared
+# in the app's OpenAPI config): Swagger's "Authorize" then sends the key.
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
+# Open, but the key is needed for some of what it can do (``keep=true``).
+OPTIONAL_API_KEY: list[dict[str, list[str]]] = [{}, *API_KEY]
+
+
 def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     expected = connection.app.state.shelfsight.settings.api_key
     if not expected:

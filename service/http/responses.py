@@ -20,6 +20,9 @@ class Health:
     model: str
     index_version: str | None
     writes_enabled: bool
+    # Whether this worker has its embedding model in memory: the first photo after a
+    # start loads it (about 10-15 s on 2 cores), and the page says so in words.
+    model_loaded: bool = False
 
 
 @dataclass

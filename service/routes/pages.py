@@ -23,8 +23,10 @@ class HealthController(Controller):
     path = "/health"
     tags = ("service",)
 
-    @get("/", sync_to_thread=False, responses=ERROR_RESPONSES)
+    @get("/", sync_to_thread=False, responses=ERROR_RESPONSES, summary="Service health")
     def health(self, service: ServiceState) -> Health:
+        """Whether the service is up: the workspace, the index version and product
+        count, and whether writes are enabled."""
         shelf = service.shelf
         index = shelf.neighbour_search.index
         return Health(
@@ -34,6 +36,7 @@ class HealthController(Controller):
             model=index.model,
             index_version=shelf.version,
             writes_enabled=bool(service.settings.api_key),
+            model_loaded=shelf.neighbour_search.embedder_loaded,
         )
 
 
@@ -45,12 +48,15 @@ class PageController(Controller):
         media_type=MediaType.HTML,
         sync_to_thread=False,
         response_headers=[ResponseHeader(name="Content-Security-Policy", value=PAGE_POLICY)],
+        summary="The web page",
     )
     def page(self) -> str:
+        """The workbench page (HTML)."""
         return (STATIC / "index.html").read_text(encoding="utf-8")
 
-    @get("/favicon.ico", sync_to_thread=False)
+    @get("/favicon.ico", sync_to_thread=False, summary="Icon")
     def favicon(self) -> Response[bytes]:
+        """The page's icon."""
         # Browsers ask for /favicon.ico whatever the page says; an SVG answers every size.
         data = (STATIC / "favicon.svg").read_bytes()
         headers = {"Cache-Control": "max-age=86400"}

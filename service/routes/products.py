@@ -15,7 +15,7 @@ from shelfsight.core.settings import MB
 from shelfsight.indexer.listings import check_mode, check_unique, listing_from_json
 from shelfsight.indexer.product_ids import loads_json
 from shelfsight.library import Shelfsight
-from shelfsight.service.http.deps import in_thread, linked, require_api_key
+from shelfsight.service.http.deps import API_KEY, in_thread, linked, require_api_key
 from shelfsight.service.http.responses import (
     ERROR_RESPONSES,
     WRITTEN_NOTHING,
@@ -43,16 +43,24 @@ class ProductController(Controller):
     path = "/products"
     tags = ("products",)
 
-    @get("/{product_id:str}", sync_to_thread=False, responses=ERROR_RESPONSES)
+    @get(
+        "/{product_id:str}",
+        sync_to_thread=False,
+        responses=ERROR_RESPONSES,
+        summary="Get a product",
+    )
     def get_product(self, shelf: Shelfsight, product_id: str) -> ProductInfo:
+        """One catalogue product: its tags, fields and image link."""
         product: ProductInfo = linked([ProductInfo.from_product(shelf.product(product_id))])[0]
         return product
 
     @post(
         "/",
         guards=[require_api_key],
+        security=API_KEY,
         status_code=201,
         responses={**ERROR_RESPONSES, 422: WRITTEN_NOTHING},
+        summary="Add products",
     )
     async def add_products(
         self,
@@ -109,10 +117,14 @@ class ProductController(Controller):
     @delete(
         "/{product_id:str}",
         guards=[require_api_key],
+        security=API_KEY,
         status_code=200,
         responses=ERROR_RESPONSES,
+        summary="Delete a product",
     )
     async def delete_product(self, shelf: Shelfsight, product_id: str) -> Deleted:
+        """Remove a product from the catalogue and the index (API key); a new index
+        version is published atomically."""
         await in_thread(lambda: shelf.delete(product_id))
         return Deleted(product_id, shelf.version)
 
@@ -126,6 +138,7 @@ class ImageController(Controller):
         sync_to_thread=True,
         media_type="image/jpeg",
         responses=ERROR_RESPONSES,
+        summary="A product's photo",
     )
     def get_image(
         self,
@@ -135,6 +148,7 @@ class ImageController(Controller):
             str, Parameter(max_length=10, description="thumb (256 px), medium (640 px) or full")
         ] = "full",
     ) -> Response[bytes]:
+        """The photo of a catalogue product, as stored."""
         data, media_type = shelf.image(product_id, size)
         headers = {"Cache-Control": "public, max-age=3600"} if size != "full" else {}
         return Response(data, media_type=media_type, headers=headers)

@@ -15,7 +15,7 @@ from shelfsight.core.errors import BadInput
 from shelfsight.indexer.images import ImageError, read_image_file
 from shelfsight.indexer.review_inbox import STATUSES, ReviewItem
 from shelfsight.library import Shelfsight
-from shelfsight.service.http.deps import in_thread, require_api_key
+from shelfsight.service.http.deps import API_KEY, in_thread, require_api_key
 from shelfsight.service.http.responses import ERROR_RESPONSES
 
 MAX_PAGE = 200
@@ -125,7 +125,7 @@ class ReviewController(Controller):
     path = "/review"
     tags = ("review",)
 
-    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES, summary="List review items")
     def list_items(
         self,
         shelf: Shelfsight,
@@ -150,7 +150,7 @@ class ReviewController(Controller):
         )
         return InboxPage([_out(i) for i in items], review.counts())
 
-    @get("/stats", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/stats", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Review statistics")
     def stats(self, shelf: Shelfsight) -> ReviewStats:
         """Per family and ISO week: suggestions kept unchanged, flagged and unflagged
         apart, with counts; the inbox's counts; the thresholds learnt from decisions."""
@@ -159,9 +159,11 @@ class ReviewController(Controller):
     @get(
         "/export",
         guards=[require_api_key],
+        security=API_KEY,
         sync_to_thread=True,
         media_type="text/csv",
         responses=ERROR_RESPONSES,
+        summary="Export review decisions",
     )
     def export(
         self,
@@ -175,7 +177,12 @@ class ReviewController(Controller):
         disposition = {"Content-Disposition": f'attachment; filename="decisions.{format}"'}
         return Response(text, media_type=media, headers=disposition)
 
-    @get("/{item_id:int}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get(
+        "/{item_id:int}",
+        sync_to_thread=True,
+        responses=ERROR_RESPONSES,
+        summary="Get a review item",
+    )
     def get_item(self, shelf: Shelfsight, item_id: int) -> InboxItem:
         """One item, each family with its pick list (the runner-ups first, then the
         catalogue's values, commonest first)."""
@@ -188,8 +195,10 @@ class ReviewController(Controller):
         sync_to_thread=True,
         media_type="image/jpeg",
         responses=ERROR_RESPONSES,
+        summary="A review item's photo",
     )
     def get_image(self, shelf: Shelfsight, item_id: int) -> Response[bytes]:
+        """The photo kept with a review item, as stored."""
         item = shelf.review.get(item_id)
         if not item.image_path:
             raise BadInput(f"review item {item_id} has no photo")
@@ -203,8 +212,10 @@ class ReviewController(Controller):
     @post(
         "/{item_id:int}/accept",
         guards=[require_api_key],
+        security=API_KEY,
         status_code=200,
         responses=ERROR_RESPONSES,
+        summary="Accept a review item",
     )
     async def accept(self, shelf: Shelfsight, item_id: int, data: Decision) -> InboxItem:
         """Accept (with ``corrections``): the product joins the catalogue and the index
@@ -216,7 +227,14 @@ class ReviewController(Controller):
         )
         return _out(done)
 
-    @post("/accept", guards=[require_api_key], status_code=200, responses=ERROR_RESPONSES)
+    @post(
+        "/accept",
+        guards=[require_api_key],
+        security=API_KEY,
+        status_code=200,
+        responses=ERROR_RESPONSES,
+        summary="Accept many review items",
+    )
     async def accept_many(self, shelf: Shelfsight, data: BulkAccept) -> Accepted:
         """Accept many items as suggested, one catalogue write; only their flagged tags
         count as looked at."""
@@ -234,20 +252,26 @@ class ReviewController(Controller):
     @post(
         "/{item_id:int}/reject",
         guards=[require_api_key],
+        security=API_KEY,
         status_code=200,
         responses=ERROR_RESPONSES,
+        summary="Reject a review item",
     )
     async def reject(
         self, shelf: Shelfsight, item_id: int, data: Decision | None = None
     ) -> InboxItem:
+        """Reject an item (API key): nothing joins the catalogue; the decision is kept,
+        and can be undone."""
         done = await in_thread(lambda: shelf.review.reject(item_id, data.by if data else ""))
         return _out(done)
 
     @post(
         "/{item_id:int}/undo",
         guards=[require_api_key],
+        security=API_KEY,
         status_code=200,
         responses=ERROR_RESPONSES,
+        summary="Undo a review decision",
     )
     async def undo(self, shelf: Shelfsight, item_id: int) -> InboxItem:
         """Take a decision back; an accepted item's product leaves catalogue and index."""

@@ -25,7 +25,9 @@ ModeParam = Annotated[
 class SearchController(Controller):
     tags = ("search",)
 
-    @get("/search", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get(
+        "/search", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Search products by text"
+    )
     def search(
         self,
         shelf: Shelfsight,
@@ -34,11 +36,14 @@ class SearchController(Controller):
         where: WhereParam = None,
         mode: ModeParam = "hybrid",
     ) -> SearchResult:
+        """Products whose titles and tags match the words (keyword), or whose meaning
+        does (semantic), or both (hybrid), with ``where`` filters family=value;
+        ``total`` counts every match, not only the page returned."""
         result = shelf.search(q, k, where, mode)
         linked(result.results)
         return result
 
-    @get("/facets", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/facets", sync_to_thread=True, responses=ERROR_RESPONSES, summary="Tag facets")
     def facets(self, shelf: Shelfsight) -> Facets:
         """Every tag family's values with their product counts (filters, corrections)."""
         return Facets(shelf.facets())

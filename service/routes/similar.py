@@ -33,7 +33,7 @@ class SimilarController(Controller):
     path = "/similar"
     tags = ("search",)
 
-    @get("/{product_id:str}", responses=ERROR_RESPONSES)
+    @get("/{product_id:str}", responses=ERROR_RESPONSES, summary="Similar to a product")
     async def similar_to_product(
         self,
         service: ServiceState,
@@ -42,6 +42,8 @@ class SimilarController(Controller):
         where: WhereParam = None,
         q: RefineParam = None,
     ) -> SimilarResult:
+        """The catalogue products that look most like a catalogue product, nearest
+        first, each product once."""
         shelf = service.shelf
         filters, ignored = shelf.refine(where, q)
 
@@ -62,7 +64,7 @@ class SimilarController(Controller):
         # The cached answer is shared: this request's ignored words go on a copy.
         return dataclasses.replace(result, ignored=ignored) if ignored else result
 
-    @post("/", status_code=200, responses=ERROR_RESPONSES)
+    @post("/", status_code=200, responses=ERROR_RESPONSES, summary="Similar to a photo")
     async def similar_to_image(
         self,
         service: ServiceState,
@@ -71,6 +73,8 @@ class SimilarController(Controller):
         where: WhereParam = None,
         q: RefineParam = None,
     ) -> SimilarResult:
+        """The catalogue products that look most like an uploaded photo (multipart
+        ``image``), nearest first."""
         shelf, settings = service.shelf, service.settings
         filters, ignored = shelf.refine(where, q)  # refused before the upload is read
         image, _ = await read_image(data.image, settings.max_upload_bytes, settings.max_pixels)

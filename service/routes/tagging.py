@@ -15,6 +15,7 @@ from msgspec import Meta
 from shelfsight.indexer.listings import MAX_TITLE
 from shelfsight.service.http.batch_upload import BatchOperation, read_batch
 from shelfsight.service.http.deps import (
+    OPTIONAL_API_KEY,
     AttributesParam,
     KParam,
     in_thread,
@@ -66,7 +67,13 @@ class TagController(Controller):
     path = "/tag"
     tags = ("tagging",)
 
-    @post("/", status_code=200, responses=ERROR_RESPONSES)
+    @post(
+        "/",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+        summary="Tag a photo",
+        security=OPTIONAL_API_KEY,
+    )
     async def tag(
         self,
         request: Request[Any, Any, Any],
@@ -113,7 +120,14 @@ class TagBatchController(Controller):
     path = "/tag/batch"
     tags = ("tagging",)
 
-    @post("/", status_code=200, responses=ERROR_RESPONSES, operation_class=BatchOperation)
+    @post(
+        "/",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+        operation_class=BatchOperation,
+        summary="Tag many photos",
+        security=OPTIONAL_API_KEY,
+    )
     async def tag_batch(
         self,
         request: Request[Any, Any, Any],
@@ -167,7 +181,8 @@ class TagBatchController(Controller):
         finally:
             form.close()
         tagged = sum(item.result is not None for item in items)
-        return BatchResult(items, tagged, len(items) - tagged)
+        columns = shelf.batch_columns(opts.attributes)
+        return BatchResult(items, tagged, len(items) - tagged, columns)
 
 
 def _keep_batch(shelf: Any, photos: list[Any], items: list[BatchItem]) -> None:

@@ -178,7 +178,7 @@ function showTags(result) {
   const story = $("colour-story");
   const skin = result.colour && result.colour.skin_share > 0 ? " (backdrop and skin left out)" : " (backdrop left out)";
   if (colourFamily) {
-    story.textContent = `${result.tags[colourFamily].value} (${colourFamily}): the similar products' colour, weighed with the photo's own palette${skin}:`;
+    story.textContent = `${result.tags[colourFamily].value} (${colourFamily}): the photo's own colour as this catalogue names its colours, weighed with the similar products'. Its palette${skin}:`;
   } else {
     story.textContent = colours.length ? `The photo's own palette${skin}:` : "";
   }
@@ -218,6 +218,10 @@ function showProduct(product) {
 }
 
 function resetDescription() {
+  confirmed = {};
+  forced = false;
+  renderToConfirm([]);
+  $("force-describe").hidden = true;
   $("description").textContent = "";
   $("removed").textContent = "";
   $("regenerate").textContent = "Write description";
@@ -235,14 +239,19 @@ function productCard(p) {
   } else {
     meta = el("small", {}, `#${p.id}`);
   }
-  const card = el("button", { class: "product", type: "button", "data-id": p.id },
+  // A link of its own (open it in a new tab, copy it); a plain click pivots in place.
+  const card = el("a", { class: "product", href: `?product=${encodeURIComponent(p.id)}`, "data-id": p.id },
     el("img", { src: p.thumbnail, alt: p.title, loading: "lazy" }),
     el("div", {}, ...info, el("br"), meta));
-  card.addEventListener("click", () => pivot(p.id));
+  card.addEventListener("click", (e) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    pivot(p.id);
+  });
   return card;
 }
 
-function showFacets(results) {
+function showFacets(results, counted) {
   const active = $("active-filters");
   active.replaceChildren();
   for (const [family, values] of Object.entries(view.where)) {
@@ -257,11 +266,16 @@ function showFacets(results) {
       active.append(chip);
     }
   }
-  const counts = {};
-  for (const p of results) {
-    for (const [family, value] of Object.entries(p.tags || {})) {
-      counts[family] = counts[family] || {};
-      counts[family][value] = (counts[family][value] || 0) + 1;
+  // A search's counts cover every match (the server counts them); similar products have
+  // no "all matches": their counts are of what is shown.
+  let counts = counted;
+  if (!counts || !Object.keys(counts).length) {
+    counts = {};
+    for (const p of results) {
+      for (const [family, value] of Object.entries(p.tags || {})) {
+        counts[family] = counts[family] || {};
+        counts[family][value] = (counts[family][value] || 0) + 1;
+      }
     }
   }
   const box = $("facets");
@@ -282,7 +296,7 @@ function showFacets(results) {
   }
 }
 
-function showProducts(title, results, note) {
+function showProducts(title, results, note, counted) {
   $("similar-title").textContent = title;
   const grid = $("similar");
   grid.replaceChildren();
@@ -290,7 +304,7 @@ function showProducts(title, results, note) {
   if (!results.length) grid.append(el("p", { class: "muted" }, "Nothing found. Remove a filter or try other words."));
   $("refine-form").hidden = view.kind === "search";
   $("refine-note").textContent = note || "";
-  showFacets(results);
+  showFacets(results, counted);
   $("similar-card").hidden = false;
 }
 
@@ -324,13 +338,34 @@ async function loadResults(scroll = true) {
     }
   } catch (e) { showError(e); return false; }
   clearError();
-  const note = out.ignored && out.ignored.length ? `Not understood, ignored: ${out.ignored.join(", ")}` : "";
-  showProducts(title, out.results, note);
+  let note = out.ignored && out.ignored.length ? `Not understood, ignored: ${out.ignored.join(", ")}` : "";
+  if (view.kind === "search") {
+    // No product holds the words: say so, and that what follows is only near in meaning.
+    if (!out.total) note = out.results.length
+      ? `Nothing matched “${view.q}”. These are only the closest in meaning.`
+      : `Nothing matched “${view.q}”.`;
+    else title = `Search: ${view.q} (${out.total}${out.total >= 10000 ? "+" : ""} matching)`;
+  }
+  showProducts(title, out.results, note, view.kind === "search" ? out.facets : null);
   if (scroll) $("similar-card").scrollIntoView({ behavior: "smooth", block: "start" });
   return true;
 }
 
-async function pivot(id) {
+// -- the address bar: a product or a search is a link, and Back returns to it ----------
+function remember(params) {
+  const url = params ? `?${new URLSearchParams(params)}` : location.pathname;
+  if (`${location.search}` !== (params ? url : "")) history.pushState(params || {}, "", url);
+}
+
+async function fromAddress() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("product")) await pivot(params.get("product"), false);
+  else if (params.get("q")) runSearch(params.get("q"), false);
+}
+window.addEventListener("popstate", fromAddress);
+
+async function pivot(id, push = true) {
+  if (push) remember({ product: id });
   setStatus("Loading the product…");
   let product;
   try {
@@ -347,10 +382,17 @@ async function pivot(id) {
 }
 
 async function analyse(file) {
+  remember(null); // a photo has no address: Back returns to what was shown before it
   view = { kind: "upload", file, productId: null, q: "", where: {}, refine: "" };
   $("preview").src = URL.createObjectURL(file);
   $("preview").hidden = false;
   setStatus("Tagging…");
+  // The first photo after a start loads the model: say so rather than a bare "Tagging…".
+  api("/health").then((h) => {
+    if (!h.model_loaded && view.file === file && $("status").textContent === "Tagging…") {
+      setStatus("Loading the image model (the first photo after a start takes 10-20 s)… then tagging.");
+    }
+  }).catch(() => {});
   const form = () => { const f = new FormData(); f.append("image", file); return f; };
   // The listing's words go with the photo to /tag only: similar products are by photo.
   const tagForm = () => {
@@ -386,6 +428,25 @@ async function describeProgress(started) {
   return seconds ? `${stage}… ${seconds} s` : `${stage}…`;
 }
 
+// Details a person confirmed from the description's "to confirm" list (slot -> value):
+// sent back as facts, so the next description may state them.
+let confirmed = {};
+let forced = false;
+
+function renderToConfirm(items) {
+  const list = $("to-confirm");
+  list.replaceChildren();
+  for (const c of items || []) {
+    const button = el("button", { type: "button", class: "confirm" }, "Confirm");
+    button.addEventListener("click", () => { confirmed[c.slot] = c.value; describe(); });
+    list.append(el("li", {},
+      el("span", {}, `${c.slot}: ${c.value}`),
+      el("span", { class: "muted" }, ` — ${c.agreement} of ${c.of} similar listings say “${c.text}”`),
+      button));
+  }
+  $("to-confirm-card").hidden = !list.children.length;
+}
+
 async function describe() {
   const f = new FormData();
   if (view.kind === "upload") f.append("image", view.file);
@@ -393,9 +454,13 @@ async function describe() {
   else return;
   f.append("length", $("length").value);
   f.append("tone", $("tone").value);
+  const details = Object.entries(confirmed).map(([k, v]) => `${k}=${v}`);
+  if (details.length) f.append("details", details.join("\n"));
+  if (forced) f.append("force", "true");
   const started = Date.now();
   $("description").textContent = "Writing…";
   $("removed").textContent = "";
+  $("force-describe").hidden = true;
   $("regenerate").disabled = true;
   let waiting = true;
   const timer = setInterval(async () => {
@@ -408,9 +473,16 @@ async function describe() {
     const removed = out.unsupported_claims.map((c) => `${c.text} (${c.category})`);
     $("removed").textContent = removed.length ? `Removed unsupported: ${removed.join(", ")}` : "";
     $("regenerate").textContent = "Regenerate";
+    renderToConfirm(out.to_confirm);
   } catch (e) {
     const { title, detail } = humanError(e);
-    $("description").textContent = `${title}. ${detail}`;
+    // An out-of-domain photo: the reason, and a button (not a CLI flag) to go ahead.
+    $("description").textContent = e.code === "out of domain"
+      ? "This photo does not look like anything in the catalogue, so a description would " +
+        "borrow facts from unrelated products."
+      : `${title}. ${detail}`;
+    $("force-describe").hidden = e.code !== "out of domain";
+    renderToConfirm([]);
   } finally {
     waiting = false;
     clearInterval(timer);
@@ -451,7 +523,9 @@ async function runBatch(files) {
     for (const file of chunk) f.append("images", file, file.name);
     let items;
     try {
-      items = (await api("/tag/batch?k=10", { method: "POST", body: f })).items;
+      const out = await api("/tag/batch?k=10", { method: "POST", body: f });
+      items = out.items;
+      batchColumns = out.columns;
     } catch (e) {
       const { title, detail } = humanError(e);
       items = chunk.map((file) => ({ name: file.name, skipped: { reason: title, detail } }));
@@ -491,6 +565,7 @@ function addBatchRow(file, item, fams) {
     for (const [family, t] of Object.entries(item.result.tags)) {
       row.tags[family] = { value: t.value, tagged: t.value, score: t.score, source: t.source, review: t.review };
     }
+    row.result = item.result;
   }
   batchRows.push(row);
   const n = batchRows.length - 1;
@@ -559,19 +634,36 @@ function csvCell(v) {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+// The download has `tag-batch`'s columns (the server sends its header): one table for
+// both. A value a person changed here says so in its source ("person") and is no longer
+// flagged for review.
+let batchColumns = [];
+
+function batchCell(r, col) {
+  const res = r.result || {};
+  const m = res.match || {};
+  const fixed = { name: r.id, path: "", status: r.status === "skipped" ? "skipped" : "tagged",
+    reason: r.status === "skipped" ? r.note : "", title: r.title,
+    out_of_domain: res.match ? Number(m.out_of_domain) : "", nearest_distance: m.nearest_distance,
+    duplicate_of: m.duplicate_of || "",
+    palette: ((res.colour && res.colour.palette) || []).map((s) => `${s.name} ${Math.round(s.share * 100)}%`).join("; "),
+    text: ((res.ocr && res.ocr.lines) || []).map((l) => l.text).join(" | ") };
+  if (col in fixed) return fixed[col];
+  const [family, part] = col.includes("_") && r.tags[col.slice(0, col.lastIndexOf("_"))]
+    ? [col.slice(0, col.lastIndexOf("_")), col.slice(col.lastIndexOf("_") + 1)] : [col, "value"];
+  const t = r.tags[family];
+  if (!t) return "";
+  const changed = t.value !== t.tagged;
+  if (part === "value") return t.value;
+  if (part === "score") return t.score;
+  if (part === "source") return changed ? "person" : t.source;
+  if (part === "review") return changed ? 0 : Number(Boolean(t.review));
+  return "";
+}
+
 function batchCsv() {
-  const fams = batchFamilies(facetsCache || {});
-  const header = ["id", "file", "title", "status", "note"];
-  for (const f of fams) header.push(f, `${f}_score`, `${f}_source`, `${f}_corrected`);
-  const lines = [header.map(csvCell).join(",")];
-  for (const r of batchRows) {
-    const cells = [r.id, r.name, r.title, r.status, r.note];
-    for (const f of fams) {
-      const t = r.tags[f];
-      cells.push(t ? t.value : "", t ? t.score : "", t ? t.source : "", t && t.value !== t.tagged ? 1 : 0);
-    }
-    lines.push(cells.map(csvCell).join(","));
-  }
+  const lines = [batchColumns.map(csvCell).join(",")];
+  for (const r of batchRows) lines.push(batchColumns.map((c) => csvCell(batchCell(r, c))).join(","));
   return lines.join("\r\n") + "\r\n";
 }
 
@@ -695,6 +787,7 @@ $("tab-one").addEventListener("click", () => showView("one"));
 $("tab-batch").addEventListener("click", () => showView("batch"));
 $("tab-inbox").addEventListener("click", () => showView("inbox"));
 $("regenerate").addEventListener("click", describe);
+$("force-describe").addEventListener("click", () => { forced = true; describe(); });
 $("refine-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const words = $("refine-q").value.trim();
@@ -702,12 +795,17 @@ $("refine-form").addEventListener("submit", (e) => {
   view.refine = words;
   loadResults();
 });
-$("search-form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const q = $("search-q").value.trim();
-  if (!q) return;
+function runSearch(q, push = true) {
+  if (push) remember({ q });
+  $("search-q").value = q;
   showView(false);
   view = { kind: "search", file: null, productId: null, q, where: {}, refine: "" };
   for (const id of ["tags-card", "describe-card"]) $(id).hidden = true;
   loadResults();
+}
+$("search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = $("search-q").value.trim();
+  if (q) runSearch(q);
 });
+fromAddress();

@@ -96,7 +96,7 @@ class CatalogueDescriber:
             # An article type's last word is its noun ("Casual Shoes" -> shoes).
             nouns = [*catalogue_nouns(titles), *(words(t)[-1][0] for t in types if words(t))]
             d = self.describer
-            d.lexicon = Lexicon(brands, nouns)
+            d.lexicon = Lexicon.for_catalogue(brands, nouns, existing)
             if d.vocabulary is None or self._own_vocabulary:
                 # Titles and tags alone hold few descriptive words: general English counts.
                 d.vocabulary = Vocabulary.from_texts(texts, general=not existing)

@@ -95,13 +95,15 @@ def summary_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause |
         c = claims[-1]
         article = article[: c.start] + c.canonical + article[c.end :]
     noun = article.split()[-1]
-    text = f"{'These' if is_plural(noun) else 'This'} {article}"
+    plural = is_plural(noun)
+    be = "are" if plural else "is"  # "These jeggings ... are from", not "is from"
+    text = f"{'These' if plural else 'This'} {article}"
     if g := gender_phrase(facts):
-        text += f" {g}" if g.startswith("for") else " is unisex and"
-    text += f" is from {facts.brand}" if facts.brand else " comes"
+        text += f" {g}" if g.startswith("for") else f" {be} unisex and"
+    text += f" {be} from {facts.brand}" if facts.brand else (" come" if plural else " comes")
     if facts.colours:
         text += f"{',' if facts.brand else ''} in {colour_phrase(facts)}"
-    return Clause(text.replace(" and is ", " and "), sentence_start=True)
+    return Clause(text.replace(f" and {be} ", " and "), sentence_start=True)
 
 
 def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -> list[Clause]:
@@ -123,6 +125,8 @@ def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -
         out.append(f"a {season} piece")
     for name, value in facts.extra.items():
         if name.lower() in _SKIP_EXTRA | _OWN_FAMILIES or len(value.split()) > 6:
+            continue
+        if value.lower() in said.lower():  # a confirmed detail the text already states
             continue
         low = name.lower()
         out.append(f"made of {value.lower()}" if low == "material" else f"{low} {value.lower()}")

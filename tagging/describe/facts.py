@@ -180,7 +180,14 @@ def facts_of_product(product: Product, roles: Mapping[str, str | None]) -> Facts
             named[role] = values[column]
     columns = {c for c in roles.values() if c}
     rest = {k: v for k, v in values.items() if k not in columns and k not in named}
-    return Facts.from_fields({**rest, **named})
+    facts = Facts.from_fields({**rest, **named})
+    # The record's tag families are tags, so that merged over a photo's predicted tags they
+    # replace them: as loose fields they were dropped as "already a tag" and a white skirt
+    # (10000) was described from its neighbours' Topwear / Tshirts / Sports (issue 28).
+    for family in product.tags:
+        if family in facts.extra:
+            facts.tags[family] = facts.extra.pop(family)
+    return facts
 
 
 def listings_from_neighbours(
@@ -220,7 +227,15 @@ def facts_from_tagging(
             facts.colours.append(facts.tags.pop(fam))
     gender = next((v for k, v in confident.items() if k.lower() == "gender"), "")
     facts.gender = gender
-    facts.palette = [name for name, share in palette_swatches or [] if share >= MIN_SWATCH_SHARE]
+    # One colour per product: the colour family's tag, which the page shows. A palette
+    # beside a colour tag too unsure to state would name another colour than the tag
+    # card (a handbag's card said Black, its description Brown): stated only beside a
+    # confident colour tag, or where the catalogue has no colour family.
+    colour_tags = [t for f, t in tags.items() if f in COLOUR_KEYS]
+    if not colour_tags or facts.colours:
+        facts.palette = [
+            name for name, share in palette_swatches or [] if share >= MIN_SWATCH_SHARE
+        ]
     facts.shape = dict(shape_tags or {})
     if ocr_brand:
         facts.brand = ocr_brand

@@ -10,6 +10,7 @@ gender are never borrowed that way when the facts give them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from shelfsight.tagging.describe.lexicon import (
     Claim,
     Lexicon,
     claim_groups,
+    detail_words,
     gender_groups,
     words,
 )
@@ -67,6 +69,9 @@ def build_support(
     majority: float = DEFAULT_MAJORITY,
 ) -> Support:
     values, groups = _stated(facts.text(), lexicon)
+    # A detail is this product's when its facts say the word anywhere (the title's "Slim
+    # Fit", a record's "sleeves: long"); never borrowed from the neighbours below.
+    values["detail"] = detail_words(facts.text())
     groups |= gender_groups([facts.gender])
     if facts.brand:
         values["brand"].add(" ".join(facts.brand.split()).lower())
@@ -178,6 +183,8 @@ _FIELD_LABEL = re.compile(r"(^\s*|[.;!?]\s*|[a-z])([A-Z][A-Za-z &/-]{0,30}):\s*$
 def _cut(text: str, claims: Sequence[Claim]) -> str:
     for c in sorted(claims, key=lambda c: c.start, reverse=True):
         start, end = c.start, c.end
+        if text[start:end] != c.text:  # gone with a later claim's field label
+            continue
         # A compound such as "black-and-white" goes whole when one of its colours is false;
         # a glued bullet point next to it stays.
         while start > 0 and not text[start - 1].isspace() and not _glued_at(text, start):
@@ -201,6 +208,35 @@ def _cut(text: str, claims: Sequence[Claim]) -> str:
     return text
 
 
+_PIECE = re.compile(r"[^,;]+(?:[,;]\s*|$)")
+
+
+def _cut_details(sentence: str, claims: Sequence[Claim]) -> str:
+    """An unsupported detail takes its clause with it ("long sleeves" goes whole, not
+    "long"), except in the sentence's first clause, which says what the product is and
+    loses only the word ("large" in "printed large trolley bag"); other claims lose their
+    word (``_cut``)."""
+    out: list[str] = []
+    for i, m in enumerate(_PIECE.finditer(sentence)):
+        mine = [c for c in claims if m.start() <= c.start < m.end()]
+        if i > 0 and any(c.category == "detail" for c in mine):
+            continue
+        out.append(
+            _cut(
+                m.group(),
+                [
+                    dataclasses.replace(c, start=c.start - m.start(), end=c.end - m.start())
+                    for c in mine
+                ],
+            )
+        )
+    cut = "".join(out).rstrip(" ,;")
+    end = re.search(r"[.!?]+\s*$", sentence)
+    if end and cut.strip() and not re.search(r"[.!?]$", cut):
+        cut += end.group().strip()
+    return cut
+
+
 def remove_claims(text: str, claims: Sequence[Claim]) -> str:
     """Remove unsupported claims. A sentence built around a false claim (what the product
     is, or two false claims at once) goes whole; otherwise only the word."""
@@ -211,11 +247,11 @@ def remove_claims(text: str, claims: Sequence[Claim]) -> str:
         mine = [c for c in claims if m.start() <= c.start < m.end()]
         sentence = m.group()
         shifted = [
-            Claim(c.category, c.canonical, c.text, c.start - m.start(), c.end - m.start())
-            for c in mine
+            dataclasses.replace(c, start=c.start - m.start(), end=c.end - m.start()) for c in mine
         ]
-        fatal = len(mine) >= 2 or any(c.category == "article" for c in mine)
-        kept.append("" if fatal else _cut(sentence, shifted))
+        facts = [c for c in shifted if c.category != "detail"]
+        fatal = len(facts) >= 2 or any(c.category == "article" for c in facts)
+        kept.append("" if fatal else _cut_details(sentence, shifted))
     result = tidy(" ".join(s.strip() for s in kept if s.strip()))
     if len(words(result)) < 3:  # every sentence was fatal: keep what word removal leaves
         result = tidy(_cut(text, claims))

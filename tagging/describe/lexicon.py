@@ -1,5 +1,6 @@
 """The words in a description that make a checkable claim: colour, material, gender,
-article (what the product is) and brand.
+article (what the product is), brand, and the catalogue's own details (sleeves, collar,
+rise, pattern...: ``details``, mined from its descriptions).
 
 Claim words are found case-insensitively and reduced to a canonical form (``gray`` ->
 ``grey``, ``tees`` -> ``t-shirt``), so a fact and a claim match however either was
@@ -15,7 +16,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-CATEGORIES = ("colour", "material", "gender", "article", "brand")
+from shelfsight.tagging.describe.details import DetailSlots, mine_details
+
+CATEGORIES = ("colour", "material", "gender", "article", "brand", "detail")
 
 _COLOURS = """
 black white grey gray silver charcoal blue navy turquoise teal aqua green olive khaki
@@ -180,9 +183,17 @@ class Claim:
     text: str  # as written
     start: int
     end: int
+    slot: str = ""  # a detail's slot ("sleeve" for "long")
 
     def as_dict(self) -> dict[str, object]:
-        return {"category": self.category, "value": self.canonical, "text": self.text}
+        out: dict[str, object] = {
+            "category": self.category,
+            "value": self.canonical,
+            "text": self.text,
+        }
+        if self.slot:
+            out["slot"] = self.slot
+        return out
 
 
 # Catalogue exports glue bullet points together ("lace-up detailSynthetic upper"): a
@@ -228,10 +239,17 @@ def _canonical(word: str) -> tuple[str, str] | None:
 class Lexicon:
     """Finds claims; ``brands`` are matched as whole phrases in their written case."""
 
-    def __init__(self, brands: Iterable[str] = (), articles: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        brands: Iterable[str] = (),
+        articles: Iterable[str] = (),
+        details: DetailSlots | None = None,
+    ) -> None:
         """``articles``: the catalogue's own product nouns (its titles' head nouns, its
         article types) beyond the built-in list, so a description that calls a shirt a
-        "kaftan" is caught in a catalogue that sells kaftans."""
+        "kaftan" is caught in a catalogue that sells kaftans; ``details``: the slots and
+        values its descriptions use (``details.mine_details``)."""
+        self.details = details or DetailSlots()
         self.articles: dict[str, str] = {}
         brand_words = {w for b in brands for w, _, _ in words(str(b))}
         for a in articles:
@@ -288,7 +306,54 @@ class Lexicon:
                 # "man-made" says nothing about gender.
                 if found is not None and (len(pieces) == 1 or found[0] in _COMPOUND_PARTS):
                     out.append(Claim(found[0], found[1], text[s:e], s, e))
+        if self.details:
+            out.extend(self._detail_claims(text, [(c.start, c.end) for c in out]))
         return sorted(out, key=lambda c: c.start)
+
+    @classmethod
+    def for_catalogue(
+        cls, brands: Iterable[str], articles: Iterable[str], descriptions: Iterable[str]
+    ) -> Lexicon:
+        """The lexicon of a catalogue: its brands, its product nouns, and the details its
+        descriptions state (none when it has no descriptions)."""
+        lexicon = cls(brands, articles)
+        # Brands are claimed as whole names before details are looked for; their words
+        # alone ("Look", "Roadster") are not left out of the details.
+        claim_words = {*COLOUR_FORMS, *MATERIAL_FORMS, *GENDER_WORDS}
+        nouns = {*ARTICLE_FORMS, *lexicon.articles}
+        lexicon.details = mine_details(descriptions, nouns, claim_words)
+        return lexicon
+
+    def is_product_noun(self, word: str) -> bool:
+        return word in ARTICLE_FORMS or word in self.articles
+
+    def _detail_claims(self, text: str, taken: list[tuple[int, int]]) -> list[Claim]:
+        """A detail value in a clause about a slot ("long" in "long sleeves", "floral" in
+        "Pattern: Floral") or about the product ("large" in "large trolley bag"). Without
+        its slot noun or a product noun a clause is not a detail ("a long day")."""
+        out = []
+        d = self.details
+        for m in _DETAIL_CLAUSE.finditer(text):
+            # digits too: "has 5 pockets" is as much a claim as "has four pockets"
+            toks = [
+                (t.group().lower(), t.start(), t.end()) for t in _DETAIL_WORD.finditer(m.group())
+            ]
+            label = _LABEL.match(m.group())
+            anchored = (label is not None and d.is_slot_noun(_label_slot(label.group(1)))) or any(
+                d.is_slot_noun(w) or self.is_product_noun(w) for w, _, _ in toks
+            )
+            if not anchored:
+                continue
+            names = [w for w, _, _ in toks]
+            for w, s, e in toks:
+                if label is not None and s < label.end():
+                    continue  # the field's name ("Light blocking:"), not a value
+                s, e = s + m.start(), e + m.start()
+                if w not in d.value_slot or any(a <= s < b for a, b in taken):
+                    continue
+                slot = d.slot_of(w, names) or ""
+                out.append(Claim("detail", w, text[s:e], s, e, slot))
+        return out
 
     def canonical_values(self, text: str) -> dict[str, set[str]]:
         """Every claim value a text (facts, a neighbour's listing) mentions, per category."""
@@ -296,6 +361,28 @@ class Lexicon:
         for c in self.claims(text):
             values[c.category].add(c.canonical)
         return values
+
+
+# A clause of a description (a glued bullet point starts one), and a "Field: value" label.
+_DETAIL_CLAUSE = re.compile(r"[^,;.!?\n]+?(?=[,;.!?\n]|(?<=[a-z])(?=[A-Z][a-z])|$)")
+_DETAIL_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_LABEL = re.compile(r"\s*([A-Za-z][A-Za-z /&-]{1,30}?)\s*:")
+
+
+def _label_slot(label: str) -> str:
+    name = " ".join(w for w, _, _ in words(label))
+    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+
+
+def detail_words(text: str) -> set[str]:
+    """The words a text (the facts) says, as detail values are spelled: "Mid Rise" and
+    "mid-rise" alike, and each part of a hyphenated word."""
+    toks = [w for w, _, _ in words(text)]
+    out = set(toks)
+    for w in toks:
+        out.update(w.split("-"))
+    out.update(f"{a}-{b}" for a, b in itertools.pairwise(toks))
+    return out
 
 
 def gender_groups(words_or_values: Iterable[str]) -> set[str]:

@@ -123,6 +123,10 @@ class Description:
     nonwords_removed: list[str] = field(default_factory=list)
     length: str = "house"
     tone: str = "neutral"
+    # Details the facts cannot decide and the neighbours agree on: offered to the merchant
+    # ({slot, value, text, agreement, of}), never stated. Confirmed, one comes back as a
+    # field (``{slot: value}``) and is then this product's fact.
+    to_confirm: list[dict[str, Any]] = field(default_factory=list)
     words: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -165,8 +169,10 @@ def cut_loop(text: str) -> str:
 
 
 def template_text(facts: Facts) -> str:
-    """A plain sentence from the facts alone: the fallback, and the evaluation's baseline."""
-    subject = facts.title or " ".join(
+    """A plain sentence from the facts alone: the fallback, and the evaluation's baseline.
+    Without a title, what the product is in words ("Black casual handbag for women"),
+    not its tag values in a row ("Brown Accessories Bags Handbags Winter Casual")."""
+    subject = facts.title or head_clause(facts, Lexicon()) or " ".join(
         v for v in (", ".join(facts.colours), *facts.tags.values()) if v
     )
     if not subject:
@@ -213,6 +219,49 @@ def neighbour_details(
             found.setdefault(c.key, (c, rank, pos))
     ordered = sorted(found.values(), key=lambda f: (-count[f[0].key], f[1], f[2]))
     return [Detail(c, count[c.key], rank) for c, rank, _ in ordered]
+
+
+# Neighbours of this kind that must state a detail before it is offered to confirm.
+MIN_CONFIRM_AGREEMENT = 2
+
+
+def details_to_confirm(
+    facts: Facts, pool: Sequence[Listing], lexicon: Lexicon, support: Support
+) -> list[dict[str, Any]]:
+    """Per slot, the detail most of the pool's listings of this kind state that this
+    product's facts do not (a shirt's neighbours' "long sleeves" when its title says
+    nothing of sleeves): what a person may confirm with one look at the product."""
+    counts: Counter[tuple[str, str]] = Counter()
+    example: dict[tuple[str, str], str] = {}
+    considered = 0
+    for n in pool:
+        if not n.description or not same_kind(facts, n, lexicon):
+            continue
+        considered += 1
+        seen: set[tuple[str, str]] = set()
+        for c in split_clauses(n.description):
+            for claim in lexicon.claims(c.text):
+                if claim.category != "detail" or not claim.slot or support.supports(claim):
+                    continue
+                key = (claim.slot, claim.canonical)
+                if key not in seen:
+                    seen.add(key)
+                    counts[key] += 1
+                    example.setdefault(key, c.text.strip(" ,;."))
+    best: dict[str, tuple[str, int]] = {}
+    for (slot, value), k in counts.most_common():
+        if k >= MIN_CONFIRM_AGREEMENT and slot not in best:
+            best[slot] = (value, k)
+    return [
+        {
+            "slot": slot,
+            "value": value,
+            "text": example[(slot, value)],
+            "agreement": k,
+            "of": considered,
+        }
+        for slot, (value, k) in sorted(best.items(), key=lambda kv: -kv[1][1])
+    ]
 
 
 class DescriptionWriter:
@@ -417,6 +466,7 @@ class DescriptionWriter:
             nonwords_removed=sorted({w for w, _, _ in nonwords}),
             length=opts.length,
             tone=opts.tone,
+            to_confirm=details_to_confirm(facts, pool or neighbours, lx, own) if lx.details else [],
         )
 
 

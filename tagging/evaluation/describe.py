@@ -37,7 +37,10 @@ from shelfsight.tagging.search.text_encoder import TitleIndex
 
 # "describer" is the shipped describer on the chosen backend (by default retrieve-and-edit,
 # no language model); the two baselines run beside it on the same queries.
-SYSTEMS = ("describer", "nn_copy", "template")
+# ``five_slot_guard``: the same describer with the guard before issue 28 (colour,
+# material, gender, article, brand checked; the catalogue's other details not), scored by
+# the same audit of every slot: what checking every detail changes, in one run.
+SYSTEMS = ("describer", "five_slot_guard", "nn_copy", "template")
 # Length and tone settings the describer is run at besides the main one; each reports its
 # mean words, the share inside its word range and the share that differs from
 # neutral/medium (issue 14).
@@ -179,12 +182,14 @@ def score(
     claims = bad = 0
     shared = []
     by_category: Counter[str] = Counter()
+    by_slot: Counter[str] = Counter()
     for text, f, src in zip(texts, facts, sources, strict=True):
         support = build_support(f, [], lexicon)  # the facts alone: no neighbour credit
         claims += len(lexicon.claims(text))
         wrong = unsupported(text, support, lexicon)
         bad += len(wrong)
         by_category.update(c.category for c in wrong)
+        by_slot.update(c.slot for c in wrong if c.category == "detail")
         shared.append(longest_shared_ngram(text, src)[0])
     n = max(len(texts), 1)
     return {
@@ -198,6 +203,8 @@ def score(
         "mean_longest_shared_run": sum(shared) / n,
         "mean_words": sum(len(words(t)) for t in texts) / n,
         **{f"unsupported_{c}": by_category[c] / n for c in CATEGORIES},
+        # per detail slot, the ten most often unsupported (every slot is in the total)
+        **{f"unsupported_slot_{s}": k / n for s, k in by_slot.most_common(10)},
     }
 
 
@@ -248,10 +255,9 @@ def evaluate_describe(
     if not queries or len(catalogue) < k:
         raise CatalogueError(f"not enough rows: {len(catalogue)} catalogue, {len(queries)} queries")
 
-    lexicon = Lexicon(
-        sorted({it.brand for it in items if it.brand}),
-        catalogue_nouns(c.title for c in catalogue),
-    )
+    brands = sorted({it.brand for it in items if it.brand})
+    nouns = catalogue_nouns(c.title for c in catalogue)
+    lexicon = Lexicon.for_catalogue(brands, nouns, (c.description for c in catalogue))
     started = time.perf_counter()
     index = TitleIndex([c.title for c in catalogue], progress=progress)
     index_seconds = time.perf_counter() - started
@@ -266,6 +272,8 @@ def evaluate_describe(
     )
     existing = {c.description for c in catalogue}  # no output may repeat one verbatim
     describer = DescriptionWriter(backend, lexicon, vocabulary, existing)
+    unchecked = Lexicon(brands, nouns)
+    five_slot = DescriptionWriter(backend, unchecked, vocabulary, existing)
     outputs = {s: Outputs() for s in SYSTEMS}
     facts_list, sources, neighbour_lists, pools = [], [], [], []
     for qi, q in enumerate(queries):
@@ -296,6 +304,11 @@ def evaluate_describe(
                     examples.append(
                         {"id": q.id, "title": q.title, "reference": q.description, **d.as_dict()}
                     )
+        t0 = time.perf_counter()
+        o = replace(opts, length=settings[0][0], tone=settings[0][1])
+        five = five_slot.describe(facts_list[qi], neighbour_lists[qi], o, pools[qi])
+        outputs["five_slot_guard"].texts.append(five.text)
+        outputs["five_slot_guard"].seconds += time.perf_counter() - t0
         outputs["nn_copy"].texts.append(neighbour_lists[qi][0].description)
         t0 = time.perf_counter()
         outputs["template"].texts.append(template_text(facts_list[qi]))
@@ -365,7 +378,7 @@ def control_report(
     return out
 
 
-_ROW = "{:<10} {:>7} {:>6} {:>9} {:>9} {:>12} {:>8} {:>9} {:>8}"
+_ROW = "{:<16} {:>7} {:>6} {:>9} {:>9} {:>12} {:>8} {:>9} {:>8}"
 
 
 def format_describe_table(result: dict[str, Any]) -> str:

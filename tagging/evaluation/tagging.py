@@ -40,6 +40,7 @@ from shelfsight.tagging.evaluation.shift import Shift, apply_shift, choose_strat
 from shelfsight.tagging.evaluation.words import new_values, query_text, word_predictions
 from shelfsight.tagging.neighbour_tags.calibration import Calibration
 from shelfsight.tagging.neighbour_tags.calibration_fit import fit_calibration
+from shelfsight.tagging.neighbour_tags.colour_fit import load_colour_model
 from shelfsight.tagging.neighbour_tags.confidence import (
     confidence_report,
     expected_calibration_error,
@@ -48,7 +49,7 @@ from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOV
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
-from shelfsight.tagging.pixels.colour import colour_family, palette
+from shelfsight.tagging.pixels.colour import colour_family, fuse_pixel_colour, palette
 from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
 from shelfsight.tagging.text_tags.fusion import TextTags
 from shelfsight.tagging.text_tags.perturb import transform_text
@@ -236,6 +237,8 @@ class _Queries:
     neighbours: list[list[Neighbour]] = field(default_factory=list)
     heads: list[dict[str, list[tuple[str, float]]] | None] = field(default_factory=list)
     pixels: list[list[tuple[str, float]] | None] = field(default_factory=list)
+    # the palette's colour names (the pixel vote before issue 28), for the colour report
+    palettes: list[list[tuple[str, float]] | None] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     skipped: int = 0
 
@@ -279,8 +282,8 @@ def evaluate_tagging(
     pixel_weights = o.pixel_weights
     if not ws.colour_family:
         pixel_weights = [0.0]
-    elif pixel_weights is None:
-        pixel_weights = [DEFAULT_PIXEL_WEIGHT]
+    elif pixel_weights is None:  # the weight the fit chose, as `tag` serves it
+        pixel_weights = [ws.calibration.settings.get("pixel_weight", DEFAULT_PIXEL_WEIGHT)]
     seconds = time.perf_counter() - t0
     results = []
     for k, power, alpha, beta in itertools.product(o.ks, o.powers, alphas, pixel_weights):
@@ -331,10 +334,87 @@ def evaluate_tagging(
                 **({"groups": group_scores} if group_scores else {}),
                 **({"train": ws.train} if ws.train else {}),
                 **({"blocks": blocks} if blocks else {}),
+                **(
+                    {"colour": colour_report(ws, queries, k, power, alpha, beta)}
+                    if ws.colour_family
+                    else {}
+                ),
                 **scored,
             }
         )
     return results
+
+
+# The colour tag before issue 28: the palette's colour names at this weight.
+BEFORE_PIXEL_WEIGHT = 0.2
+
+
+def colour_report(
+    ws: _Workspace, queries: _Queries, k: int, power: float, alpha: float, beta: float
+) -> dict[str, Any]:
+    """The colour family's accuracy, overall and per colour, from each vote on the same
+    queries: the neighbours alone, the palette's top colour, the colour model alone, the
+    tag before issue 28 (palette names fused at 0.2) and the tag served now; and the
+    served tag's confusion (true colour -> what it said, counted)."""
+    fam = ws.colour_family
+    assert fam is not None
+    votes: dict[str, list[str]] = {
+        "neighbours": [],
+        "palette": [],
+        "model": [],
+        "before": [],
+        "served": [],
+    }
+    truth = []
+    for q, nbrs, heads, pixel, names in zip(
+        queries.truth,
+        queries.neighbours,
+        queries.heads,
+        queries.pixels,
+        queries.palettes,
+        strict=True,
+    ):
+        if not q.get(fam):
+            continue
+        truth.append(q[fam])
+        vocab = ws.colour_vocab
+        args = (nbrs[:k], [fam], heads, None, fam, vocab, power, alpha, 0.0)
+        plain = combined_scores(*args)
+        names_in = [(n, v) for n, v in names or [] if not vocab or n in vocab]
+        before = fuse_pixel_colour(plain, fam, names or [], BEFORE_PIXEL_WEIGHT, vocab)
+        served = fuse_pixel_colour(plain, fam, pixel or [], beta, vocab)
+        for name, ranked in (
+            ("neighbours", plain.get(fam)),
+            ("palette", names_in),
+            ("model", pixel),
+            ("before", before.get(fam)),
+            ("served", served.get(fam)),
+        ):
+            votes[name].append(ranked[0][0] if ranked else "")
+    n = max(len(truth), 1)
+    counts = Counter(truth)
+    per_colour = {
+        c: {
+            "n": m,
+            **{
+                name: round(sum(t == c and p == c for t, p in zip(truth, said, strict=True)) / m, 4)
+                for name, said in votes.items()
+            },
+        }
+        for c, m in counts.most_common()
+    }
+    confusion: dict[str, Counter[str]] = {}
+    for t, p in zip(truth, votes["served"], strict=True):
+        confusion.setdefault(t, Counter())[p or "-"] += 1
+    return {
+        "n": len(truth),
+        "accuracy": {
+            name: round(sum(t == p for t, p in zip(truth, said, strict=True)) / n, 4)
+            for name, said in votes.items()
+        },
+        "per_colour": per_colour,
+        "confusion": {t: dict(Counter(c).most_common(6)) for t, c in confusion.items()},
+    }
 
 
 def _build_workspace(
@@ -369,13 +449,13 @@ def _build_workspace(
         k=max(o.ks),
         power=o.powers[0],
         alpha=(o.alphas or [DEFAULT_ALPHA])[0],
-        pixel_weight=(o.pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0,
+        pixel_weight=(o.pixel_weights[0] if o.pixel_weights else None) if colour_fam else 0.0,
         novelty_prior=o.novelty_prior,
     )
     colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
     text_tags = None
     if o.text_columns:  # what `index` fits from the titles, fitted on this catalogue
-        beta = (o.pixel_weights or [DEFAULT_PIXEL_WEIGHT])[0] if colour_fam else 0.0
+        beta = calibration.settings["pixel_weight"] if colour_fam else 0.0
         alpha = (o.alphas or [DEFAULT_ALPHA])[0]
         text_tags = fit_text_tags(search, max(o.ks), o.powers[0], alpha, beta)
     return _Workspace(
@@ -404,6 +484,9 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
         q_paths = transformed_paths(q_paths, o.query_transform, tmp / "transformed")
     out = _Queries(skipped=len(q_report.skipped))
     kmax = max(o.ks)
+    model = load_colour_model(ws.search.catalogue)
+    if model is not None and model.family != ws.colour_family:
+        model = None
     batches = iter_embedded(ws.embedder, list(q_paths.items()), progress=o.progress, desc="queries")
     for keys, vectors, _failed in batches:
         for key, vec in zip(keys, vectors, strict=True):
@@ -413,11 +496,12 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
                 out.texts.append(query_text(q_products[key], setup.cols, o.text_columns))
             out.neighbours.append(ws.search.neighbours(Query(vec), kmax))
             out.heads.append(ws.search.head_probs(vec))
-            out.pixels.append(
-                palette(decode_file(Path(q_paths[key])).image).name_scores()
-                if ws.colour_family
-                else None
-            )
+            pal = palette(decode_file(Path(q_paths[key])).image) if ws.colour_family else None
+            out.palettes.append(pal.name_scores() if pal else None)
+            if pal is not None and model is not None and pal.features is not None:
+                out.pixels.append(model.ranked(pal.features))
+            else:
+                out.pixels.append(out.palettes[-1])
     q_catalogue.close()
     return out
 

@@ -185,7 +185,7 @@ def csv_columns(families: list[str], attributes: tuple[str, ...]) -> list[str]:
         fams += list(SHAPE_FAMILIES)
     if "ocr" in attributes:
         fams.append("brand")
-    cols = ["name", "path", "status", "reason"]
+    cols = ["name", "path", "status", "reason", "title"]
     for f in dict.fromkeys(fams):
         cols += [f, f"{f}_score", f"{f}_source", f"{f}_review"]
     return [*cols, "out_of_domain", "nearest_distance", "duplicate_of", "palette", "text"]
@@ -213,7 +213,7 @@ def csv_row(item: BatchItem) -> dict[str, Any]:
 
 
 def _flat_row(item: BatchItem) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": item.name, "path": item.path or ""}
+    row: dict[str, Any] = {"name": item.name, "path": item.path or "", "title": item.words or ""}
     if item.skipped is not None or item.result is None:
         skip = item.skipped
         row.update(status="skipped", reason=f"{skip.reason}: {skip.detail}" if skip else "")

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from shelfsight.indexer.catalogue import Catalogue
-from shelfsight.tagging.results import TagScore
+from shelfsight.tagging.results import TagScore, on_score_scale
 from shelfsight.tagging.search.visual import Neighbour
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ class Calibration:
             features = self.features(family, ranked, neighbours)
             tag.raw_score = tag.score
             tag.score = cal.probability(features)
+            tag.alternatives = on_score_scale(tag.alternatives, tag.raw_score, tag.score)
             if review_threshold is not None:  # the merchant's own threshold replaces both
                 tag.threshold, tag.held = review_threshold, out_of_domain
                 tag.review = out_of_domain or tag.score < review_threshold

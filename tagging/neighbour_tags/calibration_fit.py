@@ -6,7 +6,6 @@ and duplicate distances.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import math
@@ -32,10 +31,11 @@ from shelfsight.tagging.neighbour_tags.calibration import (
     Calibration,
     FamilyCalibration,
 )
+from shelfsight.tagging.neighbour_tags.colour_fit import PixelVotes, fit_colour, pixel_votes_for
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
-from shelfsight.tagging.pixels.colour import colour_family, palette
+from shelfsight.tagging.pixels.colour import colour_family
 from shelfsight.tagging.search.visual import NeighbourSearch, Query
 
 log = logging.getLogger(__name__)
@@ -214,6 +214,7 @@ def leave_one_out(
     embedded: _Embedded | None = None,
     calibration: Calibration | None = None,
     novel_keys: list[int] | None = None,
+    pixel_votes: PixelVotes | None = None,
 ) -> Rows:
     """Tag each of ``keys`` from its neighbours with itself (and copies of its photo)
     left out, through the served scoring; per family, the features the calibration sees
@@ -226,6 +227,7 @@ def leave_one_out(
     embedded = embedded or _Embedded.read(search)
     cal = calibration or Calibration(search.index.model, {}, 2.0)
     pixel_weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
+    votes = pixel_votes or pixel_votes_for(search.catalogue)
     families = search.catalogue.tag_families()
     colour = search.catalogue.column("colour")
     colour_fam = colour_family(families, colour) if pixel_weight > 0 else None
@@ -245,7 +247,7 @@ def leave_one_out(
             heads = {**heads, novel_fam: _without(heads[novel_fam], drop)}
         product = embedded.products[key]
         if key not in pixels:
-            pixels[key] = _pixel_scores(product) if colour_fam else None
+            pixels[key] = votes(product) if colour_fam else None
         scores = combined_scores(
             neighbours,
             families,
@@ -278,28 +280,6 @@ def _without(ranked: list[tuple[str, float]], value: str) -> list[tuple[str, flo
     return [(v, p / total) for v, p in kept] if total > 0 else kept
 
 
-def _pixel_scores(product: Any) -> list[tuple[str, float]] | None:
-    if not product.image_path:
-        return None
-    path = Path(product.image_path)
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return _palette_scores(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-# The calibration and the words' fusion read the same sample's photos in one `index`
-# (same seed, same pool): the palette, most of either's time (78 of 142 s for the
-# words' fit on the sample), is computed once. Keyed by the file's path, time and size.
-@functools.lru_cache(maxsize=2 * SAMPLE)
-def _palette_scores(path: str, mtime_ns: int, size: int) -> list[tuple[str, float]] | None:
-    try:
-        return palette(decode_file(Path(path)).image).name_scores()
-    except ImageError:
-        return None
-
-
 def novelty_family(catalogue: Catalogue, families: list[str]) -> str | None:
     """The family whose values stand for product types: the one with the most values,
     leaving out the colour family (a new colour is not a new kind of product)."""
@@ -321,9 +301,23 @@ def fit_calibration(
 ) -> Calibration:
     """Leave-one-out over (a sample of) the catalogue; see the module docstring."""
     t0 = time.perf_counter()
-    pixel_weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
     model = search.index.model
     embedded = _Embedded.read(search)
+    # The colour model first: the calibration learns how far its served vote is trusted.
+    votes = PixelVotes(None)
+    if pixel_weight != 0.0:
+        votes = fit_colour(
+            search,
+            lambda key: embedded.vectors[embedded.position[key]],
+            embedded.copies,
+            embedded.products,
+            k,
+            power,
+            alpha,
+            seed,
+        )
+    if pixel_weight is None:
+        pixel_weight = votes.model.weight if votes.model else DEFAULT_PIXEL_WEIGHT
     # Out of domain: every product's nearest *other* photo.
     widest = max((len(v) for v in embedded.by_sha.values()), default=1)
     hits = search.index.search(embedded.vectors, 1 + widest)
@@ -374,7 +368,7 @@ def fit_calibration(
     rng = random.Random(seed)
     chosen = sorted(rng.sample(pool, min(sample, len(pool))))
     novel = sorted(rng.sample(chosen, min(NOVEL_SAMPLE, len(chosen)))) if cal.novel_family else []
-    rows = leave_one_out(search, chosen, k, power, alpha, pixel_weight, embedded, cal, novel)
+    rows = leave_one_out(search, chosen, k, power, alpha, pixel_weight, embedded, cal, novel, votes)
     cal.families = {
         f: rows.fit(f, novelty_prior, type_family=f == cal.novel_family)
         for f in rows.x

@@ -19,6 +19,7 @@ from shelfsight.tagging.neighbour_tags.calibration import (
     Calibration,
     load_calibration,
 )
+from shelfsight.tagging.neighbour_tags.colour_fit import load_colour_model
 from shelfsight.tagging.neighbour_tags.defaults import (
     ATTRIBUTES,
     DEFAULT_ATTRIBUTES,
@@ -39,6 +40,7 @@ from shelfsight.tagging.pixels.colour import (
     colour_family,
     palette,
 )
+from shelfsight.tagging.pixels.colour_model import ColourModel
 from shelfsight.tagging.pixels.foreground import segment
 from shelfsight.tagging.pixels.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
 from shelfsight.tagging.pixels.shape import ShapeResult, describe_shape
@@ -71,7 +73,9 @@ class PipelineOptions:
     k: int = 10
     power: float = DEFAULT_POWER
     alpha: float = DEFAULT_ALPHA
-    pixel_weight: float = DEFAULT_PIXEL_WEIGHT
+    # The photo's colour against the neighbours' vote; None: the weight `index` fitted
+    # with the catalogue's colour model (DEFAULT_PIXEL_WEIGHT without one).
+    pixel_weight: float | None = None
     attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
     colour_column: str | None = None
     ocr_timeout: float = 20.0
@@ -97,7 +101,7 @@ class TagChanges(TypedDict, total=False):
     k: int
     power: float
     alpha: float
-    pixel_weight: float
+    pixel_weight: float | None
     attributes: str | Sequence[str]
     colour_column: str | None
     ocr_timeout: float
@@ -179,6 +183,7 @@ class Pipeline:
         self._text_tags: tuple[float, TextTags | None] | None = None
         self._known_kinds: tuple[tuple[int, str], list[str]] | None = None
         self._outcomes: tuple[Any, Outcomes | None] | None = None
+        self._colour_model: tuple[int, ColourModel | None] | None = None
 
     def calibration(self) -> Calibration | None:
         """The stored calibration of the index's model, re-read when the catalogue changes
@@ -188,6 +193,14 @@ class Pipeline:
             cal = load_calibration(self.search.catalogue, self.search.index.model)
             self._calibration = (stamp, cal)
         return self._calibration[1]
+
+    def colour_model(self) -> ColourModel | None:
+        """The catalogue's colour model (``index`` fits it), re-read when the catalogue
+        changes."""
+        stamp = self.search.catalogue.generation()
+        if self._colour_model is None or self._colour_model[0] != stamp:
+            self._colour_model = (stamp, load_colour_model(self.search.catalogue))
+        return self._colour_model[1]
 
     def outcomes(self) -> Outcomes | None:
         """The review thresholds learnt from the merchant's decisions (``outcomes``),
@@ -273,15 +286,23 @@ class Pipeline:
         if image is not None and {"colour", "shape"} & set(opts.attributes):
             fg = segment(image.image)
         fam = vocab = pixel = None
+        weight = DEFAULT_PIXEL_WEIGHT
         if fg is not None and image is not None and "colour" in opts.attributes:
             result.palette = palette(image.image, fg)
             fam = colour_family(
                 families, opts.colour_column or self.search.catalogue.column("colour")
             )
             vocab = set(self.search.catalogue.value_counts(fam)) if fam else None
-            pixel = result.palette.name_scores()
+            model = self.colour_model()
+            if model is not None and model.family == fam and result.palette.features is not None:
+                pixel = model.ranked(result.palette.features)
+                weight = model.weight
+            else:  # no model fitted (no colour labels): the palette's colour names
+                pixel = result.palette.name_scores()
             top = result.palette.swatches[0]
             result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
+        if opts.pixel_weight is not None:  # the caller's weight wins over the fitted one
+            weight = opts.pixel_weight
         scores = combined_scores(
             neighbours,
             families,
@@ -291,10 +312,10 @@ class Pipeline:
             vocab,
             opts.power,
             opts.alpha,
-            opts.pixel_weight,
+            weight,
         )
         sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
-        if fam and pixel and opts.pixel_weight > 0 and fam in scores:
+        if fam and pixel and weight > 0 and fam in scores:
             sources[fam] += "+colour"
         if fg is not None and "shape" in opts.attributes:
             result.shape = describe_shape(fg.mask)

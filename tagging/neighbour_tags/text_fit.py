@@ -26,9 +26,9 @@ from shelfsight.tagging.neighbour_tags.calibration_fit import (
     SAMPLE,
     _accept_threshold,
     _Embedded,
-    _pixel_scores,
     novelty_family,
 )
+from shelfsight.tagging.neighbour_tags.colour_fit import pixel_votes_for
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
@@ -149,12 +149,13 @@ def _photo_scores(
         colour_family(families, search.catalogue.column("colour")) if pixel_weight > 0 else None
     )
     colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
+    votes = pixel_votes_for(search.catalogue)
     out = []
     for product in products:
         vec = embedded.vectors[embedded.position[product.key]]
         neighbours = search.neighbours(Query(vec, exclude=embedded.copies(product.key)), k)
         heads = search.head_probs(vec) if alpha > 0 else None
-        pixels = _pixel_scores(product) if colour_fam else None
+        pixels = votes(product) if colour_fam else None
         scores = combined_scores(
             neighbours,
             families,

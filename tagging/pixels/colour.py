@@ -14,6 +14,7 @@ from PIL import Image
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from sklearn.cluster import KMeans
 
+from shelfsight.tagging.pixels.colour_model import colour_features
 from shelfsight.tagging.pixels.colour_names import nearest_names, rgb_to_hex
 from shelfsight.tagging.pixels.foreground import Foreground, resized_rgb, segment, skin_mask
 
@@ -42,6 +43,7 @@ class Palette:
     foreground: str  # how the product was separated
     foreground_share: float
     skin_share: float = 0.0  # share of the foreground left out as skin
+    features: np.ndarray | None = None  # what the catalogue's colour model reads
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +83,11 @@ def _merge(centres: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.array(cs), np.array(ns)
 
 
-def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> Palette:
+def product_pixels(
+    image: Image.Image, fg: Foreground | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, float, Foreground]:
+    """A sample of the product's pixels (sRGB and CIELAB rows), skin left out (see
+    below), the share of skin left out, and the foreground they came from."""
     fg = fg or segment(image)
     rgb = resized_rgb(image, fg.mask)
     product = fg.mask
@@ -104,6 +110,17 @@ def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> 
     if len(pixels) > SAMPLE:
         pixels = pixels[rng.choice(len(pixels), SAMPLE, replace=False)]
     lab = rgb2lab(pixels[None].astype(np.float64) / 255.0)[0]
+    return pixels, lab, skin_share, fg
+
+
+def pixel_features(image: Image.Image, fg: Foreground | None = None) -> np.ndarray:
+    """The colour model's features of a photo (``colour_model.colour_features``)."""
+    return colour_features(product_pixels(image, fg)[1])
+
+
+def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> Palette:
+    pixels, lab, skin_share, fg = product_pixels(image, fg, seed)
+    features = colour_features(lab)
     # Distinct colours counted as packed integers: np.unique(axis=0) sorts rows and took
     # 2 ms of a 28 ms /tag (profile of tag-batch).
     packed = pixels.astype(np.int32) @ np.array([1 << 16, 1 << 8, 1], dtype=np.int32)
@@ -129,10 +146,10 @@ def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> 
         c = (centres[idxs] * shares[idxs, None]).sum(0) / share
         main = idxs[int(np.argmax(shares[idxs]))]
         hexv = rgb_to_hex(lab2rgb(c[None, None])[0, 0] * 255)
-        lab = (float(c[0]), float(c[1]), float(c[2]))
-        swatches.append(Swatch(name, hexv, share, lab, cands_of[main][1:]))
+        centre = (float(c[0]), float(c[1]), float(c[2]))
+        swatches.append(Swatch(name, hexv, share, centre, cands_of[main][1:]))
     swatches.sort(key=lambda s: -s.share)
-    return Palette(swatches, fg.method, fg.share, skin_share)
+    return Palette(swatches, fg.method, fg.share, skin_share, features)
 
 
 def colour_family(families: list[str], column: str | None) -> str | None:

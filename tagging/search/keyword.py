@@ -75,6 +75,17 @@ def keyword_search(
     return hits[:limit]
 
 
+def keyword_matches(
+    catalogue: Catalogue, query: str, allowed: np.ndarray | None = None
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """How many products hold any of the query's words, and their facets (tag value
+    counts over all of them, up to ``Catalogue.text_matches``' cap)."""
+    terms = search_terms(query)
+    if not terms or (allowed is not None and len(allowed) == 0):
+        return 0, {}
+    return catalogue.text_matches(" OR ".join(f'"{t}"*' for t in terms), allowed)
+
+
 def filters_in_text(catalogue: Catalogue, text: str) -> tuple[dict[str, list[str]], list[str]]:
     """Tag values named in free text, as a filter ("like this but in red, for women" ->
     baseColour=Red, gender=Women), and the words that named none. Longer values win

@@ -102,6 +102,10 @@ class NeighbourSearch:
         self._load_lock = threading.Lock()
 
     @property
+    def embedder_loaded(self) -> bool:
+        return self._embedder is not None
+
+    @property
     def embedder(self) -> Embedder:
         # Loaded lazily: product-id queries read stored vectors and need no model.
         if self._embedder is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import replace
 
-from shelfsight.tagging.results import TagScore
+from shelfsight.tagging.results import TagScore, on_score_scale
 from shelfsight.tagging.text_tags.fusion import (
     Ranked,
     TextTags,
@@ -56,7 +56,7 @@ def with_words(
             value,
             trust,
             source=f"{was.source}+text",
-            alternatives=[(v, round(s, 4)) for v, s in fused[1 : 1 + ALTERNATIVES]],
+            alternatives=on_score_scale(fused[1 : 1 + ALTERNATIVES], share, trust),
             review=held or trust < threshold,
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),
@@ -98,7 +98,11 @@ def _with_new_kind(
             known,
             kind.share,
             source=f"{was.source.removesuffix('+text')}+text+kind",
-            alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+            alternatives=on_score_scale(
+                [(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+                None,
+                kind.share,
+            ),
             review=True,
             raw_score=kind.share,
             evidence=slot_words(text)[-len(proposal.split()) :],
@@ -116,7 +120,11 @@ def _with_new_kind(
         known or proposal,
         kind.share,  # how often the catalogue's titles name the kind in that place
         source="text" if was.source == "text" else f"{was.source.removesuffix('+text')}+text",
-        alternatives=[(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+        alternatives=on_score_scale(
+            [(was.value, round(was.score, 4)), *was.alternatives][:ALTERNATIVES],
+            None,
+            kind.share,
+        ),
         review=True,
         held=True,
         raw_score=kind.share,
@@ -146,7 +154,7 @@ def from_words(
             value,
             trust,
             source="text",
-            alternatives=[(v, round(s, 4)) for v, s in words[1 : 1 + ALTERNATIVES]],
+            alternatives=on_score_scale(words[1 : 1 + ALTERNATIVES], share, trust),
             review=trust < threshold,
             raw_score=share,
             evidence=text_tags.model.evidence(text, family, value),

@@ -116,3 +116,22 @@ def test_the_same_photo_always_gets_the_same_mask_palette_and_shape(fashion_dir)
     assert fg.method == "grabcut"
     names = {tuple(s.name for s in palette(img, segment(img)).swatches) for _ in range(3)}
     assert len(names) == 1
+
+
+# White products on a white backdrop (the backdrop rule cut the product out and named
+# the model's skin and trousers: 10338 came back Black / Nude / Tan) and model shots.
+WHITE_ON_WHITE = ["10338", "10015", "10019", "10027", "10040"]
+MODEL_SHOTS = {"10009": "Red", "10075": "Red", "10045": "Blue"}
+
+
+def test_white_on_white_and_model_shots_keep_their_catalogue_colour(fashion_dir):
+    from shelfsight.tagging.pixels.colour import palette
+
+    def names(pid):
+        image = Image.open(fashion_dir / "images" / f"{pid}.jpg").convert("RGB")
+        return [s.name for s in palette(image).swatches]
+
+    for pid in WHITE_ON_WHITE:
+        assert names(pid)[0] == "White", (pid, names(pid))
+    for pid, colour in MODEL_SHOTS.items():
+        assert colour in names(pid)[:2], (pid, names(pid))

@@ -44,8 +44,10 @@ def myntra(fashion_dir):
         for r in rows
     ]
     index = TitleIndex([x.title for x in listings], progress=False)
-    lexicon = Lexicon(
-        sorted({x.brand for x in listings}), catalogue_nouns(x.title for x in listings)
+    lexicon = Lexicon.for_catalogue(
+        sorted({x.brand for x in listings}),
+        catalogue_nouns(x.title for x in listings),
+        (x.description for x in listings),
     )
     vocabulary = Vocabulary.from_texts(t for x in listings for t in (x.title, x.description))
     describer = DescriptionWriter(None, lexicon, vocabulary, {x.description for x in listings})
@@ -168,10 +170,20 @@ def first_id(fashion_slice):
 
 def test_cli_describe_a_catalogue_product_and_a_title(cnn_home, fashion_slice):
     pid = first_id(fashion_slice)
+    with open(fashion_slice, newline="") as fh:
+        record = next(csv.DictReader(fh))
     out = json.loads(
         run_cli("describe", pid, "--home", cnn_home, "--length", "short", "--json", "-k", "3")
     )
     assert out["facts"]["title"] and len(out["neighbours"]) == 3
+    # its own record, not its neighbours' tags (10000 is a white skirt whose neighbours are
+    # white T-shirts: it was described as "sports skirts" from Topwear / Tshirts / Sports)
+    tags = out["facts"]["tags"]
+    for family in ("subCategory", "articleType", "usage"):
+        assert tags[family] == record[family], (family, tags)
+    assert out["facts"]["colours"] == [record["baseColour"]]
+    assert record["articleType"].lower() in out["text"].lower()
+    assert record["usage"].lower() in out["text"].lower()
     assert pid not in [n["id"] for n in out["neighbours"]]
     assert out["text"] and out["backend"] == "edit"  # the default: no model to load
     assert len(out["text"].split()) <= 15 and out["unsupported_claims"] == []
@@ -276,3 +288,27 @@ def test_eval_describe_reports_the_describer_baselines_and_controls(tmp_path, fa
     assert controls["short/neutral"]["in_range"] == 1
     for name in ("short/neutral", "medium/premium", "medium/playful"):
         assert controls[name]["changed_share"] >= 0.9, name
+
+
+def test_planted_details_are_removed_at_every_length_and_tone_and_offered_instead(myntra):
+    describer, pool = myntra
+    facts = PRODUCTS[1]  # Roadster navy blue checked casual shirt: no sleeve, rise, pattern
+    nearest = pool(facts.title)
+    planted = Listing(
+        "planted",
+        nearest[0].title,
+        "Navy blue checked mid-rise casual shirt, has a spread collar, three-quarter "
+        "sleeves, curved hem. Pattern: Geometric",
+    )
+    neighbours = [planted, *nearest[:4]]
+    for length in ("house", "short", "medium", "long"):
+        for tone in ("neutral", "premium", "playful"):
+            out = describer.describe(
+                facts, neighbours, DescribeOptions(length=length, tone=tone), [planted, *nearest]
+            )
+            low = out.text.lower()
+            for detail in ("mid-rise", "three-quarter", "geometric"):
+                assert detail not in low, (length, tone, out.text)
+    # what the real neighbours agree on is offered for a person to confirm
+    assert out.to_confirm and all(c["agreement"] >= 2 for c in out.to_confirm)
+    assert {"sleeve", "collar"} & {c["slot"] for c in out.to_confirm}

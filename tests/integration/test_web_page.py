@@ -206,7 +206,7 @@ def tag_on_batch_tab(page, photos, timeout=120_000):
     )
 
 
-def test_batch_upload_review_correct_and_download(page, new_photos, tmp_path):
+def test_batch_upload_review_correct_and_download(page, new_photos, tmp_path, cnn_home):
     page.click("#tab-batch")
     tag_on_batch_tab(page, new_photos)
     assert page.locator("#batch-table tbody tr").count() == 20
@@ -226,18 +226,23 @@ def test_batch_upload_review_correct_and_download(page, new_photos, tmp_path):
     path = tmp_path / "tags.csv"
     dl.value.save_as(path)
     with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    # the columns `tag-batch` writes, review flags included: one table for both
+    import shelfsight
+
+    assert reader.fieldnames == shelfsight.open(cnn_home).batch_columns(("colour", "shape"))
     assert len(rows) == 20
-    row = next(r for r in rows if r["file"] == name)
-    assert row["articleType"] == corrected and row["articleType_corrected"] == "1"
-    assert row["id"] == name.rsplit(".", 1)[0] and row["status"] in (
-        "tagged",
-        "unlike the catalogue",
-    )
-    formula = next(r for r in rows if r["file"] == second.get_attribute("data-name"))
+    stem = name.rsplit(".", 1)[0]
+    row = next(r for r in rows if r["name"] == stem)
+    assert row["articleType"] == corrected and row["articleType_source"] == "person"
+    assert row["articleType_review"] == "0" and row["status"] == "tagged"
+    formula_name = second.get_attribute("data-name").rsplit(".", 1)[0]
+    formula = next(r for r in rows if r["name"] == formula_name)
     assert formula["articleType"] == '\'=HYPERLINK("http://x")'
-    others = [r for r in rows if r["file"] not in (name, formula["file"])]
-    assert all(r["articleType_corrected"] == "0" and r["articleType"] for r in others)
+    others = [r for r in rows if r["name"] not in (stem, formula_name)]
+    assert all(r["articleType"] and r["articleType_source"] != "person" for r in others)
+    assert all(r["articleType_review"] in ("0", "1") and r["palette"] for r in others)
 
 
 def test_pivot_shows_the_products_own_record_and_clears_the_photos_panels(
@@ -336,13 +341,22 @@ def test_a_drawing_gets_the_out_of_domain_banner(page, tmp_path):
     page.wait_for_function(
         "document.querySelector('#description').textContent.startsWith('This photo does not')"
     )
+    assert "--force" not in page.inner_text("#describe-card")  # a button, not a CLI flag
+    page.click("#force-describe")  # the merchant may still ask for one
+    page.wait_for_function(
+        "!document.querySelector('#description').textContent.startsWith('This photo') &&"
+        " !document.querySelector('#description').textContent.startsWith('Writing')",
+        timeout=60_000,
+    )
+    assert page.locator("#force-describe").is_hidden()
+    assert len(page.inner_text("#description").split()) >= 3
 
 
 def test_search_results_scroll_into_view(page):
     page.fill("#search-q", "black shirt")
     page.press("#search-q", "Enter")
     page.wait_for_function(
-        "document.querySelector('#similar-title').textContent === 'Search: black shirt'"
+        "document.querySelector('#similar-title').textContent.startsWith('Search: black shirt')"
     )
     page.wait_for_timeout(800)  # the smooth scroll
     top = page.evaluate("document.querySelector('#similar-card').getBoundingClientRect().top")
@@ -505,3 +519,59 @@ def test_the_review_inbox_accept_correct_with_the_pick_list_undo_and_bulk_accept
     finally:
         context.close()
         writable.stop()
+
+
+def test_nothing_matched_facets_over_every_match_and_no_refine_box_on_search(page, server):
+    page.fill("#search-q", "xyzzy qwerty")
+    page.press("#search-q", "Enter")
+    page.wait_for_function(
+        "document.querySelector('#refine-note').textContent.startsWith('Nothing matched')"
+    )
+    assert page.locator("#refine-form").is_hidden()  # refining a text search did nothing
+    page.fill("#search-q", "shirt")
+    page.press("#search-q", "Enter")
+    page.wait_for_function(
+        "document.querySelector('#similar-title').textContent.includes('matching')"
+    )
+    assert page.locator("#refine-form").is_hidden()
+    found = httpx.get(f"{server.url}/search", params={"q": "shirt", "k": 24}).json()
+    assert found["total"] > len(found["results"])  # more match than one page shows
+    shown = page.eval_on_selector_all(
+        "#facets .facet[data-family=gender] .chip",
+        "els => els.map(e => e.textContent)",
+    )
+    counted = sum(int(t.rsplit("(", 1)[1].rstrip(")")) for t in shown)
+    assert counted == sum(found["facets"]["gender"].values()) == found["total"]
+
+
+def test_products_and_searches_have_addresses_and_back_returns(page, slice_rows):
+    pid = slice_rows[3]["id"]
+    page.fill("#search-q", "shirt")
+    page.press("#search-q", "Enter")
+    page.wait_for_selector("#similar .product")
+    assert "q=shirt" in page.url
+    href = page.locator("#similar .product").first.get_attribute("href")
+    assert href.startswith("?product=")
+    page.goto(page.url.split("?")[0] + f"?product={pid}")  # a product's own link
+    page.wait_for_function(
+        f"document.querySelector('#product-id').textContent.includes('{pid}')",
+        timeout=60_000,
+    )
+    page.locator("#similar .product").first.click()
+    page.wait_for_function(f"!location.search.includes('product={pid}')")
+    page.go_back()  # Back: the product before, not away from the app
+    page.wait_for_function(f"document.querySelector('#product-id').textContent.includes('{pid}')")
+    page.go_back()
+    page.wait_for_function(
+        "document.querySelector('#similar-title').textContent.startsWith('Search: shirt')"
+    )
+
+
+def test_shape_details_sit_behind_a_disclosure(page, fashion_dir, slice_rows):
+    page.set_input_files("#file", str(fashion_dir / "images" / f"{slice_rows[0]['id']}.jpg"))
+    page.wait_for_selector("#tags li", timeout=60_000)
+    assert page.evaluate("document.querySelector('#shape-section').tagName") == "DETAILS"
+    assert not page.evaluate("document.querySelector('#shape-section').open")
+    assert page.locator("#shape li").first.is_hidden()
+    page.click("#shape-section summary")
+    assert page.locator("#shape li").first.is_visible()

@@ -185,3 +185,22 @@ def test_the_type_family_learns_its_typicality_limit_from_right_answers():
     rows.add("t", np.array([1.0, 0.5, 0.3, 9.0]), True, True)  # novel: ignored
     assert rows.fit("t", 0.1).max_typicality is None
     assert rows.fit("t", 0.1, type_family=True).max_typicality == pytest.approx(0.891)
+
+
+def test_runner_ups_share_the_chosen_values_scale():
+    # A far answer: its vote 0.55 calibrates to a low score; the runner-up's raw 0.3 vote
+    # was shown beside it ("Shirts 0.05 (Shorts 0.25)") and read as the better value.
+    cal = make_calibration()
+    ranked = [("Shirts", 0.55), ("Shorts", 0.3), ("Tops", 0.15)]
+    far = {"articleType": TagScore("articleType", "Shirts", 0.55, alternatives=ranked[1:])}
+    cal.apply(far, {"articleType": ranked}, [nb(1.2, "Shirts")], False)
+    t = far["articleType"]
+    assert t.score < 0.3  # calibrated well below its raw vote
+    scores = [s for _, s in t.alternatives]
+    assert all(s < t.score for s in scores) and scores == sorted(scores, reverse=True)
+    assert t.score + sum(scores) <= 1.0 + 1e-3  # (rounded to 4 places)
+    # a sure answer's runner-ups never take more than what it leaves
+    near = {"articleType": TagScore("articleType", "Shirts", 0.55, alternatives=ranked[1:])}
+    cal.apply(near, {"articleType": ranked}, [nb(0.1, "Shirts")], False)
+    t = near["articleType"]
+    assert t.score + sum(s for _, s in t.alternatives) <= 1.0 + 1e-3  # (rounded to 4 places)

@@ -1,0 +1,78 @@
+"""The palette's top colour against the catalogue's colour labels, per colour, with the
+foreground before issue 28 (every pixel near the backdrop colour is backdrop) and now
+(the backdrop stops at the product's outline), on the same photos in one run:
+
+    python scripts/bench_colour.py --catalog ../shared/data/fashion/styles.csv \
+        --images ../shared/data/fashion/images --per-colour 100 [--json out.json]
+
+For each of the catalogue's commonest colours, ``per-colour`` random photos: the share
+whose palette's first swatch (in the catalogue's colour names) is the label, and the share
+with the label among the first two. The colour *tag* (the colour model fused with the
+neighbours) is measured by ``shelfsight eval tagging`` (its ``colour`` block).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from PIL import Image
+
+from shelfsight.tagging.pixels import colour, foreground
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--catalog", type=Path, required=True)
+    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--colour-column", default="baseColour")
+    ap.add_argument("--colours", type=int, default=12, help="The commonest N colours.")
+    ap.add_argument("--per-colour", type=int, default=100)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    with open(args.catalog, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if (args.images / f"{r['id']}.jpg").is_file()]
+    by_colour: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        if r[args.colour_column]:
+            by_colour[r[args.colour_column]].append(r)
+    vocab = set(by_colour)
+    common = sorted(by_colour, key=lambda c: -len(by_colour[c]))[: args.colours]
+    rng = random.Random(0)
+    out: dict[str, dict[str, float]] = {}
+    totals = {mode: [0, 0] for mode in ("before", "now")}
+    n_all = 0
+    for name in common:
+        sample = rng.sample(by_colour[name], min(args.per_colour, len(by_colour[name])))
+        result: dict[str, float] = {"n": len(sample)}
+        for mode, outline in (("before", False), ("now", True)):
+            foreground.OUTLINE = outline
+            top1 = top2 = 0
+            for r in sample:
+                image = Image.open(args.images / f"{r['id']}.jpg").convert("RGB")
+                names = [s.name for s in colour.palette(image).swatches if s.name in vocab]
+                top1 += bool(names) and names[0] == name
+                top2 += name in names[:2]
+            result[f"{mode}_top1"] = round(top1 / len(sample), 3)
+            result[f"{mode}_top2"] = round(top2 / len(sample), 3)
+            totals[mode][0] += top1
+            totals[mode][1] += top2
+        n_all += len(sample)
+        out[name] = result
+        print(name, result, flush=True)
+    foreground.OUTLINE = True
+    summary = {
+        mode: {"top1": round(t1 / n_all, 3), "top2": round(t2 / n_all, 3)}
+        for mode, (t1, t2) in totals.items()
+    }
+    print("all", n_all, summary)
+    if args.json:
+        args.json.write_text(json.dumps({"per_colour": out, "all": summary, "n": n_all}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The catalogue's colour model: pixels -> the merchant's own colour names."""
+
+import numpy as np
+import pytest
+
+from shelfsight.tagging.pixels.colour_model import ColourModel, colour_features, fit_colour_model
+
+# CIELAB centres of three product colours, labelled the way a house might name them
+# (not the reference names the palette uses).
+HOUSE = {"Wine": (35.0, 45.0, 20.0), "Denim": (45.0, 0.0, -30.0), "Ivory": (95.0, 0.0, 8.0)}
+
+
+def photos(n, seed=0):
+    rng = np.random.default_rng(seed)
+    feats, labels = [], []
+    for i in range(n):
+        name = list(HOUSE)[i % len(HOUSE)]
+        lab = np.asarray(HOUSE[name]) + rng.normal(0, 6, size=(500, 3))
+        feats.append(colour_features(lab))
+        labels.append(name)
+    return np.stack(feats), labels
+
+
+def test_the_model_learns_the_houses_names_and_scores_unseen_photos():
+    x, y = photos(60)
+    fitted = fit_colour_model("colour", x, y)
+    assert fitted is not None
+    model, oof = fitted
+    assert oof.shape == (60, 3) and np.allclose(oof.sum(1), 1)
+    assert model.cv_accuracy > 0.9  # out of fold, not memorised
+    test_x, test_y = photos(9, seed=1)
+    for f, truth in zip(test_x, test_y, strict=True):
+        ranked = model.ranked(f)
+        assert ranked[0][0] == truth and ranked[0][1] > 0.5
+        assert [p for _, p in ranked] == sorted((p for _, p in ranked), reverse=True)
+    again = ColourModel.from_json(model.to_json())
+    assert again.ranked(test_x[0])[0][0] == test_y[0]
+
+
+def test_two_colours_and_too_few_labels():
+    x, y = photos(40)
+    two = [i for i, v in enumerate(y) if v != "Ivory"]
+    fitted = fit_colour_model("colour", x[two], [y[i] for i in two])
+    assert fitted is not None
+    model, _ = fitted
+    assert model.coef.shape[0] == 2  # one row per class, as with more classes
+    assert model.ranked(x[two[0]])[0][0] == y[two[0]]
+    assert fit_colour_model("colour", x[:10], y[:10]) is None
+    assert fit_colour_model("colour", x, ["Wine"] * len(y)) is None
+
+
+def test_no_pixels_give_empty_features():
+    f = colour_features(np.zeros((0, 3)))
+    assert f.shape == colour_features(np.ones((5, 3)) * 50).shape and not f.any()
+
+
+@pytest.mark.parametrize("rare", [1, 3])
+def test_a_colour_rarer_than_the_folds_still_fits(rare):
+    x, y = photos(30)
+    extra = colour_features(np.asarray([[60.0, 60.0, 60.0]] * 200))
+    x = np.vstack([x, np.repeat(extra[None], rare, axis=0)])
+    fitted = fit_colour_model("colour", x, [*y, *(["Orange"] * rare)])
+    assert fitted is not None and "Orange" in fitted[0].classes
