@@ -142,13 +142,42 @@ function voterList(family, value, neighbours) {
   return box;
 }
 
-function tagRow(family, tag, neighbours) {
+// The one-photo view's corrections (family -> value) of an uploaded photo's tags.
+let corrections = {};
+
+// A field to correct a tag: its pick list is the runner-ups first, then the catalogue's
+// values, commonest first; a value the catalogue lacks is allowed and marked new.
+function fixField(family, tag) {
+  const id = `pick-${family}`;
+  const list = el("datalist", { id });
+  const seen = new Set();
+  const add = (v) => { if (v && !seen.has(v)) { seen.add(v); list.append(el("option", { value: v })); } };
+  add(tag.value);
+  for (const a of tag.alternatives || []) add(a.value);
+  facets().then((fams) => {
+    for (const [v] of Object.entries(fams[family] || {}).sort((a, b) => b[1] - a[1])) add(v);
+  }).catch(() => {});
+  const input = el("input", { class: "fix", value: tag.value, list: id, "aria-label": `Correct ${family}`, size: "12" });
+  input.addEventListener("click", (e) => e.stopPropagation());
+  input.addEventListener("input", () => {
+    const v = input.value.trim();
+    if (v && v !== tag.value) corrections[family] = v; else delete corrections[family];
+    const known = (facetsCache || {})[family] || {};
+    input.classList.toggle("new-value", Boolean(v) && !(v in known));
+    input.classList.toggle("edited", family in corrections);
+    $("save-one").disabled = false;
+  });
+  return [input, list];
+}
+
+function tagRow(family, tag, neighbours, editable = false) {
   const pct = Math.round(tag.score * 100);
   const bar = el("div", { class: "bar", title: `${pct}% confident` },
     el("span", { style: `width:${pct}%` }), el("em", {}, `${tag.value} · ${pct}%`));
   const li = el("li", { "data-family": family, tabindex: "0", class: tag.review ? "review" : "" },
     el("span", { class: "family" }, family), bar,
     el("span", { class: "source" }, sourceWords(tag.source), tag.review ? el("b", {}, " · check") : null));
+  if (editable) li.append(...fixField(family, tag));
   const words = tag.evidence && tag.evidence.text || [];
   if (words.length) li.append(el("span", { class: "evidence" }, `from the words “${words.join("”, “")}”`));
   if (neighbours) {
@@ -156,6 +185,35 @@ function tagRow(family, tag, neighbours) {
     li.addEventListener("click", () => li.classList.toggle("open"));
   }
   return li;
+}
+
+let lastTags = {};
+
+// The uploaded photo as a catalogue product, with the tags as corrected (the API key).
+async function saveOne() {
+  const key = $("one-key").value.trim() || $("api-key").value.trim();
+  if (!key) { $("save-one-note").textContent = "Enter the server's API key to add the product."; return; }
+  if (view.kind !== "upload") return;
+  const tags = {};
+  for (const [family, t] of Object.entries(lastTags)) {
+    if (t.source !== "colour" && t.source !== "shape" && t.value) tags[family] = corrections[family] || t.value;
+  }
+  const id = $("one-id").value.trim() || idFrom(view.file.name);
+  const title = $("listing-title").value.trim() || id;
+  const f = new FormData();
+  f.append("img0", view.file, view.file.name);
+  f.append("listings", JSON.stringify([{ id, title, tags, image: "img0" }]));
+  $("save-one").disabled = true;
+  try {
+    await api("/products", { method: "POST", body: f, headers: { "X-API-Key": key } });
+    facetsCache = null; // a new value may now exist
+    $("save-one-note").textContent = `Added #${id} to the catalogue with ${Object.keys(corrections).length} corrected tag(s).`;
+  } catch (e) {
+    const { title: t, detail } = humanError(e);
+    const skipped = e.body && e.body.skipped && e.body.skipped[0];
+    $("save-one-note").textContent = skipped ? `Not added: ${skipped.detail || skipped.reason}` : `${t}. ${detail}`;
+    $("save-one").disabled = false;
+  }
 }
 
 function showTags(result) {
@@ -173,8 +231,13 @@ function showTags(result) {
   for (const [family, t] of Object.entries(result.tags)) {
     if (t.source.includes("colour") && t.source !== "colour") colourFamily = family;
     if (t.source === "colour" || t.source === "shape") continue;
-    list.append(tagRow(family, t, result.neighbours || []));
+    list.append(tagRow(family, t, result.neighbours || [], true));
   }
+  corrections = {};
+  lastTags = result.tags;
+  $("save-one-box").hidden = false;
+  $("save-one").disabled = false;
+  $("save-one-note").textContent = "";
   const story = $("colour-story");
   const skin = result.colour && result.colour.skin_share > 0 ? " (backdrop and skin left out)" : " (backdrop left out)";
   if (colourFamily) {
@@ -198,6 +261,7 @@ function showTags(result) {
 }
 
 function showProduct(product) {
+  $("save-one-box").hidden = true; // a catalogue product's tags are its record
   $("product-head").hidden = false;
   $("product-title").textContent = product.title || `Product ${product.id}`;
   $("product-id").textContent = `#${product.id}`;
@@ -512,6 +576,9 @@ async function runBatch(files) {
   try { fams = await facets(); } catch (e) { $("batch-status").textContent = humanError(e).title; return; }
   ensureDatalists(fams);
   batchRows = [];
+  lastCell = null;
+  $("batch-fill").disabled = true;
+  $("batch-review-only").checked = false;
   $("batch-saved").textContent = "";
   renderBatchHead(fams);
   $("batch-table").tBodies[0].replaceChildren();
@@ -570,7 +637,10 @@ function addBatchRow(file, item, fams) {
   batchRows.push(row);
   const n = batchRows.length - 1;
   const tr = el("tr", { "data-name": item.name, class: row.status === "tagged" ? "" : "flag" });
-  const thumb = el("img", { alt: "", src: URL.createObjectURL(file) });
+  // Rows a person should look at: a tag flagged for review, or the photo itself flagged.
+  tr.dataset.check = String(row.status !== "tagged" || Object.values(row.tags).some((t) => t.review));
+  const thumb = el("img", { alt: `${item.name}: click to zoom`, src: URL.createObjectURL(file) });
+  thumb.addEventListener("click", () => { $("zoom-img").src = thumb.src; $("zoom").showModal(); });
   const idInput = el("input", { value: row.id, "aria-label": "Id", class: "id", size: "10" });
   idInput.addEventListener("input", () => { batchRows[n].id = idInput.value.trim(); });
   const titleInput = el("input", { value: "", "aria-label": "Title", class: "title", size: "14" });
@@ -583,15 +653,38 @@ function addBatchRow(file, item, fams) {
   $("batch-table").tBodies[0].append(tr);
 }
 
+// The cell edited last: what "Fill down" copies to the rows below it.
+let lastCell = null;
+
+// A value the catalogue does not hold yet is allowed (a new kind, a new colour) but marked.
+function markNew(td, family, value) {
+  const known = (facetsCache || {})[family] || {};
+  const isNew = Boolean(value) && !(value in known);
+  td.classList.toggle("new-value", isNew);
+  td.title = isNew ? `"${value}" is not a ${family} of this catalogue yet: it would be a new value` : "";
+}
+
+function setCell(td, row, family, value) {
+  const t = row.tags[family];
+  if (!t) return;
+  t.value = value;
+  const input = td.querySelector("input");
+  if (input && input.value !== value) input.value = value;
+  td.classList.toggle("edited", t.value !== t.tagged);
+  markNew(td, family, t.value);
+}
+
 function tagCell(row, family) {
   const t = row.tags[family];
   const td = el("td", { "data-family": family, class: t && t.review ? "review" : "" });
   if (t) {
     const input = el("input", { value: t.value, list: `values-${family}`, "aria-label": family, size: "10" });
     td.classList.toggle("edited", t.value !== t.tagged);
+    markNew(td, family, t.value);
     input.addEventListener("input", () => {
-      t.value = input.value.trim();
-      td.classList.toggle("edited", t.value !== t.tagged);
+      setCell(td, row, family, input.value.trim());
+      lastCell = { row, family };
+      $("batch-fill").disabled = false;
     });
     td.append(input, el("small", { title: sourceWords(t.source) }, `${Math.round(t.score * 100)}%`));
   }
@@ -781,12 +874,29 @@ $("file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f
 $("batch-pick").addEventListener("click", () => $("batch-file").click());
 $("batch-file").addEventListener("change", (e) => runBatch(e.target.files));
 $("batch-csv").addEventListener("click", downloadCsv);
+function filterBatch() {
+  const only = $("batch-review-only").checked;
+  for (const tr of $("batch-table").tBodies[0].rows) tr.hidden = only && tr.dataset.check !== "true";
+}
+$("batch-review-only").addEventListener("change", filterBatch);
+$("batch-fill").addEventListener("click", () => {
+  if (!lastCell) return;
+  const { row, family } = lastCell;
+  const value = row.tags[family].value;
+  const rows = [...$("batch-table").tBodies[0].rows];
+  const from = batchRows.indexOf(row);
+  rows.forEach((tr, n) => {
+    if (n <= from || tr.hidden || !batchRows[n].tags[family]) return;
+    setCell(tr.querySelector(`td[data-family="${CSS.escape(family)}"]`), batchRows[n], family, value);
+  });
+});
 $("batch-save").addEventListener("click", saveBatch);
 $("batch-keep").addEventListener("click", keepBatch);
 $("tab-one").addEventListener("click", () => showView("one"));
 $("tab-batch").addEventListener("click", () => showView("batch"));
 $("tab-inbox").addEventListener("click", () => showView("inbox"));
 $("regenerate").addEventListener("click", describe);
+$("save-one").addEventListener("click", saveOne);
 $("force-describe").addEventListener("click", () => { forced = true; describe(); });
 $("refine-form").addEventListener("submit", (e) => {
   e.preventDefault();

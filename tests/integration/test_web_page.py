@@ -575,3 +575,78 @@ def test_shape_details_sit_behind_a_disclosure(page, fashion_dir, slice_rows):
     assert page.locator("#shape li").first.is_hidden()
     page.click("#shape-section summary")
     assert page.locator("#shape li").first.is_visible()
+
+
+def test_batch_grid_zoom_check_only_fill_down_and_new_values(page, new_photos):
+    page.click("#tab-batch")
+    tag_on_batch_tab(page, new_photos[:8])
+    rows = page.locator("#batch-table tbody tr")
+    # zoom: a thumbnail opens the photo large
+    rows.first.locator("img").click()
+    page.wait_for_selector("#zoom[open]")
+    assert page.locator("#zoom-img").bounding_box()["width"] > 150
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#zoom:not([open])", state="attached")
+    # only the rows a person should look at
+    to_check = page.eval_on_selector_all(
+        "#batch-table tbody tr", "els => els.filter(e => e.dataset.check === 'true').length"
+    )
+    page.check("#batch-review-only")
+    assert page.locator("#batch-table tbody tr:visible").count() == to_check
+    page.uncheck("#batch-review-only")
+    assert page.locator("#batch-table tbody tr:visible").count() == 8
+    # fill down: the value typed in the first row's cell goes to every row below
+    first = rows.first.locator("td[data-family=usage] input")
+    first.fill("Formal")
+    page.click("#batch-fill")
+    values = page.eval_on_selector_all(
+        "#batch-table tbody td[data-family=usage] input", "els => els.map(e => e.value)"
+    )
+    assert values == ["Formal"] * 8
+    # a value the catalogue does not hold is allowed, and marked as new
+    cell = rows.nth(1).locator("td[data-family=articleType]")
+    cell.locator("input").fill("Kaftan Dresses")
+    assert "new-value" in cell.get_attribute("class")
+    cell.locator("input").fill(
+        page.eval_on_selector(
+            "#batch-table tbody tr:nth-child(3) td[data-family=articleType] input", "e => e.value"
+        )
+    )
+    assert "new-value" not in cell.get_attribute("class")
+
+
+@pytest.mark.parametrize("width", [1200, 390])
+def test_one_photos_tags_corrected_from_the_pick_list_and_saved(browser, home, new_photos, width):
+    """The one-photo view: each tag a field whose pick list has the runner-ups first, then
+    the catalogue's values; saved (the API key) as a catalogue product with the fix."""
+    writable = Server(home)
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 900}, bypass_csp=True)
+        page.goto(writable.url + "/")
+        page.set_input_files("#file", str(new_photos[5]))
+        page.wait_for_selector("#tags li input.fix", timeout=60_000)
+        field = page.locator("#tags li[data-family=articleType] input.fix")
+        options = page.eval_on_selector_all(
+            "#pick-articleType option", "els => els.map(e => e.value)"
+        )
+        tagged = field.input_value()
+        assert options[0] == tagged and len(options) > 3  # the tag, runner-ups, the rest
+        pick = next(v for v in options[1:] if v != tagged)
+        field.fill(pick)
+        assert "edited" in field.get_attribute("class")
+        field.fill("Kaftan Dresses")  # a value the catalogue lacks: allowed, marked new
+        assert "new-value" in field.get_attribute("class")
+        field.fill(pick)
+        page.fill("#one-id", f"fixed-{width}")
+        page.fill("#one-key", "s3cret")
+        page.click("#save-one")
+        page.wait_for_function(
+            "document.querySelector('#save-one-note').textContent.startsWith('Added')",
+            timeout=60_000,
+        )
+        product = httpx.get(f"{writable.url}/products/fixed-{width}").json()
+        assert product["tags"]["articleType"] == pick
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0
+    finally:
+        writable.stop()
