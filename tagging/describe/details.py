@@ -63,12 +63,16 @@ class DetailSlots:
 
     def __post_init__(self) -> None:
         if not self.value_slot:
-            best: dict[str, tuple[int, str]] = {}
+            # A word's slot is the one it is seen with most; a slot named by the word
+            # itself ("mid-rise" said alone) only when no other slot has it, so it reads
+            # "style: mid-rise", not "mid-rise: mid-rise".
+            best: dict[str, tuple[bool, int, str]] = {}
             for slot, values in self.slots.items():
                 for value, n in values.items():
-                    if n > best.get(value, (0, ""))[0]:
-                        best[value] = (n, slot)
-            self.value_slot = {v: s for v, (_, s) in best.items()}
+                    key = (slot != value, n, slot)
+                    if key > best.get(value, (False, 0, "")):
+                        best[value] = key
+            self.value_slot = {v: s for v, (_, _, s) in best.items()}
         self._nouns = {n for s in self.slots for n in (s, s + "s", s + "es")}
 
     def __bool__(self) -> bool:
@@ -82,7 +86,7 @@ class DetailSlots:
         the value is known for it, else the slot it is most often seen with."""
         for w in clause_words:
             slot = _slot_name(w)
-            if value in self.slots.get(slot, {}):
+            if w != value and value in self.slots.get(slot, {}):
                 return slot
         return self.value_slot.get(value)
 

@@ -366,6 +366,7 @@ class Lexicon:
 # A clause of a description (a glued bullet point starts one), and a "Field: value" label.
 _DETAIL_CLAUSE = re.compile(r"[^,;.!?\n]+?(?=[,;.!?\n]|(?<=[a-z])(?=[A-Z][a-z])|$)")
 _DETAIL_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_GLUED_SPLIT = GLUED  # "detailSynthetic": two words
 _LABEL = re.compile(r"\s*([A-Za-z][A-Za-z /&-]{1,30}?)\s*:")
 
 
@@ -377,7 +378,7 @@ def _label_slot(label: str) -> str:
 def detail_words(text: str) -> set[str]:
     """The words a text (the facts) says, as detail values are spelled: "Mid Rise" and
     "mid-rise" alike, and each part of a hyphenated word."""
-    toks = [w for w, _, _ in words(text)]
+    toks = [t.group().lower() for t in _DETAIL_WORD.finditer(_GLUED_SPLIT.sub(" ", text))]
     out = set(toks)
     for w in toks:
         out.update(w.split("-"))

@@ -182,7 +182,7 @@ def test_cli_describe_a_catalogue_product_and_a_title(cnn_home, fashion_slice):
     for family in ("subCategory", "articleType", "usage"):
         assert tags[family] == record[family], (family, tags)
     assert out["facts"]["colours"] == [record["baseColour"]]
-    assert record["articleType"].lower() in out["text"].lower()
+    assert record["articleType"].lower().rstrip("s") in out["text"].lower()  # "heel" of Heels
     assert record["usage"].lower() in out["text"].lower()
     assert pid not in [n["id"] for n in out["neighbours"]]
     assert out["text"] and out["backend"] == "edit"  # the default: no model to load
@@ -255,7 +255,7 @@ def test_eval_describe_reports_the_describer_baselines_and_controls(tmp_path, fa
     table = run_cli("eval", "describe", "--catalog", small, "--limit", "20", "--json", out)
     result = json.loads(out.read_text())
     assert result["n"] == 20 and "nn_copy" in table and "changed" in table
-    for system in ("describer", "nn_copy", "template"):
+    for system in ("describer", "five_slot_guard", "nn_copy", "template"):
         m = result[system]
         assert {
             "rouge_l",
@@ -286,8 +286,15 @@ def test_eval_describe_reports_the_describer_baselines_and_controls(tmp_path, fa
     assert controls["medium/neutral"]["changed_share"] == 0
     assert controls["short/neutral"]["mean_words"] <= 15
     assert controls["short/neutral"]["in_range"] == 1
-    for name in ("short/neutral", "medium/premium", "medium/playful"):
+    for name in ("medium/premium", "medium/playful"):
         assert controls[name]["changed_share"] >= 0.9, name
+    # medium adds only what the facts support: for some products the short text is all
+    # that is true to say (issue 28), so short differs from medium less often than it did
+    assert controls["short/neutral"]["changed_share"] >= 0.7
+    # every detail slot is audited: the guard before issue 28 let them through
+    assert d["unsupported_detail"] == 0
+    assert result["five_slot_guard"]["unsupported_detail"] > 0
+    assert result["nn_copy"]["unsupported_rate"] > result["five_slot_guard"]["unsupported_rate"]
 
 
 def test_planted_details_are_removed_at_every_length_and_tone_and_offered_instead(myntra):
