@@ -172,8 +172,10 @@ def template_text(facts: Facts) -> str:
     """A plain sentence from the facts alone: the fallback, and the evaluation's baseline.
     Without a title, what the product is in words ("Black casual handbag for women"),
     not its tag values in a row ("Brown Accessories Bags Handbags Winter Casual")."""
-    subject = facts.title or head_clause(facts, Lexicon()) or " ".join(
-        v for v in (", ".join(facts.colours), *facts.tags.values()) if v
+    subject = (
+        facts.title
+        or head_clause(facts, Lexicon())
+        or " ".join(v for v in (", ".join(facts.colours), *facts.tags.values()) if v)
     )
     if not subject:
         return ""
