@@ -45,6 +45,12 @@ def _clauses(text: str) -> list[str]:
     return [c.strip() for c in _CLAUSE.split(_GLUED.sub("\n", text)) if c.strip()]
 
 
+def field_slot(label: str) -> str:
+    """The slot a "Field:" label names ("Light blocking:" -> "light blocking"), as mined
+    and as checked."""
+    return " ".join(_words(label))
+
+
 def _slot_name(noun: str) -> str:
     if noun.endswith("ies") and len(noun) > 4:
         return noun[:-3] + "y"
@@ -124,7 +130,7 @@ def mine_details(
         for i, clause in enumerate(_clauses(text)):
             labelled = _FIELD.match(clause)
             if labelled:
-                name = " ".join(_words(labelled.group(1)))
+                name = field_slot(labelled.group(1))
                 if name and len(name.split()) <= 3:
                     labels.add(name)
                     add(name, _words(labelled.group(2))[:MAX_DETAIL_WORDS])

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shelfsight.tagging.describe.details import DetailSlots, mine_details
+from shelfsight.tagging.describe.details import DetailSlots, field_slot, mine_details
 
 CATEGORIES = ("colour", "material", "gender", "article", "brand", "detail")
 
@@ -339,7 +339,7 @@ class Lexicon:
                 (t.group().lower(), t.start(), t.end()) for t in _DETAIL_WORD.finditer(m.group())
             ]
             label = _LABEL.match(m.group())
-            anchored = (label is not None and d.is_slot_noun(_label_slot(label.group(1)))) or any(
+            anchored = (label is not None and d.is_slot_noun(field_slot(label.group(1)))) or any(
                 d.is_slot_noun(w) or self.is_product_noun(w) for w, _, _ in toks
             )
             if not anchored:
@@ -366,19 +366,14 @@ class Lexicon:
 # A clause of a description (a glued bullet point starts one), and a "Field: value" label.
 _DETAIL_CLAUSE = re.compile(r"[^,;.!?\n]+?(?=[,;.!?\n]|(?<=[a-z])(?=[A-Z][a-z])|$)")
 _DETAIL_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
-_GLUED_SPLIT = GLUED  # "detailSynthetic": two words
 _LABEL = re.compile(r"\s*([A-Za-z][A-Za-z /&-]{1,30}?)\s*:")
-
-
-def _label_slot(label: str) -> str:
-    name = " ".join(w for w, _, _ in words(label))
-    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
 
 
 def detail_words(text: str) -> set[str]:
     """The words a text (the facts) says, as detail values are spelled: "Mid Rise" and
     "mid-rise" alike, and each part of a hyphenated word."""
-    toks = [t.group().lower() for t in _DETAIL_WORD.finditer(_GLUED_SPLIT.sub(" ", text))]
+    unglued = GLUED.sub(" ", text)  # "detailSynthetic": two words
+    toks = [t.group().lower() for t in _DETAIL_WORD.finditer(unglued)]
     out = set(toks)
     for w in toks:
         out.update(w.split("-"))
