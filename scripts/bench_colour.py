@@ -1,6 +1,9 @@
-"""The palette's top colour against the catalogue's colour labels, per colour, with the
-foreground before issue 28 (every pixel near the backdrop colour is backdrop) and now
-(the backdrop stops at the product's outline), on the same photos in one run:
+"""The palette's top colour against the catalogue's colour labels, per colour, on the same
+photos in one run: ``before``, the foreground before issue 28 (every pixel near the
+backdrop colour is backdrop); ``outline``, the backdrop stopped at the product's outline;
+``named``, that palette's swatches named by a colour model (``Palette.named_by``) fitted
+on ``--fit`` other labelled photos of the catalogue, as `index` fits it (pixels only: no
+neighbours here):
 
     python scripts/bench_colour.py --catalog ../shared/data/fashion/styles.csv \
         --images ../shared/data/fashion/images --per-colour 100 [--json out.json]
@@ -20,9 +23,11 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from shelfsight.tagging.pixels import colour, foreground
+from shelfsight.tagging.pixels.colour_model import ColourModel, fit_colour_model
 
 
 def main() -> None:
@@ -32,6 +37,7 @@ def main() -> None:
     ap.add_argument("--colour-column", default="baseColour")
     ap.add_argument("--colours", type=int, default=12, help="The commonest N colours.")
     ap.add_argument("--per-colour", type=int, default=100)
+    ap.add_argument("--fit", type=int, default=3000, help="Photos the colour model learns from.")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with open(args.catalog, newline="") as fh:
@@ -43,18 +49,27 @@ def main() -> None:
     vocab = set(by_colour)
     common = sorted(by_colour, key=lambda c: -len(by_colour[c]))[: args.colours]
     rng = random.Random(0)
+    samples = {
+        name: rng.sample(by_colour[name], min(args.per_colour, len(by_colour[name])))
+        for name in common
+    }
+    model = _fit(args, rows, {r["id"] for s in samples.values() for r in s})
     out: dict[str, dict[str, float]] = {}
-    totals = {mode: [0, 0] for mode in ("before", "now")}
+    modes = ("before", "outline", "named")
+    totals = {mode: [0, 0] for mode in modes}
     n_all = 0
     for name in common:
-        sample = rng.sample(by_colour[name], min(args.per_colour, len(by_colour[name])))
+        sample = samples[name]
         result: dict[str, float] = {"n": len(sample)}
-        for mode, outline in (("before", False), ("now", True)):
-            foreground.OUTLINE = outline
+        for mode in modes:
+            foreground.OUTLINE = mode != "before"
             top1 = top2 = 0
             for r in sample:
                 image = Image.open(args.images / f"{r['id']}.jpg").convert("RGB")
-                names = [s.name for s in colour.palette(image).swatches if s.name in vocab]
+                pal = colour.palette(image)
+                if mode == "named":
+                    pal = pal.named_by(model)
+                names = [s.name for s in pal.swatches if s.name in vocab]
                 top1 += bool(names) and names[0] == name
                 top2 += name in names[:2]
             result[f"{mode}_top1"] = round(top1 / len(sample), 3)
@@ -72,6 +87,22 @@ def main() -> None:
     print("all", n_all, summary)
     if args.json:
         args.json.write_text(json.dumps({"per_colour": out, "all": summary, "n": n_all}))
+
+
+def _fit(args: argparse.Namespace, rows: list[dict[str, str]], held: set[str]) -> ColourModel:
+    """A colour model fitted on ``--fit`` labelled photos outside the benchmark's sample."""
+    pool = [r for r in rows if r[args.colour_column] and r["id"] not in held]
+    chosen = random.Random(1).sample(pool, min(args.fit, len(pool)))
+    feats = []
+    for r in chosen:
+        image = Image.open(args.images / f"{r['id']}.jpg").convert("RGB")
+        feats.append(colour.pixel_features(image))
+    labels = [r[args.colour_column] for r in chosen]
+    fitted = fit_colour_model(args.colour_column, np.stack(feats), labels)
+    if fitted is None:
+        raise SystemExit("too few colour labels to fit a colour model")
+    print("colour model fitted on", len(chosen), "photos", flush=True)
+    return fitted[0]
 
 
 if __name__ == "__main__":

@@ -174,6 +174,8 @@ def describe(
     if result.unsupported_claims:
         removed = ", ".join(f"{c['text']} ({c['category']})" for c in result.unsupported_claims)
         typer.echo(f"\nremoved unsupported: {removed}", err=True)
+    if result.length_note:
+        typer.echo(f"\n{result.length_note}", err=True)
     typer.echo(f"\nfacts: {'; '.join(result.facts.lines())}", err=True)
     typer.echo("neighbours: " + ", ".join(n.id for n in result.neighbours), err=True)
     if result.to_confirm:

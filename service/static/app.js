@@ -524,6 +524,7 @@ async function describe() {
   const started = Date.now();
   $("description").textContent = "Writing…";
   $("removed").textContent = "";
+  $("length-note").textContent = "";
   $("force-describe").hidden = true;
   $("regenerate").disabled = true;
   let waiting = true;
@@ -537,6 +538,7 @@ async function describe() {
     const removed = out.unsupported_claims.map((c) => `${c.text} (${c.category})`);
     $("removed").textContent = removed.length ? `Removed unsupported: ${removed.join(", ")}` : "";
     $("regenerate").textContent = "Regenerate";
+    $("length-note").textContent = out.length_note || "";
     renderToConfirm(out.to_confirm);
   } catch (e) {
     const { title, detail } = humanError(e);

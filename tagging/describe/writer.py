@@ -27,7 +27,12 @@ from shelfsight.tagging.describe.compose import (
     fact_clauses,
     head_clause,
 )
-from shelfsight.tagging.describe.controls import CONTROL_WORDS, apply_tone, fit_length
+from shelfsight.tagging.describe.controls import (
+    CONTROL_WORDS,
+    WORD_RANGES,
+    apply_tone,
+    fit_length,
+)
 from shelfsight.tagging.describe.edit import (
     drop_foreign_products,
     edit_description,
@@ -128,10 +133,24 @@ class Description:
     # field (``{slot: value}``) and is then this product's fact.
     to_confirm: list[dict[str, Any]] = field(default_factory=list)
     words: int = field(init=False, default=0)
+    # Said when the text is shorter than its length asks: every clause the facts support
+    # is in it, and a longer text would state what no fact says (issue 28).
+    length_note: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.words = len(self.text.split())
         self.seconds = round(self.seconds, 3)
+        rng = WORD_RANGES.get(self.length)
+        if rng is not None and self.words < rng.low:
+            more = (
+                "; confirming the details below says more"
+                if self.to_confirm
+                else "; give more fields (material, fit, ...) to say more"
+            )
+            self.length_note = (
+                f"{self.words} words, under the {rng.low}-{rng.high} of a {self.length} "
+                f"text: the facts say no more{more}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

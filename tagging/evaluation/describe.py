@@ -354,8 +354,9 @@ def evaluate_describe(
 def control_report(
     by_setting: dict[tuple[str, str], list[str]], base: tuple[str, str], refs: Sequence[str]
 ) -> dict[str, dict[str, float]]:
-    """Per length/tone: mean words, share within the length's word range, share of texts
-    that differ from the ``base`` setting's text for the same product, ROUGE-L."""
+    """Per length/tone: mean words, share within the length's word range and below it,
+    share of texts that differ from the ``base`` setting's text for the same product,
+    ROUGE-L."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
@@ -370,6 +371,8 @@ def control_report(
             "in_range": round(sum(rng.low <= c <= rng.high for c in counts) / len(counts), 4)
             if rng
             else 1.0,
+            # under the range: the facts said no more (the answer's ``length_note``)
+            "below_range": round(sum(c < rng.low for c in counts) / len(counts), 4) if rng else 0.0,
             "changed_share": round(
                 sum(a != b for a, b in zip(texts, reference, strict=True)) / len(texts), 4
             ),
@@ -415,11 +418,12 @@ def format_describe_table(result: dict[str, Any]) -> str:
     if "controls" in result:
         lines.append("")
         lines.append(
-            f"{'length/tone':<16} {'mean words':>10} {'in range':>9} {'changed':>8} {'ROUGE-L':>8}"
+            f"{'length/tone':<16} {'mean words':>10} {'in range':>9} {'below':>6} "
+            f"{'changed':>8} {'ROUGE-L':>8}"
         )
         for name, c in result["controls"].items():
             lines.append(
                 f"{name:<16} {c['mean_words']:>10.1f} {c['in_range']:>9.2f} "
-                f"{c['changed_share']:>8.2f} {c['rouge_l']:>8.3f}"
+                f"{c.get('below_range', 0.0):>6.2f} {c['changed_share']:>8.2f} {c['rouge_l']:>8.3f}"
             )
     return "\n".join(lines)

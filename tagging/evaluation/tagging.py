@@ -50,6 +50,7 @@ from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER, 
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
 from shelfsight.tagging.pixels.colour import colour_family, fuse_pixel_colour, palette
+from shelfsight.tagging.pixels.colour_model import PixelVote
 from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
 from shelfsight.tagging.text_tags.fusion import TextTags
 from shelfsight.tagging.text_tags.perturb import transform_text
@@ -236,7 +237,7 @@ class _Queries:
     ids: list[str] = field(default_factory=list)
     neighbours: list[list[Neighbour]] = field(default_factory=list)
     heads: list[dict[str, list[tuple[str, float]]] | None] = field(default_factory=list)
-    pixels: list[list[tuple[str, float]] | None] = field(default_factory=list)
+    pixels: list[PixelVote] = field(default_factory=list)
     # the palette's colour names (the pixel vote before issue 28), for the colour report
     palettes: list[list[tuple[str, float]] | None] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
@@ -378,8 +379,10 @@ def colour_report(
             continue
         truth.append(q[fam])
         vocab = ws.colour_vocab
-        args = (nbrs[:k], [fam], heads, None, fam, vocab, power, alpha, 0.0)
-        plain = combined_scores(*args)
+        # every family: the colour model reads the neighbours' vote on the kind
+        plain = combined_scores(nbrs[:k], ws.families, heads, None, fam, vocab, power, alpha, 0.0)
+        if callable(pixel):
+            pixel = pixel(plain)
         names_in = [(n, v) for n, v in names or [] if not vocab or n in vocab]
         before = fuse_pixel_colour(plain, fam, names or [], BEFORE_PIXEL_WEIGHT, vocab)
         served = fuse_pixel_colour(plain, fam, pixel or [], beta, vocab)
@@ -499,7 +502,7 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
             pal = palette(decode_file(Path(q_paths[key])).image) if ws.colour_family else None
             out.palettes.append(pal.name_scores() if pal else None)
             if pal is not None and model is not None and pal.features is not None:
-                out.pixels.append(model.ranked(pal.features))
+                out.pixels.append(model.given(pal.features))
             else:
                 out.pixels.append(out.palettes[-1])
     q_catalogue.close()

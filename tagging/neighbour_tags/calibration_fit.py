@@ -19,7 +19,6 @@ import numpy as np
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 
-from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.embedders import embed_images
 from shelfsight.indexer.images import ImageError, decode_file
 from shelfsight.tagging.neighbour_tags.calibration import (
@@ -33,9 +32,11 @@ from shelfsight.tagging.neighbour_tags.calibration import (
 )
 from shelfsight.tagging.neighbour_tags.colour_fit import PixelVotes, fit_colour, pixel_votes_for
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
+from shelfsight.tagging.neighbour_tags.kinds import novelty_family
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import colour_family
+from shelfsight.tagging.pixels.colour_model import PixelVote
 from shelfsight.tagging.search.visual import NeighbourSearch, Query
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ def leave_one_out(
     colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
     novel_fam = cal.novel_family
     members = embedded.members(novel_fam) if novel_fam else {}
-    pixels: dict[int, list[tuple[str, float]] | None] = {}
+    pixels: dict[int, PixelVote] = {}
     rows = Rows()
 
     def tag(key: int, exclude: list[int], drop: str | None) -> None:
@@ -278,15 +279,6 @@ def _without(ranked: list[tuple[str, float]], value: str) -> list[tuple[str, flo
     kept = [(v, p) for v, p in ranked if v != value]
     total = sum(p for _, p in kept)
     return [(v, p / total) for v, p in kept] if total > 0 else kept
-
-
-def novelty_family(catalogue: Catalogue, families: list[str]) -> str | None:
-    """The family whose values stand for product types: the one with the most values,
-    leaving out the colour family (a new colour is not a new kind of product)."""
-    colour = colour_family(families, catalogue.column("colour"))
-    counted = [(len(catalogue.value_counts(f)), f) for f in families if f != colour]
-    counted = [(n, f) for n, f in counted if n >= 3]
-    return max(counted)[1] if counted else None
 
 
 def fit_calibration(

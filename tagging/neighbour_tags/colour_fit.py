@@ -24,6 +24,7 @@ import numpy as np
 
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.images import ImageError, decode_file
+from shelfsight.tagging.neighbour_tags.kinds import novelty_family
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import (
     colour_family,
@@ -31,7 +32,13 @@ from shelfsight.tagging.pixels.colour import (
     palette,
     pixel_features,
 )
-from shelfsight.tagging.pixels.colour_model import ColourModel, fit_colour_model
+from shelfsight.tagging.pixels.colour_model import (
+    MAX_KINDS,
+    ColourModel,
+    PixelVote,
+    fit_colour_model,
+    kind_features,
+)
 from shelfsight.tagging.search.visual import Query
 
 log = logging.getLogger(__name__)
@@ -48,13 +55,14 @@ Ranked = list[tuple[str, float]]
 @dataclass
 class PixelVotes:
     """The colour family's pixel vote for a catalogue product: out of fold for the photos
-    the model trained on, the model's for the rest, the palette's colour names where no
-    model could be fitted (no colour labels)."""
+    the model trained on, the model's for the rest (waiting for the neighbours' vote on
+    the kind, ``ColourModel.given``), the palette's colour names where no model could be
+    fitted (no colour labels)."""
 
     model: ColourModel | None
     oof: dict[int, Ranked] = field(default_factory=dict)
 
-    def __call__(self, product: Any) -> Ranked | None:
+    def __call__(self, product: Any) -> PixelVote:
         if product.key in self.oof:
             return self.oof[product.key]
         path = _stat(product)
@@ -63,7 +71,7 @@ class PixelVotes:
         if self.model is None:
             return _palette_names(*path)
         features = _features(*path)
-        return None if features is None else self.model.ranked(features)
+        return None if features is None else self.model.given(features)
 
 
 def load_colour_model(catalogue: Catalogue) -> ColourModel | None:
@@ -109,13 +117,32 @@ def fit_colour(
     with ThreadPoolExecutor(2) as pool:
         found = list(pool.map(lambda p: (p, _features(*(_stat(p) or ("", 0, 0)))), chosen))
     feats = [(p, f) for p, f in found if f is not None]
-    fitted = (
-        fit_colour_model(
-            family, np.stack([f for _, f in feats]), [p.tags[family] for p, _ in feats], seed
+    if len(feats) < 20:
+        catalogue.set_meta(META, None)
+        return PixelVotes(None)
+    # Each photo's neighbours as `tag` finds them (itself and its copies left out): their
+    # vote on its kind is one of the model's inputs, their colour vote the fusion's other half.
+    kind = novelty_family(catalogue, [f for f in families if f != family])
+    counts = catalogue.value_counts(kind) if kind else {}
+    kinds = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_KINDS]
+    voted = [family, *([kind] if kind else [])]
+    vocab = set(catalogue.value_counts(family))
+    plain = {}
+    for p, _ in feats:
+        neighbours = search.neighbours(Query(vectors(p.key), exclude=copies(p.key)), k)
+        heads = search.head_probs(vectors(p.key)) if alpha > 0 else None
+        if heads is not None:
+            heads = {f: r for f, r in heads.items() if f in voted}
+        plain[p.key] = combined_scores(
+            neighbours, voted, heads, None, family, vocab, power, alpha, 0.0
         )
-        if len(feats) >= 20
-        else None
+    inputs = np.stack(
+        [
+            np.concatenate([f, kind_features(plain[p.key].get(kind), kinds)]) if kind else f
+            for p, f in feats
+        ]
     )
+    fitted = fit_colour_model(family, inputs, [p.tags[family] for p, _ in feats], seed, kind, kinds)
     if fitted is None:
         catalogue.set_meta(META, None)
         return PixelVotes(None)
@@ -124,18 +151,10 @@ def fit_colour(
         p.key: [(model.classes[i], float(oof_p[j, i])) for i in np.argsort(-oof_p[j])]
         for j, (p, _) in enumerate(feats)
     }
-    vocab = set(catalogue.value_counts(family))
     right = {w: 0 for w in WEIGHTS}
     for p, _ in feats:
-        neighbours = search.neighbours(Query(vectors(p.key), exclude=copies(p.key)), k)
-        heads = search.head_probs(vectors(p.key)) if alpha > 0 else None
-        if heads is not None:
-            heads = {f: r for f, r in heads.items() if f == family}
-        scores = combined_scores(
-            neighbours, [family], heads, None, family, vocab, power, alpha, 0.0
-        )
         for w in WEIGHTS:
-            fused = fuse_pixel_colour(scores, family, oof[p.key], w, vocab).get(family) or []
+            fused = fuse_pixel_colour(plain[p.key], family, oof[p.key], w, vocab).get(family) or []
             right[w] += bool(fused) and fused[0][0] == p.tags[family]
     n = len(feats)
     model.weights_tried = {str(w): round(right[w] / n, 4) for w in WEIGHTS}

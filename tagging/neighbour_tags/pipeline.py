@@ -285,7 +285,7 @@ class Pipeline:
         fg = None
         if image is not None and {"colour", "shape"} & set(opts.attributes):
             fg = segment(image.image)
-        fam = vocab = pixel = None
+        fam = vocab = pixel = model = None
         weight = DEFAULT_PIXEL_WEIGHT
         if fg is not None and image is not None and "colour" in opts.attributes:
             result.palette = palette(image.image, fg)
@@ -295,12 +295,11 @@ class Pipeline:
             vocab = set(self.search.catalogue.value_counts(fam)) if fam else None
             model = self.colour_model()
             if model is not None and model.family == fam and result.palette.features is not None:
-                pixel = model.ranked(result.palette.features)
+                pixel = model.given(result.palette.features)
                 weight = model.weight
             else:  # no model fitted (no colour labels): the palette's colour names
+                model = None
                 pixel = result.palette.name_scores()
-            top = result.palette.swatches[0]
-            result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
         if opts.pixel_weight is not None:  # the caller's weight wins over the fitted one
             weight = opts.pixel_weight
         scores = combined_scores(
@@ -314,6 +313,12 @@ class Pipeline:
             opts.alpha,
             weight,
         )
+        if result.palette is not None:
+            if model is not None:  # the swatches in the house's words, as the tag is
+                kind = scores.get(model.kind_family) if model.kind_family else None
+                result.palette = result.palette.named_by(model, kind)
+            top = result.palette.swatches[0]
+            result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
         sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
         if fam and pixel and weight > 0 and fam in scores:
             sources[fam] += "+colour"

@@ -16,13 +16,14 @@ from shelfsight.tagging.neighbour_tags.knn import (
     vote,
 )
 from shelfsight.tagging.pixels.colour import fuse_pixel_colour
+from shelfsight.tagging.pixels.colour_model import PixelVote
 
 
 def combined_scores(
     neighbours: list[Neighbour],
     families: list[str],
     heads: dict[str, list[tuple[str, float]]] | None,
-    pixel: list[tuple[str, float]] | None,
+    pixel: PixelVote,
     colour_fam: str | None,
     colour_vocab: set[str] | None,
     power: float = DEFAULT_POWER,

@@ -26,10 +26,10 @@ from shelfsight.tagging.neighbour_tags.calibration_fit import (
     SAMPLE,
     _accept_threshold,
     _Embedded,
-    novelty_family,
 )
 from shelfsight.tagging.neighbour_tags.colour_fit import pixel_votes_for
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT
+from shelfsight.tagging.neighbour_tags.kinds import novelty_family
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import colour_family

@@ -83,6 +83,11 @@ def test_tag_with_all_attributes(tmp_path, fashion_slice, fashion_dir):
     assert sum(shares) == pytest.approx(1.0, abs=1e-3)
     assert out["tags"]["baseColour"]["source"] == "knn+colour"
     assert out["tags"]["colour"]["source"] == "colour"
+    # The catalogue's colour model names the swatches: in its own words, the first one
+    # the colour attribute's value.
+    palette_names = [s["name"] for s in out["colour"]["palette"]]
+    assert set(palette_names) <= {r["baseColour"] for r in rows}, palette_names
+    assert out["tags"]["colour"]["value"] == palette_names[0]
     assert {out["tags"][t]["source"] for t in ("outline", "proportion", "symmetry")} == {"shape"}
     assert out["shape"]["measures"]["solidity"] > 0
     assert out["ocr"] is not None and "seconds" in out["ocr"]

@@ -135,7 +135,7 @@ def test_describe_from_the_page_with_length_and_tone(server, browser, fashion_sl
     page.goto(server.url + "/")
     page.set_input_files("#file", str(fashion_dir / "images" / f"{pid}.jpg"))
     page.wait_for_selector("#describe-card:not([hidden])", timeout=60_000)
-    written = {}
+    written, notes = {}, {}
     for length, tone in (("short", "neutral"), ("medium", "neutral"), ("medium", "playful")):
         page.select_option("#length", length)
         page.select_option("#tone", tone)
@@ -147,7 +147,12 @@ def test_describe_from_the_page_with_length_and_tone(server, browser, fashion_sl
             timeout=60_000,
         )
         written[(length, tone)] = page.inner_text("#description")
+        notes[(length, tone)] = page.inner_text("#length-note")
     assert len(written[("short", "neutral")].split()) <= 15
+    # a text shorter than its length asks says so, and why; one in range says nothing
+    for (length, tone), text in written.items():
+        short = len(text.split()) < {"short": 1, "medium": 20}[length]
+        assert ("the facts say no more" in notes[(length, tone)]) == short
     assert len(written[("medium", "neutral")].split()) > len(written[("short", "neutral")].split())
     assert written[("medium", "playful")] != written[("medium", "neutral")]
     assert "!" in written[("medium", "playful")]

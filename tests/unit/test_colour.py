@@ -84,3 +84,33 @@ def test_a_models_skin_is_left_out_of_the_palette_but_a_skin_coloured_product_ke
     bag.paste(Image.new("RGB", (120, 120), skin), (40, 40))
     p = palette(bag)
     assert p.skin_share == 0.0 and p.swatches[0].share > 0.9  # the product is the colour
+
+
+def test_swatches_are_named_in_the_catalogues_words_by_its_colour_model():
+    """A white shirt photographed in shade is light grey: the nearest reference shade calls
+    it grey or silver, a house that labels such photos "White" does not."""
+    from skimage.color import rgb2lab
+
+    from shelfsight.tagging.pixels.colour_model import colour_features, fit_colour_model
+
+    rng = np.random.default_rng(0)
+    house = {"White": (185, 185, 190), "Wine": (110, 25, 40), "Ink": (25, 35, 65)}
+    feats, labels = [], []
+    for i in range(60):
+        name = list(house)[i % 3]
+        rgb = np.clip(np.asarray(house[name]) + rng.normal(0, 6, (400, 3)), 0, 255)
+        feats.append(colour_features(rgb2lab(rgb[None] / 255)[0]))
+        labels.append(name)
+    fitted = fit_colour_model("colour", np.stack(feats), labels)
+    assert fitted is not None
+    model = fitted[0]
+    # shaded white on top, wine below; the reference shades do not call the white White
+    p = palette(product((185, 185, 190), second=(110, 25, 40)))
+    shaded = palette(product((170, 170, 176)))
+    assert p.swatches[0].name != "White" and all(s.features is not None for s in p.swatches)
+    named = p.named_by(model)
+    assert [s.name for s in named.swatches] == ["White", "Wine"]
+    assert sum(s.share for s in named.swatches) == pytest.approx(1.0)
+    assert named.swatches[0].share == pytest.approx(0.7, abs=0.05)
+    assert shaded.named_by(model).swatches[0].name == "White"
+    assert p.swatches[0].name != "White"  # the palette itself is left as it was

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from shelfsight.tagging.pixels.colour_model import ColourModel, colour_features, fit_colour_model
+from shelfsight.tagging.pixels.colour import fuse_pixel_colour
+from shelfsight.tagging.pixels.colour_model import (
+    ColourModel,
+    colour_features,
+    fit_colour_model,
+    kind_features,
+)
 
 # CIELAB centres of three product colours, labelled the way a house might name them
 # (not the reference names the palette uses).
@@ -61,3 +67,50 @@ def test_a_colour_rarer_than_the_folds_still_fits(rare):
     x = np.vstack([x, np.repeat(extra[None], rare, axis=0)])
     fitted = fit_colour_model("colour", x, [*y, *(["Orange"] * rare)])
     assert fitted is not None and "Orange" in fitted[0].classes
+
+
+def test_the_kinds_habit_names_the_same_grey_twice():
+    """Grey metal is "Steel" on a watch and "Grey" on a bag: with the neighbours' vote on
+    the kind among its inputs the model names each as the house does; from the pixels
+    alone it cannot tell them apart."""
+    rng = np.random.default_rng(0)
+    kinds = ["Watches", "Handbags"]
+    feats, labels = [], []
+    for i in range(80):
+        kind = kinds[i % 2]
+        lab = np.asarray((60.0, 0.0, 0.0)) + rng.normal(0, 5, size=(400, 3))
+        vote = [(kind, 0.8), (kinds[1 - i % 2], 0.2)]
+        feats.append(np.concatenate([colour_features(lab), kind_features(vote, kinds)]))
+        labels.append("Steel" if kind == "Watches" else "Grey")
+    fitted = fit_colour_model("colour", np.stack(feats), labels, 0, "articleType", kinds)
+    assert fitted is not None
+    model, _ = fitted
+    assert model.cv_accuracy > 0.9
+    grey = colour_features(np.asarray((60.0, 0.0, 0.0)) + rng.normal(0, 5, size=(400, 3)))
+    assert model.ranked(grey, [("Watches", 1.0)])[0][0] == "Steel"
+    assert model.ranked(grey, [("Handbags", 1.0)])[0][0] == "Grey"
+    # Stored and read back, the model still reads the kind; served, its vote waits for
+    # the neighbours' scores and the fusion asks it with them.
+    again = ColourModel.from_json(model.to_json())
+    assert again.kind_family == "articleType" and again.kinds == kinds
+    waiting = again.given(grey)
+    assert callable(waiting)
+    scores = {
+        "articleType": [("Watches", 0.9), ("Handbags", 0.1)],
+        "colour": [("Grey", 0.5), ("Steel", 0.5)],
+    }
+    fused = fuse_pixel_colour(scores, "colour", waiting, 0.7)
+    assert fused["colour"][0][0] == "Steel"
+    assert kind_features(None, kinds).tolist() == [0.0, 0.0]  # no vote: no kind
+    assert kind_features([("Belts", 1.0)], kinds).tolist() == [0.0, 0.0]
+
+
+def test_a_model_fitted_without_the_kind_reads_pixels_only():
+    x, y = photos(30)
+    fitted = fit_colour_model("colour", x, y)
+    assert fitted is not None
+    model, _ = fitted
+    assert model.kind_family is None and isinstance(model.given(x[0]), list)
+    stored = model.to_json()
+    del stored["kind_family"], stored["kinds"]  # a workspace indexed before the kind
+    assert ColourModel.from_json(stored).ranked(x[0])[0][0] == y[0]

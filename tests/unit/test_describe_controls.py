@@ -131,3 +131,18 @@ def test_describer_removes_a_planted_foreign_noun_and_a_non_word_at_every_length
             assert out.text.lower().startswith(
                 ("navy blue", "a ", "an ", "meet", "say", "look", "get", "introducing")
             )
+
+
+def test_a_text_shorter_than_its_length_says_why():
+    from shelfsight.tagging.describe.writer import Description
+
+    facts = Facts(title="Roadster Men Navy Blue Shirt", brand="Roadster", gender="Men")
+    short = Description("Navy blue shirt for men by Roadster.", facts, [], length="medium")
+    assert short.length_note.startswith("7 words, under the 20-40 of a medium text")
+    assert "give more fields" in short.length_note
+    offered = [{"slot": "sleeve", "value": "long", "text": "long sleeves", "agreement": 3}]
+    confirm = Description(short.text, facts, [], length="long", to_confirm=offered)
+    assert "50-90" in confirm.length_note and "confirming the details" in confirm.length_note
+    assert Description(short.text, facts, [], length="house").length_note == ""
+    assert Description(short.text, facts, [], length="short").length_note == ""
+    assert "length_note" in short.as_dict()
