@@ -10,7 +10,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,8 @@ from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOV
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER, best_tags
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
-from shelfsight.tagging.pixels.colour import colour_family, fuse_pixel_colour, palette
-from shelfsight.tagging.pixels.colour_model import PixelVote
+from shelfsight.tagging.pixels.colour import Palette, colour_family, fuse_pixel_colour, palette
+from shelfsight.tagging.pixels.colour_model import ColourModel, PixelVote, Ranked
 from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
 from shelfsight.tagging.text_tags.fusion import TextTags
 from shelfsight.tagging.text_tags.perturb import transform_text
@@ -240,6 +240,9 @@ class _Queries:
     pixels: list[PixelVote] = field(default_factory=list)
     # the palette's colour names (the pixel vote before issue 28), for the colour report
     palettes: list[list[tuple[str, float]] | None] = field(default_factory=list)
+    # the palette as `tag` serves it, its swatches named by the colour model once the
+    # neighbours' scores are known: what its first swatch says, for the colour report
+    named_palettes: list[Callable[[dict[str, Ranked]], str] | None] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     skipped: int = 0
 
@@ -354,25 +357,28 @@ def colour_report(
     ws: _Workspace, queries: _Queries, k: int, power: float, alpha: float, beta: float
 ) -> dict[str, Any]:
     """The colour family's accuracy, overall and per colour, from each vote on the same
-    queries: the neighbours alone, the palette's top colour, the colour model alone, the
-    tag before issue 28 (palette names fused at 0.2) and the tag served now; and the
-    served tag's confusion (true colour -> what it said, counted)."""
+    queries: the neighbours alone, the palette's top colour by the reference shades and
+    as `tag` names it (``palette_named``: the colour model's name for each swatch), the
+    colour model alone, the tag before issue 28 (palette names fused at 0.2) and the tag
+    served now; and the served tag's confusion (true colour -> what it said, counted)."""
     fam = ws.colour_family
     assert fam is not None
     votes: dict[str, list[str]] = {
         "neighbours": [],
         "palette": [],
+        "palette_named": [],
         "model": [],
         "before": [],
         "served": [],
     }
     truth = []
-    for q, nbrs, heads, pixel, names in zip(
+    for q, nbrs, heads, pixel, names, named in zip(
         queries.truth,
         queries.neighbours,
         queries.heads,
         queries.pixels,
         queries.palettes,
+        queries.named_palettes or [None] * len(queries.truth),
         strict=True,
     ):
         if not q.get(fam):
@@ -386,9 +392,11 @@ def colour_report(
         names_in = [(n, v) for n, v in names or [] if not vocab or n in vocab]
         before = fuse_pixel_colour(plain, fam, names or [], BEFORE_PIXEL_WEIGHT, vocab)
         served = fuse_pixel_colour(plain, fam, pixel or [], beta, vocab)
+        top_named = named(plain) if named is not None else ""
         for name, ranked in (
             ("neighbours", plain.get(fam)),
             ("palette", names_in),
+            ("palette_named", [(top_named, 1.0)] if top_named else names_in),
             ("model", pixel),
             ("before", before.get(fam)),
             ("served", served.get(fam)),
@@ -503,10 +511,21 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
             out.palettes.append(pal.name_scores() if pal else None)
             if pal is not None and model is not None and pal.features is not None:
                 out.pixels.append(model.given(pal.features))
+                out.named_palettes.append(_named_top(pal, model))
             else:
                 out.pixels.append(out.palettes[-1])
+                out.named_palettes.append(None)
     q_catalogue.close()
     return out
+
+
+def _named_top(pal: Palette, model: ColourModel) -> Callable[[dict[str, Ranked]], str]:
+    def top(scores: dict[str, Ranked]) -> str:
+        kind = scores.get(model.kind_family) if model.kind_family else None
+        swatches = pal.named_by(model, kind).swatches
+        return swatches[0].name if swatches else ""
+
+    return top
 
 
 def _predict(

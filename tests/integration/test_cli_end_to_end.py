@@ -110,3 +110,11 @@ def test_knn_tagging_beats_the_majority_class(fashion_slice, fashion_dir):
     art = res["attributes"]["articleType"]
     assert art["accuracy"] >= art["majority_accuracy"] + 0.3, art
     assert res["attributes"]["masterCategory"]["accuracy"] >= 0.85
+    # The colour block scores every vote on the same queries; the palette as `tag` names
+    # it (the catalogue's colour model per swatch) speaks the catalogue's words.
+    colour = res["colour"]
+    votes = colour["accuracy"]
+    assert set(votes) == {"neighbours", "palette", "palette_named", "model", "before", "served"}
+    assert sum(c["n"] for c in colour["per_colour"].values()) == colour["n"] > 0
+    assert votes["palette_named"] > votes["palette"], votes
+    assert votes["served"] >= votes["before"], votes
