@@ -101,6 +101,8 @@ class ColourModel:
     weights_tried: dict[str, float] = field(default_factory=dict)
     kind_family: str | None = None  # whose neighbour vote the model also sees
     kinds: list[str] = field(default_factory=list)
+    weight_photos: int = 0  # the photos the weight was judged on
+    weight_held_out: bool = False  # ... only those a trained model never trained on
 
     def inputs(self, features: np.ndarray, kind_vote: Ranked | None = None) -> np.ndarray:
         """The pixels' features, and the kind's vote when the model was fitted with it."""
@@ -140,6 +142,8 @@ class ColourModel:
             "weights_tried": self.weights_tried,
             "kind_family": self.kind_family,
             "kinds": self.kinds,
+            "weight_photos": self.weight_photos,
+            "weight_held_out": self.weight_held_out,
         }
 
     @classmethod
@@ -155,6 +159,8 @@ class ColourModel:
             dict(raw.get("weights_tried", {})),
             raw.get("kind_family"),
             list(raw.get("kinds", [])),
+            int(raw.get("weight_photos", 0)),
+            bool(raw.get("weight_held_out", False)),
         )
 
 

@@ -149,3 +149,21 @@ def test_training_on_the_lite2_trunk_reads_its_layout(tmp_path, fashion_slice, f
     assert out["query"]["model"] == report["model_name"]
     assert out["match"]["duplicate_of"] == rows[0]["id"]
     cli("train", "--cnn", "efficientnet_lite9", "--home", home, code=2)
+
+
+def test_the_colour_weight_is_judged_on_photos_the_heads_never_saw(trained):
+    """The hybrid's heads know the photos they trained on; judged there, the neighbours and
+    heads looked far better than on new photos and the photo's own colour was weighted
+    0.1 (later years' colour tag 0.439, the CNN's 0.496)."""
+    from shelfsight.tagging.neighbour_tags.calibration_fit import calibrate_workspace
+    from shelfsight.tagging.neighbour_tags.colour_fit import load_colour_model
+    from shelfsight.tagging.search.visual import NeighbourSearch
+
+    ws, cat, _, _, _ = trained
+    search = NeighbourSearch(ws, cat)
+    calibrate_workspace(search)
+    model = load_colour_model(cat)
+    assert model is not None and model.kind_family == "articleType"
+    held = set(cat.get_meta(f"validation_keys:{search.index.model}"))
+    labelled = [p for p in cat.by_keys(list(held)).values() if p.tags.get("baseColour")]
+    assert model.weight_held_out and model.weight_photos == len(labelled) == len(held)
