@@ -378,7 +378,7 @@ def colour_report(
         queries.heads,
         queries.pixels,
         queries.palettes,
-        queries.named_palettes or [None] * len(queries.truth),
+        queries.named_palettes,
         strict=True,
     ):
         if not q.get(fam):
@@ -521,8 +521,7 @@ def _query_pass(tmp: Path, setup: EvalSetup, ws: _Workspace, o: TaggingEvalOptio
 
 def _named_top(pal: Palette, model: ColourModel) -> Callable[[dict[str, Ranked]], str]:
     def top(scores: dict[str, Ranked]) -> str:
-        kind = scores.get(model.kind_family) if model.kind_family else None
-        swatches = pal.named_by(model, kind).swatches
+        swatches = pal.named_by(model, model.kind_vote(scores)).swatches
         return swatches[0].name if swatches else ""
 
     return top

@@ -37,7 +37,7 @@ from shelfsight.tagging.pixels.colour_model import (
     ColourModel,
     PixelVote,
     fit_colour_model,
-    kind_features,
+    with_kind,
 )
 from shelfsight.tagging.search.visual import Query
 
@@ -148,10 +148,7 @@ def fit_colour(
             neighbours, voted, heads, None, family, vocab, power, alpha, 0.0
         )
     inputs = np.stack(
-        [
-            np.concatenate([f, kind_features(plain[p.key].get(kind), kinds)]) if kind else f
-            for p, f in feats
-        ]
+        [with_kind(f, plain[p.key].get(kind), kinds) if kind else f for p, f in feats]
     )
     fitted = fit_colour_model(family, inputs, [p.tags[family] for p, _ in feats], seed, kind, kinds)
     if fitted is None:

@@ -315,8 +315,7 @@ class Pipeline:
         )
         if result.palette is not None:
             if model is not None:  # the swatches in the house's words, as the tag is
-                kind = scores.get(model.kind_family) if model.kind_family else None
-                result.palette = result.palette.named_by(model, kind)
+                result.palette = result.palette.named_by(model, model.kind_vote(scores))
             top = result.palette.swatches[0]
             result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
         sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}

@@ -87,6 +87,12 @@ def kind_features(vote: Sequence[tuple[str, float]] | None, kinds: Sequence[str]
     return KIND_SCALE * np.sqrt(out)
 
 
+def with_kind(features: np.ndarray, vote: Ranked | None, kinds: Sequence[str]) -> np.ndarray:
+    """A photo's pixel features followed by its neighbours' vote on the kind: what a model
+    fitted with ``kinds`` reads (at `index` and when serving)."""
+    return np.concatenate([features, kind_features(vote, kinds)])
+
+
 @dataclass
 class ColourModel:
     """Pixels -> the catalogue's colour labels; stored in the catalogue's meta table."""
@@ -106,9 +112,11 @@ class ColourModel:
 
     def inputs(self, features: np.ndarray, kind_vote: Ranked | None = None) -> np.ndarray:
         """The pixels' features, and the kind's vote when the model was fitted with it."""
-        if not self.kind_family:
-            return features
-        return np.concatenate([features, kind_features(kind_vote, self.kinds)])
+        return with_kind(features, kind_vote, self.kinds) if self.kind_family else features
+
+    def kind_vote(self, scores: Mapping[str, Ranked]) -> Ranked | None:
+        """The neighbours' vote on the kind this model reads, out of every family's scores."""
+        return scores.get(self.kind_family) if self.kind_family else None
 
     def probabilities(self, features: np.ndarray, kind_vote: Ranked | None = None) -> np.ndarray:
         logits = self.coef @ self.inputs(features, kind_vote) + self.intercept
@@ -127,8 +135,7 @@ class ColourModel:
         ``fuse_pixel_colour`` calls with the scores of every family)."""
         if not self.kind_family:
             return self.ranked(features)
-        kind = self.kind_family
-        return lambda scores: self.ranked(features, scores.get(kind))
+        return lambda scores: self.ranked(features, self.kind_vote(scores))
 
     def to_json(self) -> dict[str, Any]:
         return {
