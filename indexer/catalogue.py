@@ -305,9 +305,21 @@ class Catalogue(EmbeddingRows):
         ).fetchall()
         return [(int(k), str(t)) for k, t in rows]
 
-    def iter_products(self) -> Iterator[Product]:
-        for r in self.db.query("select * from products order by key"):
-            yield self._row_to_product(r)
+    def iter_products(self, page: int = 500) -> Iterator[Product]:
+        """Every product in key order, read a page per query: each page is read whole by
+        whichever thread asks for it (a streamed HTTP answer moves between threads), and no
+        cursor stays open between pages."""
+        last = -1
+        while True:
+            rows = list(
+                self.db.query(
+                    "select * from products where key > ? order by key limit ?", [last, page]
+                )
+            )
+            yield from (self._row_to_product(r) for r in rows)
+            if len(rows) < page:
+                return
+            last = rows[-1]["key"]
 
     def image_paths_with_sha(self, sha256: str) -> list[str]:
         rows = self.db.execute(

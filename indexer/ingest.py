@@ -6,12 +6,11 @@ written; row problems (bad id, bad image) skip that row only.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from shelfsight.core.errors import BadInput, Skip
+from shelfsight.core.errors import Skip
 from shelfsight.indexer.catalogue import Catalogue
 from shelfsight.indexer.columns import guess_column
+from shelfsight.indexer.formats import read_catalogue
+from shelfsight.indexer.formats.table import CatalogueError, Preset, Row
+from shelfsight.indexer.formats.table import as_text as _as_text
+from shelfsight.indexer.formats.table import read_table as read_table  # its old home
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
-from shelfsight.indexer.product_ids import ID_RULE, is_valid_id, loads_json
+from shelfsight.indexer.product_ids import ID_RULE, is_valid_id
+from shelfsight.indexer.remote_photos.fetch import FetchReport, PhotoFetcher
 from shelfsight.indexer.tag_names import BadTag, canonical_families, value_problem
 
 log = logging.getLogger(__name__)
@@ -31,12 +35,6 @@ log = logging.getLogger(__name__)
 # A column this unique or this wordy is free text (a description), not a tag family.
 _MAX_TAG_UNIQUE_RATIO = 0.5
 _MAX_TAG_MEAN_LENGTH = 60
-
-
-class CatalogueError(BadInput):
-    """The catalogue file or its column options are unusable as a whole."""
-
-    error = "bad catalogue"
 
 
 @dataclass
@@ -65,15 +63,6 @@ class ResolvedColumns:
 
 
 @dataclass
-class Row:
-    """One input row; ``error`` is set when the line itself could not be parsed."""
-
-    number: int
-    values: dict[str, Any]
-    error: str | None = None
-
-
-@dataclass
 class IngestReport:
     added: int = 0
     updated: int = 0
@@ -85,6 +74,8 @@ class IngestReport:
     # a column stored under the catalogue's spelling of its family: Gender -> gender
     renamed: dict[str, str] = field(default_factory=dict)
     not_tags: dict[str, str] = field(default_factory=dict)  # column -> why it is no family
+    format: str = "csv"
+    photos: FetchReport | None = None  # photos fetched by URL, when the file names any
 
     @property
     def loaded(self) -> int:
@@ -105,76 +96,9 @@ class IngestReport:
             "columns": self.columns,
             "renamed_families": self.renamed,
             "not_tag_columns": self.not_tags,
+            "format": self.format,
+            "photos": self.photos.as_dict() if self.photos else None,
         }
-
-
-# -- reading ----------------------------------------------------------------------------
-def read_table(path: Path) -> tuple[list[str], list[Row]]:
-    """Header and rows of a CSV or JSON Lines file (by extension: .jsonl/.ndjson/.json)."""
-    if not path.is_file():
-        raise CatalogueError(f"catalogue file not found: {path}")
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        return _read_jsonl(path)
-    return _read_csv(path)
-
-
-def _clean_header(names: Iterable[str | None]) -> list[str]:
-    # A trailing comma in a CSV header yields an unnamed column: it carries nothing.
-    return [n.strip() for n in names if n is not None and n.strip()]
-
-
-def _read_csv(path: Path) -> tuple[list[str], list[Row]]:
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        reader = csv.DictReader(fh)
-        try:
-            fieldnames = reader.fieldnames
-        except csv.Error as exc:
-            raise CatalogueError(f"{path}: unreadable header row ({exc})") from None
-        if fieldnames is None:
-            raise CatalogueError(f"{path} is empty: no header row")
-        header = _clean_header(fieldnames)
-        rows = []
-        while True:
-            start = reader.line_num + 1
-            try:
-                rec = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                # The reader resumes on the next line: one bad row (a field over the csv
-                # module's 128 KiB limit, a stray NUL) is skipped, never the whole batch.
-                rows.append(Row(start, {}, error=f"malformed CSV: {exc}"))
-                continue
-            values = {
-                k.strip(): (v.strip() if isinstance(v, str) else v)
-                for k, v in rec.items()
-                if k is not None and k.strip()
-            }
-            rows.append(Row(start, values))
-    return header, rows
-
-
-def _read_jsonl(path: Path) -> tuple[list[str], list[Row]]:
-    header: dict[str, None] = {}
-    rows = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for i, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = loads_json(line)
-            except ValueError as exc:
-                rows.append(Row(i, {}, error=f"malformed JSON: {getattr(exc, 'msg', exc)}"))
-                continue
-            if not isinstance(rec, dict):
-                rows.append(Row(i, {}, error="malformed JSON: line is not an object"))
-                continue
-            values = {str(k).strip(): v for k, v in rec.items()}
-            header.update(dict.fromkeys(values))
-            rows.append(Row(i, values))
-    if not header and not rows:
-        raise CatalogueError(f"{path} is empty")
-    return _clean_header(header), rows
 
 
 # -- columns ----------------------------------------------------------------------------
@@ -186,14 +110,6 @@ def _is_number(v: Any) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _as_text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
 
 
 def resolve_columns(
@@ -276,8 +192,13 @@ def pattern_fields(pattern: str) -> list[str]:
     return [f for _, f, _, _ in string.Formatter().parse(pattern) if f]
 
 
-def image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path:
-    """A row's photo: its image column or the pattern, kept inside ``images_dir``."""
+def is_url(raw: str) -> bool:
+    return "://" in raw[:16]
+
+
+def image_source(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path | str:
+    """A row's photo: a file (its image column or the pattern, kept inside
+    ``images_dir``) or a URL to fetch."""
     if cols.image_column:
         raw = _as_text(row.get(cols.image_column))
         if not raw:
@@ -285,6 +206,8 @@ def image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | No
     else:
         assert cols.image_pattern is not None
         raw = cols.image_pattern.format(**{k: _as_text(v) for k, v in row.items()})
+    if is_url(raw):
+        return raw
     path = Path(raw)
     if images_dir is None:
         return path if path.is_absolute() else Path.cwd() / path
@@ -297,11 +220,44 @@ def image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | No
     return full
 
 
+def image_path(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | None) -> Path:
+    """A row's photo file; a URL is ``ImageError`` here (only ``ingest`` fetches)."""
+    source = image_source(row, cols, images_dir)
+    if isinstance(source, str):
+        raise ImageError("photo is a URL", f"{source[:200]}: ingest the file to fetch it")
+    return source
+
+
 def _decode(path: Path) -> DecodedImage | ImageError:
     try:
         return decode_file(path)
     except ImageError as exc:
         return exc
+
+
+def _fetched(
+    candidates: list[tuple[Row, str, Path | str]],
+    fetcher: PhotoFetcher | None,
+    report: IngestReport,
+    progress: bool,
+) -> list[tuple[Row, str, Path]]:
+    """The candidates with every URL replaced by its fetched file; a photo that could not
+    be fetched skips its row with the fetcher's reason."""
+    urls = [s for _, _, s in candidates if isinstance(s, str)]
+    got: dict[str, Path | ImageError] = {}
+    if urls and fetcher is not None:
+        got, report.photos = fetcher.fetch_all(urls, progress=progress)
+    out: list[tuple[Row, str, Path]] = []
+    for row, pid, source in candidates:
+        if isinstance(source, Path):
+            out.append((row, pid, source))
+            continue
+        result = got.get(source) or ImageError("photo is a URL", "no fetcher was given")
+        if isinstance(result, ImageError):
+            report.skipped.append(Skip(result.reason, result.detail, id=pid, row=row.number))
+        else:
+            out.append((row, pid, result))
+    return out
 
 
 def ingest_rows(
@@ -310,7 +266,10 @@ def ingest_rows(
     cols: ResolvedColumns,
     images_dir: Path | None,
     progress: bool = True,
+    fetcher: PhotoFetcher | None = None,
 ) -> IngestReport:
+    """Upsert ``rows``; photos named by URL are fetched first by ``fetcher`` (without one,
+    each such row is skipped)."""
     # A column spelled otherwise than a family the catalogue has is stored as that family.
     family_of = catalogue.family_names(cols.tag_columns)
     report = IngestReport(
@@ -323,7 +282,7 @@ def ingest_rows(
         not_tags=dict(cols.not_tags),
     )
     seen: dict[str, int] = {}
-    candidates: list[tuple[Row, str, Path]] = []
+    sources: list[tuple[Row, str, Path | str]] = []
     for row in rows:
         if row.error:
             report.skipped.append(Skip("malformed row", row.error, id="", row=row.number))
@@ -344,11 +303,12 @@ def ingest_rows(
             continue
         seen[pid] = row.number
         try:
-            path = image_path(row.values, cols, images_dir)
+            source = image_source(row.values, cols, images_dir)
         except ImageError as exc:
             report.skipped.append(Skip(exc.reason, exc.detail, id=pid, row=row.number))
             continue
-        candidates.append((row, pid, path))
+        sources.append((row, pid, source))
+    candidates = _fetched(sources, fetcher, report, progress)
 
     keys, new = catalogue.allocate_keys(pid for _, pid, _ in candidates)
     existing = {pid: key for pid, key in keys.items() if pid not in new}
@@ -423,13 +383,32 @@ def ingest_rows(
     return report
 
 
+def with_preset(opts: ColumnOptions, preset: Preset | None) -> ColumnOptions:
+    """The roles a platform's format fixes, under whatever the caller named himself."""
+    if preset is None:
+        return opts
+    return ColumnOptions(
+        id_column=opts.id_column,
+        title_column=opts.title_column or preset.title_column,
+        tag_columns=opts.tag_columns if opts.tag_columns is not None else preset.tag_columns,
+        image_column=opts.image_column or preset.image_column,
+        brand_column=opts.brand_column or preset.brand_column,
+        colour_column=opts.colour_column or preset.colour_column,
+        description_column=opts.description_column or preset.description_column,
+    )
+
+
 def ingest_file(
     catalogue: Catalogue,
     path: Path,
     images_dir: Path | None,
     opts: ColumnOptions,
     progress: bool = True,
+    fmt: str = "auto",
+    fetcher: PhotoFetcher | None = None,
 ) -> IngestReport:
-    header, rows = read_table(path)
-    cols = resolve_columns(header, rows, opts)
-    return ingest_rows(catalogue, rows, cols, images_dir, progress=progress)
+    table = read_catalogue(path, fmt)
+    cols = resolve_columns(table.header, table.rows, with_preset(opts, table.preset))
+    report = ingest_rows(catalogue, table.rows, cols, images_dir, progress, fetcher)
+    report.format = table.format
+    return report

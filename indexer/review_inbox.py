@@ -206,6 +206,14 @@ class ReviewInbox:
         rows = self.catalogue.db.query(sql, [*args, max(0, limit), max(0, offset)])
         return [_item(r) for r in rows]
 
+    def reviewed_products(self) -> set[str]:
+        """The ids of the catalogue products a person accepted from the inbox."""
+        rows = self.catalogue.db.execute(
+            "select product_id from review_items where status = 'accepted' "
+            "and product_id is not null"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
     # -- deciding --------------------------------------------------------------------
     def pending(self, item_id: int) -> ReviewItem:
         item = self.get(item_id)

@@ -11,7 +11,7 @@ Layout::
         v-<stamp>/          index.faiss + manifest.json of one build
       models/               trained model files (hybrid CNN-ViT; text-tags.joblib: the words)
       cache/                derived, re-creatable data: CNN feature maps, Ray shards,
-                            thumbnails, title vectors
+                            thumbnails, title vectors, photo URLs' validators
 
 Every path below HOME is named here and nowhere else.
 """
@@ -72,6 +72,10 @@ class Workspace:
     @property
     def db_path(self) -> Path:
         return self.home / "catalogue.db"
+
+    @property
+    def photo_url_cache(self) -> Path:  # what each catalogue photo URL answered last time
+        return self.cache_dir / "photo-urls.db"
 
     @property
     def index_dir(self) -> Path:

@@ -40,6 +40,7 @@ from shelfsight.service.http.slow_work import RETRY_AFTER
 from shelfsight.service.http.state import ServiceState
 from shelfsight.service.http.uploads import ApiError
 from shelfsight.service.routes.describe import DescribeController
+from shelfsight.service.routes.exports import ExportController
 from shelfsight.service.routes.pages import STATIC, HealthController, PageController
 from shelfsight.service.routes.products import ImageController, ProductController
 from shelfsight.service.routes.review import ReviewController
@@ -184,6 +185,7 @@ def create_app(config: Settings | None = None) -> Litestar:
             HealthController,
             ProductController,
             ImageController,
+            ExportController,
             SimilarController,
             SearchController,
             TagController,

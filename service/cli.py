@@ -52,7 +52,13 @@ from shelfsight.tagging.neighbour_tags.defaults import (
 
 @command()
 def ingest(
-    catalog: Annotated[Path, typer.Argument(help="Catalogue CSV or JSON Lines file.")],
+    catalog: Annotated[
+        Path,
+        typer.Argument(
+            help="Catalogue file: CSV, JSON Lines, a Shopify or WooCommerce product export, "
+            "a Google product feed (TSV or XML)."
+        ),
+    ],
     images: Annotated[
         Path | None, typer.Option("--images", help="Folder the image paths are relative to.")
     ] = None,
@@ -72,21 +78,57 @@ def ingest(
             "--description-column", help="Listing descriptions (default: description...)."
         ),
     ] = None,
+    file_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (from the header or root element), csv, jsonl, shopify, woocommerce "
+            "or google-feed.",
+        ),
+    ] = "auto",
+    allow_private_urls: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="Fetch photo URLs on private, loopback and link-local addresses too "
+            "(refused by default: a catalogue must not make this host probe its network).",
+        ),
+    ] = False,
+    fetch_workers: Annotated[
+        int, typer.Option("--fetch-workers", min=1, max=64, help="Photos fetched at once.")
+    ] = 8,
+    per_host: Annotated[
+        int,
+        typer.Option("--per-host", min=1, max=16, help="Of which at most this many per host."),
+    ] = 4,
     home: HomeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load listings into the workspace (upsert; every skipped row is reported)."""
+    """Load listings into the workspace (upsert; every skipped row is reported); photos
+    named by URL are fetched into it (re-runs ask the server what changed)."""
+    from shelfsight.indexer.remote_photos.fetch import FetchOptions
+
     shelf = open_workspace(home, create=True)
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     opts.brand_column, opts.colour_column = brand_column, colour_column
     opts.description_column = description_column
-    report = shelf.ingest(catalog, images, opts, progress=sys.stderr.isatty())
+    fetch = FetchOptions(workers=fetch_workers, per_host=per_host, allow_private=allow_private_urls)
+    report = shelf.ingest(
+        catalog, images, opts, progress=sys.stderr.isatty(), format=file_format, fetch=fetch
+    )
     ws, catalogue = shelf.workspace, shelf.catalogue
     if as_json:
         _print_json({"workspace": str(ws.home), **report.as_dict()})
         return
+    if report.photos is not None:
+        p = report.photos
+        typer.echo(
+            f"photos by URL: {p.downloaded} downloaded ({p.bytes / 1e6:.1f} MB), "
+            f"{p.not_modified} unchanged (304), {sum(p.failed.values())} failed, "
+            f"{p.seconds:.1f} s"
+        )
     typer.echo(
-        f"workspace {ws.home}: {report.added} added, {report.updated} updated, "
+        f"workspace {ws.home} ({report.format}): {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
         f"(catalogue now {catalogue.count()} products)"
     )
@@ -485,6 +527,7 @@ def eval_tagging(
 from shelfsight.service import (  # noqa: E402, F401
     cli_batch,
     cli_describe,
+    cli_export,
     cli_review,
     cli_serve,
 )

@@ -47,6 +47,7 @@ _LAZY = {
     "ProductInfo": "shelfsight.tagging.results",
     "Description": "shelfsight.tagging.describe.writer",
     "ColumnOptions": "shelfsight.indexer.ingest",
+    "FetchOptions": "shelfsight.indexer.remote_photos.fetch",
     "evaluate_tagging": "shelfsight.evaluation",
     "evaluate_describe": "shelfsight.evaluation",
     "TaggingEvalOptions": "shelfsight.tagging.evaluation.tagging",
@@ -65,6 +66,7 @@ __all__ = [
     "DescribeEvalOptions",
     "DescribeOptions",
     "Description",
+    "FetchOptions",
     "Match",
     "ModelError",
     "NotFound",
@@ -105,6 +107,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from shelfsight.evaluation import evaluate_describe, evaluate_tagging
     from shelfsight.indexer.ingest import ColumnOptions
+    from shelfsight.indexer.remote_photos.fetch import FetchOptions
     from shelfsight.library import Shelfsight, open
     from shelfsight.tagging.describe.writer import DescribeOptions, Description
     from shelfsight.tagging.evaluation.describe import DescribeEvalOptions

@@ -27,6 +27,7 @@ from shelfsight.indexer.ingest import ColumnOptions, IngestReport, ingest_file
 from shelfsight.indexer.listings import WRITE_MODES as WRITE_MODES
 from shelfsight.indexer.model_specs import HYBRID_TRUNK
 from shelfsight.indexer.online import WriteGate, add_products, delete_product, recover
+from shelfsight.indexer.remote_photos.fetch import FetchOptions, PhotoFetcher
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
 from shelfsight.live import LiveModels
@@ -309,14 +310,58 @@ class Shelfsight:
         images: str | os.PathLike[str] | None = None,
         columns: ColumnOptions | None = None,
         progress: bool = False,
+        format: str = "auto",
+        fetch: FetchOptions | None = None,
     ) -> IngestReport:
-        """Upsert listings (CSV or JSON Lines); every skipped row is reported with why."""
+        """Upsert listings (CSV, JSON Lines, a Shopify or WooCommerce export, a Google
+        product feed: ``format``, detected by default); photos named by URL are fetched
+        into the workspace under ``fetch``'s limits. Every skipped row is reported with why."""
         if images is not None and not Path(images).is_dir():
             raise BadInput(f"images folder {images} is not a folder")
         folder = Path(images) if images is not None else None
+        fetcher = PhotoFetcher(self.workspace, fetch)
         with self.writing():
             options = columns or ColumnOptions()
-            return ingest_file(self.catalogue, Path(catalog), folder, options, progress=progress)
+            return ingest_file(
+                self.catalogue, Path(catalog), folder, options, progress, format, fetcher
+            )
+
+    def export(
+        self,
+        format: str = "csv",
+        *,
+        only_reviewed: bool = False,
+        families: Sequence[str] | None = None,
+    ) -> Iterator[str]:
+        """The catalogue's tags in a platform's import shape (csv, jsonl, shopify,
+        woocommerce, google-feed), line by line; options are checked before the first."""
+        from shelfsight.indexer.exports.write import ExportOptions, export_lines
+        from shelfsight.tagging.neighbour_tags.kinds import novelty_family
+
+        type_family = novelty_family(self.catalogue, self.catalogue.tag_families())
+        opts = ExportOptions(format, only_reviewed, families, type_family)
+        return export_lines(self.catalogue, opts)
+
+    def export_file(
+        self,
+        path: str | os.PathLike[str],
+        format: str = "csv",
+        *,
+        only_reviewed: bool = False,
+        families: Sequence[str] | None = None,
+    ) -> int:
+        """``export`` into a file, written whole or not at all; the number of records."""
+        from shelfsight.indexer.workspace import atomic_path
+
+        lines = self.export(format, only_reviewed=only_reviewed, families=families)
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        count = 0
+        with atomic_path(target) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+            for line in lines:
+                fh.write(line)
+                count += 1
+        return count - (format != "jsonl")  # the header is no record
 
     def index(
         self,
