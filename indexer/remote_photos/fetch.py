@@ -84,6 +84,9 @@ class PhotoFetcher:
         self.workspace = workspace
         self.opts = opts or FetchOptions()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
+        # A connection pool per host: connections go to a pinned address, and two names
+        # on one CDN address must never share a TLS connection made for the other.
+        self._clients: dict[str, httpx.Client] = {}
         self._slots_lock = threading.Lock()
 
     def fetch_all(
@@ -98,17 +101,10 @@ class PhotoFetcher:
         start = time.monotonic()
         cache = PhotoCache(self.workspace.photo_url_cache)
         opts = self.opts
-        timeout = httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout)
-        limits = httpx.Limits(max_connections=opts.workers, max_keepalive_connections=opts.workers)
         try:
             cached = cache.get_many(wanted)
-            with (
-                httpx.Client(timeout=timeout, limits=limits, follow_redirects=False) as client,
-                ThreadPoolExecutor(opts.workers, thread_name_prefix="photo-fetch") as pool,
-            ):
-                futures = {
-                    pool.submit(self._fetch, client, url, cached.get(url)): url for url in wanted
-                }
+            with ThreadPoolExecutor(opts.workers, thread_name_prefix="photo-fetch") as pool:
+                futures = {pool.submit(self._fetch, url, cached.get(url)): url for url in wanted}
                 bar = tqdm(
                     as_completed(futures),
                     total=len(futures),
@@ -135,17 +131,20 @@ class PhotoFetcher:
                         log.info("fetching photos", extra={"fields": {"done": done}})
         finally:
             cache.close()
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
         report.seconds = time.monotonic() - start
         log.info("photos fetched", extra={"fields": report.as_dict()})
         return out, report
 
     # -- one photo -----------------------------------------------------------------------
-    def _fetch(self, client: httpx.Client, url: str, cached: CachedPhoto | None) -> _Fetched:
+    def _fetch(self, url: str, cached: CachedPhoto | None) -> _Fetched:
         current = url
         for _ in range(self.opts.max_redirects + 1):
             target = check_url(current, self.opts.allow_private)
             headers = cached.validators() if cached is not None else {}
-            status, location, body = self._with_retries(client, target, headers)
+            status, location, body = self._with_retries(target, headers)
             if status in REDIRECTS:
                 if not location:
                     raise ImageError("http error", f"{status} redirect without a Location")
@@ -173,13 +172,13 @@ class PhotoFetcher:
         return _Fetched(photo, len(data))
 
     def _with_retries(
-        self, client: httpx.Client, target: Target, headers: dict[str, str]
+        self, target: Target, headers: dict[str, str]
     ) -> tuple[int, str | None, tuple[bytes, str | None, str | None]]:
         opts = self.opts
         for attempt in range(opts.retries + 1):
             last = attempt == opts.retries
             try:
-                with self._host_slot(target.host):
+                with self._host_slot(target.host) as client:
                     status, location, body = self._get(client, target, headers)
             except (httpx.TimeoutException, _TooSlow) as exc:
                 if last:
@@ -195,11 +194,20 @@ class PhotoFetcher:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _host_slot(self, host: str) -> Iterator[None]:
+    def _host_slot(self, host: str) -> Iterator[httpx.Client]:
+        """One of ``per_host`` turns at ``host``, and the host's own client."""
+        opts = self.opts
         with self._slots_lock:
-            slot = self._slots.setdefault(host, threading.BoundedSemaphore(self.opts.per_host))
+            slot = self._slots.setdefault(host, threading.BoundedSemaphore(opts.per_host))
+            client = self._clients.get(host)
+            if client is None:
+                client = self._clients[host] = httpx.Client(
+                    timeout=httpx.Timeout(opts.read_timeout, connect=opts.connect_timeout),
+                    limits=httpx.Limits(max_connections=opts.per_host),
+                    follow_redirects=False,
+                )
         with slot:
-            yield
+            yield client
 
     def _get(
         self, client: httpx.Client, target: Target, headers: dict[str, str]
