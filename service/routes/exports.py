@@ -23,6 +23,9 @@ class ExportController(Controller):
         "/",
         responses=ERROR_RESPONSES,
         summary="Export the catalogue's tags",
+        media_type="text/csv",
+        response_description="The export: CSV, or for google-feed tab-separated values, "
+        "for jsonl one JSON object per line (the Content-Type says which)",
     )
     async def export(
         self,
@@ -54,6 +57,9 @@ class ExportController(Controller):
         name = f"shelfsight-{format}{SUFFIXES.get(format, '.csv')}"
         return Stream(
             lines,
-            media_type=MEDIA_TYPES[format],
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={
+                # The handler's documented type is CSV; a feed or JSON Lines says its own.
+                "Content-Type": f"{MEDIA_TYPES[format]}; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{name}"',
+            },
         )
