@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from shelfsight.core.errors import BadInput, Skip
 from shelfsight.indexer.catalogue import Catalogue
@@ -23,6 +26,7 @@ class IndexReport:
     model: str
     embedded: int = 0
     already_embedded: int = 0
+    photos_embedded: int = 0  # products' other photos (second and later views)
     indexed: int = 0
     seconds: float = 0.0
     skipped: list[Skip] = field(default_factory=list)  # images that could not be read
@@ -44,12 +48,30 @@ def embed_pending(
     catalogue: Catalogue, embedder: Embedder, batch_size: int = DEFAULT_BATCH, progress: bool = True
 ) -> tuple[int, list[Skip]]:
     todo = catalogue.keys_needing_embedding(embedder.name)
+    return _embed(todo, embedder, catalogue.put_embeddings, batch_size, progress)
+
+
+def embed_pending_photos(
+    catalogue: Catalogue, embedder: Embedder, batch_size: int = DEFAULT_BATCH, progress: bool = True
+) -> tuple[int, list[Skip]]:
+    """Products' other photos (the second and later views), under their photo ids."""
+    todo = catalogue.photos_needing_embedding(embedder.name)
+    return _embed(todo, embedder, catalogue.put_photo_embeddings, batch_size, progress)
+
+
+def _embed(
+    todo: list[tuple[int, str]],
+    embedder: Embedder,
+    put: Callable[[str, list[int], np.ndarray], None],
+    batch_size: int,
+    progress: bool,
+) -> tuple[int, list[Skip]]:
     done = 0
     skipped: list[Skip] = []
     for keys, vectors, failed in iter_embedded(embedder, todo, batch_size, progress):
         if keys:
             # Committed batch by batch: an interrupted run resumes where it stopped.
-            catalogue.put_embeddings(embedder.name, keys, vectors)
+            put(embedder.name, keys, vectors)
             done += len(keys)
         for key, skip in failed:
             log.info("not embedded key=%s path=%s reason=%r", key, skip.path, skip.reason)
@@ -64,6 +86,10 @@ def rebuild_index(
     keys, vectors = catalogue.load_embeddings(embedder.name)
     if len(keys) == 0:
         raise RuntimeError("nothing to index: the catalogue has no embedded products")
+    photo_ids, photo_vectors = catalogue.load_photo_embeddings(embedder.name)
+    if len(photo_ids):  # products' other photos, under ids that map back to them
+        keys = np.concatenate([keys, photo_ids])
+        vectors = np.concatenate([vectors, photo_vectors])
     if index_type is None:
         index_type = VectorIndex.requested_type(workspace.index_dir)
     index = VectorIndex.build(keys, vectors, embedder.name, embedder.spec, index_type)
@@ -142,9 +168,15 @@ def run_index(
         report.embedded, report.skipped = embed_pending_on_ray(
             workspace, catalogue, embedder, engine, batch_size
         )
+
     else:
         report.embedded, report.skipped = embed_pending(catalogue, embedder, batch_size, progress)
     report.already_embedded = total - report.embedded - len(report.skipped)
+    # Products' other photos: few beside the products, embedded here on either engine.
+    report.photos_embedded, photo_skips = embed_pending_photos(
+        catalogue, embedder, batch_size, progress
+    )
+    report.skipped += photo_skips
     index = rebuild_index(workspace, catalogue, embedder, index_type)
     report.indexed = len(index)
     report.index_type = index.index_type

@@ -24,6 +24,7 @@ from shelfsight.core.errors import BadInput
 from shelfsight.indexer.columns import guess_column
 from shelfsight.indexer.disk_full import disk_full_as_error
 from shelfsight.indexer.embedding_rows import EmbeddingRows
+from shelfsight.indexer.photo_rows import PhotoRows
 from shelfsight.indexer.tag_names import canonical_families, check_family, check_value
 
 
@@ -57,7 +58,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Catalogue(EmbeddingRows):
+class Catalogue(EmbeddingRows, PhotoRows):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -117,6 +118,7 @@ class Catalogue(EmbeddingRows):
             )
         if "meta" not in db.table_names():
             db.table("meta").create({"name": str, "value": str}, pk="name")
+        self._ensure_photo_schema()
         if "products_fts" not in db.table_names():
             # Full-text search over titles and tag values; triggers keep it in step with
             # every insert, update and delete.
@@ -247,12 +249,15 @@ class Catalogue(EmbeddingRows):
             for rec in records:
                 row = dict(rec)
                 tags = row.pop("tags")
+                photos = row.pop("photos", None)  # absent: the other photos stay as they are
                 for family, value in tags.items():  # the last guard: callers check first
                     check_value(check_family(family), value)
                 row["tags"] = json.dumps(tags, ensure_ascii=False)
                 row["fields"] = json.dumps(row.get("fields") or {}, ensure_ascii=False)
                 row["updated_at"] = _now()
                 self.db.table("products").upsert(row, pk="key")
+                if photos is not None:
+                    self._write_photos(row["key"], photos)
                 self.db.execute("delete from tags where product_key = ?", [row["key"]])
                 self.db.table("tags").insert_all(
                     (
@@ -322,15 +327,21 @@ class Catalogue(EmbeddingRows):
             last = rows[-1]["key"]
 
     def image_paths_with_sha(self, sha256: str) -> list[str]:
+        """Every file of that content a product holds: its own photo or another view."""
         rows = self.db.execute(
             "select image_path from products where image_sha256 = ? and image_path is not null",
             [sha256],
         ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in rows] + self.photo_paths_with_sha(sha256)
 
     def keys_with_sha(self, sha256: str) -> list[int]:
-        rows = self.db.query("select key from products where image_sha256 = ?", [sha256])
-        return [r["key"] for r in rows]
+        """The products holding a photo of that content, as their own or another view."""
+        rows = self.db.execute(
+            "select key from products where image_sha256 = ? "
+            "union select product_key from photos where image_sha256 = ?",
+            [sha256, sha256],
+        ).fetchall()
+        return [int(r[0]) for r in rows]
 
     def delete_product(self, product_id: str) -> Product | None:
         """Remove a product, its tags and its embeddings in one transaction."""
@@ -340,6 +351,7 @@ class Catalogue(EmbeddingRows):
                 return None
             self.db.execute("delete from tags where product_key = ?", [product.key])
             self.db.execute("delete from embeddings where product_key = ?", [product.key])
+            self._forget_photos(product.key)
             self.db.execute("delete from products where key = ?", [product.key])
             self.add_tag_families([])  # prunes families no product holds now
             self._bump_generation()

@@ -11,7 +11,7 @@ import os
 import string
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from shelfsight.indexer.formats.table import CatalogueError, Preset, Row
 from shelfsight.indexer.formats.table import as_text as _as_text
 from shelfsight.indexer.formats.table import read_table as read_table  # its old home
 from shelfsight.indexer.images import DecodedImage, ImageError, decode_file
+from shelfsight.indexer.other_photos import as_photos, other_sources, probe
+from shelfsight.indexer.photo_rows import Photo
 from shelfsight.indexer.product_ids import ID_RULE, is_valid_id
 from shelfsight.indexer.remote_photos.fetch import FetchReport, PhotoFetcher
 from shelfsight.indexer.tag_names import BadTag, canonical_families, value_problem
@@ -47,6 +49,7 @@ class ColumnOptions:
     brand_column: str | None = None
     colour_column: str | None = None  # a tag family: the one pixel colour is fused into
     description_column: str | None = None
+    photos_column: str | None = None  # other photos (default: a ``photos`` column)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class ResolvedColumns:
     roles: dict[str, str | None] = field(default_factory=dict)
     # text columns that look like tags but cannot name a family -> why (kept as fields)
     not_tags: dict[str, str] = field(default_factory=dict)
+    photos_column: str | None = None
 
 
 @dataclass
@@ -76,6 +80,8 @@ class IngestReport:
     not_tags: dict[str, str] = field(default_factory=dict)  # column -> why it is no family
     format: str = "csv"
     photos: FetchReport | None = None  # photos fetched by URL, when the file names any
+    other_photos: int = 0  # second and later views stored with the products written
+    photo_skips: list[Skip] = field(default_factory=list)  # other photos left out, and why
 
     @property
     def loaded(self) -> int:
@@ -98,6 +104,8 @@ class IngestReport:
             "not_tag_columns": self.not_tags,
             "format": self.format,
             "photos": self.photos.as_dict() if self.photos else None,
+            "other_photos": self.other_photos,
+            "photo_skips": [s.as_dict() for s in self.photo_skips],
         }
 
 
@@ -147,7 +155,12 @@ def resolve_columns(
         for fname in pattern_fields(image_pattern):
             need(fname, f"placeholder in --image-pattern {image_pattern!r}")
 
-    reserved = {opts.id_column, title, opts.image_column}
+    photos = opts.photos_column
+    if photos is not None:
+        need(photos, "--photos-column")
+    elif "photos" in have:
+        photos = "photos"
+    reserved = {opts.id_column, title, opts.image_column, photos}
     not_tags: dict[str, str] = {}
     if opts.tag_columns is not None:
         for col in opts.tag_columns:
@@ -170,7 +183,7 @@ def resolve_columns(
     if roles["colour"] not in tags:  # only a tag family can take the photo's colour
         roles["colour"] = None
     return ResolvedColumns(
-        opts.id_column, title, tags, image_pattern, opts.image_column, roles, not_tags
+        opts.id_column, title, tags, image_pattern, opts.image_column, roles, not_tags, photos
     )
 
 
@@ -206,6 +219,12 @@ def image_source(row: dict[str, Any], cols: ResolvedColumns, images_dir: Path | 
     else:
         assert cols.image_pattern is not None
         raw = cols.image_pattern.format(**{k: _as_text(v) for k, v in row.items()})
+    return resolve_source(raw, images_dir)
+
+
+def resolve_source(raw: str, images_dir: Path | None) -> Path | str:
+    """A photo as the catalogue names it: a URL as it is, a path kept inside
+    ``images_dir``."""
     if is_url(raw):
         return raw
     path = Path(raw)
@@ -237,13 +256,15 @@ def _decode(path: Path) -> DecodedImage | ImageError:
 
 def _fetched(
     candidates: list[tuple[Row, str, Path | str]],
+    extra_urls: list[str],
     fetcher: PhotoFetcher | None,
     report: IngestReport,
     progress: bool,
-) -> list[tuple[Row, str, Path]]:
-    """The candidates with every URL replaced by its fetched file; a photo that could not
-    be fetched skips its row with the fetcher's reason."""
-    urls = [s for _, _, s in candidates if isinstance(s, str)]
+) -> tuple[list[tuple[Row, str, Path]], dict[str, Path | ImageError]]:
+    """The candidates with every URL replaced by its fetched file (a photo that could not
+    be fetched skips its row with the fetcher's reason), and what each URL became; the
+    other photos' ``extra_urls`` are fetched in the same pool."""
+    urls = [s for _, _, s in candidates if isinstance(s, str)] + extra_urls
     got: dict[str, Path | ImageError] = {}
     if urls and fetcher is not None:
         got, report.photos = fetcher.fetch_all(urls, progress=progress)
@@ -257,7 +278,39 @@ def _fetched(
             report.skipped.append(Skip(result.reason, result.detail, id=pid, row=row.number))
         else:
             out.append((row, pid, result))
+    return out, got
+
+
+def _probe_others(
+    pool: ThreadPoolExecutor,
+    others: dict[str, list[tuple[str, Path | str]]],
+    fetched: dict[str, Path | ImageError],
+) -> dict[str, list[tuple[str, Path, Future[tuple[str, int, int] | ImageError]] | ImageError]]:
+    """Each product's other photos: a file being probed (hash and size), or why not."""
+    out: dict[str, list[Any]] = {}
+    for pid, found in others.items():
+        for raw, source in found:
+            path = (
+                fetched.get(source, ImageError("photo is a URL", "no fetcher was given"))
+                if isinstance(source, str)
+                else source
+            )
+            if isinstance(path, ImageError):
+                out.setdefault(pid, []).append(path)
+            else:
+                out.setdefault(pid, []).append((raw, path, pool.submit(probe, path)))
     return out
+
+
+def _other_photos(probed: list[Any], report: IngestReport, pid: str, row: int) -> list[Photo]:
+    usable = []
+    for item in probed:
+        result = item if isinstance(item, ImageError) else item[2].result()
+        if isinstance(result, ImageError):
+            report.photo_skips.append(Skip(result.reason, result.detail, id=pid, row=row))
+        else:
+            usable.append((item[0], item[1], result))
+    return as_photos(usable)
 
 
 def ingest_rows(
@@ -283,6 +336,7 @@ def ingest_rows(
     )
     seen: dict[str, int] = {}
     sources: list[tuple[Row, str, Path | str]] = []
+    others: dict[str, list[tuple[str, Path | str]]] = {}
     for row in rows:
         if row.error:
             report.skipped.append(Skip("malformed row", row.error, id="", row=row.number))
@@ -308,7 +362,17 @@ def ingest_rows(
             report.skipped.append(Skip(exc.reason, exc.detail, id=pid, row=row.number))
             continue
         sources.append((row, pid, source))
-    candidates = _fetched(sources, fetcher, report, progress)
+        if cols.photos_column:
+            others[pid], problems = other_sources(
+                row.values.get(cols.photos_column),
+                source,
+                lambda raw: resolve_source(raw, images_dir),
+            )
+            report.photo_skips += [
+                Skip(e.reason, e.detail, id=pid, row=row.number) for e in problems
+            ]
+    extra_urls = [s for found in others.values() for _, s in found if isinstance(s, str)]
+    candidates, fetched = _fetched(sources, extra_urls, fetcher, report, progress)
 
     keys, new = catalogue.allocate_keys(pid for _, pid, _ in candidates)
     existing = {pid: key for pid, key in keys.items() if pid not in new}
@@ -320,6 +384,8 @@ def ingest_rows(
     # Decoding releases the GIL, so threads keep every core busy on large catalogues.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         decoded = pool.map(_decode, [p for _, _, p in candidates])
+        probes = _probe_others(pool, others, fetched)
+        old_photos = catalogue.photos(existing.values())
         for (row, pid, path), result in tqdm(
             zip(candidates, decoded, strict=True),
             total=len(candidates),
@@ -353,6 +419,8 @@ def ingest_rows(
                 "fields": fields,
             }
             record["key"] = keys[pid]
+            photos = _other_photos(probes.get(pid, []), report, pid, row.number)
+            record["photos"] = photos
             if pid in existing:
                 old = current.get(existing[pid])
                 if (
@@ -360,12 +428,14 @@ def ingest_rows(
                     and (old.title, old.image_sha256, old.image_path, old.tags, old.fields)
                     == (title, result.sha256, record["image_path"], tags, fields)
                     and tag_rows.get(old.key, {}) == tags
+                    and old_photos.get(old.key, []) == photos
                 ):
                     report.unchanged += 1
                     continue
                 report.updated += 1
             else:
                 report.added += 1
+            report.other_photos += len(photos)
             batch.append(record)
             if len(batch) >= 500:
                 catalogue.upsert_products(batch)
@@ -395,6 +465,7 @@ def with_preset(opts: ColumnOptions, preset: Preset | None) -> ColumnOptions:
         brand_column=opts.brand_column or preset.brand_column,
         colour_column=opts.colour_column or preset.colour_column,
         description_column=opts.description_column or preset.description_column,
+        photos_column=opts.photos_column,
     )
 
 

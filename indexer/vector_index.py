@@ -1,4 +1,6 @@
-"""FAISS index of L2-normalised vectors keyed by catalogue product keys.
+"""FAISS index of L2-normalised vectors keyed by catalogue product keys (a product's other
+photos under ids that map back to it, ``indexer.photo_ids``: a search answers products,
+each once, at its closest photo).
 
 Each build goes into its own version folder; ``CURRENT`` names the live one and is
 replaced atomically, so a crash mid-build leaves the previous index serving.
@@ -26,6 +28,7 @@ from shelfsight.indexer.index_types import (
     plan_index,
     to_gpu,
 )
+from shelfsight.indexer.photo_ids import positions, product_keys
 from shelfsight.indexer.workspace import atomic_path, atomic_write_text
 
 KEEP_VERSIONS = 2
@@ -52,6 +55,7 @@ class VectorIndex:
         self.index = index
         self.manifest = manifest
         self._gpu: faiss.Index | None = None
+        self._extras: dict[int, np.ndarray] | None = None  # key -> its other photos' ids
 
     @property
     def index_type(self) -> str:
@@ -65,8 +69,13 @@ class VectorIndex:
     def dim(self) -> int:
         return int(self.index.d)
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # vectors (photos), not products
         return int(self.index.ntotal) - int(self.manifest.get("tombstones", 0))
+
+    @property
+    def photos_per_product(self) -> int:
+        """The most photos any one product has in the index (1 before several photos)."""
+        return int(self.manifest.get("photos_per_product", 1))
 
     @classmethod
     def build(
@@ -91,6 +100,7 @@ class VectorIndex:
             "count": len(vectors),
             "metric": "inner_product",
             "index_type": plan.kind,
+            "photos_per_product": _most_photos(np.asarray(keys, dtype=np.int64)),
             "requested_type": index_type,
             "plan": plan.as_dict(),
             "build_s": round(time.perf_counter() - t0, 2),
@@ -100,8 +110,10 @@ class VectorIndex:
 
     # -- writes (online) ------------------------------------------------------------------
     def remove(self, keys: np.ndarray) -> None:
-        keys = np.ascontiguousarray(keys, dtype=np.int64)
+        """Remove products (every photo of each) or single photo ids."""
+        keys = np.ascontiguousarray(self._with_photos(keys), dtype=np.int64)
         self._gpu = None
+        self._extras = None
         if self.index_type != "hnsw":
             self.index.remove_ids(faiss.IDSelectorBatch(keys))
             return
@@ -115,10 +127,38 @@ class VectorIndex:
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Add (or replace) vectors under ``keys``."""
         self.remove(keys)
-        self.index.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(keys, np.int64)
-        )
+        ids = np.ascontiguousarray(keys, np.int64)
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self._extras = None
         self.manifest["count"] = len(self)
+        if (positions(ids) > 0).any():
+            most = max(self.photos_per_product, _most_photos(self._raw_ids()))
+            self.manifest["photos_per_product"] = most
+
+    def _extra_ids(self) -> dict[int, np.ndarray]:
+        if self._extras is None:
+            raw = self._raw_ids()
+            extra = raw[positions(raw) > 0]
+            owners = product_keys(extra)
+            order = np.argsort(owners, kind="stable")
+            owners, extra = owners[order], extra[order]
+            starts: list[int] = (
+                np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]).tolist()
+                if len(owners)
+                else []
+            )
+            ends = [*starts[1:], len(owners)]
+            self._extras = {int(owners[a]): extra[a:b] for a, b in zip(starts, ends, strict=True)}
+        return self._extras
+
+    def _with_photos(self, keys: np.ndarray | None) -> np.ndarray:
+        """Product keys and the ids of their other photos."""
+        keys = np.asarray([] if keys is None else keys, dtype=np.int64)
+        if self.photos_per_product <= 1 or not len(keys):
+            return keys
+        extras = self._extra_ids()
+        more = [extras[k] for k in keys.tolist() if k in extras]
+        return np.concatenate([keys, *more]) if more else keys
 
     def _searcher(self, params: faiss.SearchParameters | None) -> faiss.Index:
         """The GPU copy for plain searches where faiss-gpu sees a GPU; else the index."""
@@ -136,28 +176,34 @@ class VectorIndex:
         allowed: np.ndarray | None = None,
         exclude: np.ndarray | None = None,
     ) -> SearchHits:
-        """k nearest per query; ``allowed`` restricts to those keys, ``exclude`` drops keys."""
+        """k nearest products per query, each once at its closest photo; ``allowed``
+        restricts to those products, ``exclude`` drops products."""
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         exclude = np.asarray([] if exclude is None else exclude, dtype=np.int64)
+        photos = self.photos_per_product
+        dropped = self._with_photos(exclude)
         selector = LIVE if self.manifest.get("tombstones") else None
-        fetch = k
+        # k products need at most k x photos hits, each product bringing all its photos.
+        fetch = k * photos
         if allowed is not None:
             allowed = np.setdiff1d(np.asarray(allowed, dtype=np.int64), exclude)
             if len(allowed) == 0:
                 empty = np.full((len(q), k), -1, dtype=np.int64)
                 return SearchHits(empty, np.full((len(q), k), np.inf, dtype=np.float32))
-            selector = faiss.IDSelectorBatch(allowed)
+            selector = faiss.IDSelectorBatch(self._with_photos(allowed))
         elif len(exclude):
-            fetch = k + len(exclude)
+            fetch = (k + len(exclude)) * photos
         fetch = max(1, min(fetch, max(len(self), 1)))
         params = self._search_params(selector)
         sims, keys = self._searcher(params).search(q, fetch, params=params)
         if allowed is None and len(exclude):
-            keep = ~np.isin(keys, exclude)
+            keep = ~np.isin(keys, dropped)
             sims = np.where(keep, sims, -np.inf)
             order = np.argsort(~keep, axis=1, kind="stable")
             keys = np.take_along_axis(np.where(keep, keys, -1), order, axis=1)
             sims = np.take_along_axis(sims, order, axis=1)
+        if photos > 1:
+            keys, sims = _closest_photo(product_keys(keys), sims)
         keys, sims = keys[:, :k], sims[:, :k]
         if keys.shape[1] < k:
             pad = k - keys.shape[1]
@@ -182,7 +228,11 @@ class VectorIndex:
 
     # -- persistence -----------------------------------------------------------------------
     def ids(self) -> np.ndarray:
-        """Every product key the index holds (tombstones left out), sorted."""
+        """Every product key the index holds (tombstones left out), sorted, each once."""
+        return np.unique(product_keys(self._raw_ids()))
+
+    def _raw_ids(self) -> np.ndarray:
+        """Every id in the index: product keys and other photos' ids (no tombstones)."""
         index = self.index
         if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
             ids = faiss.vector_to_array(index.id_map)
@@ -267,6 +317,25 @@ class VectorIndex:
     def current_version(index_dir: Path) -> str | None:
         pointer = index_dir / "CURRENT"
         return pointer.read_text().strip() if pointer.is_file() else None
+
+
+def _most_photos(ids: np.ndarray) -> int:
+    owners = product_keys(ids[ids >= 0])
+    return int(np.unique(owners, return_counts=True)[1].max()) if len(owners) else 1
+
+
+def _closest_photo(keys: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's hits with every product once, at its first (closest) photo; the rows
+    padded with -1 where products repeated."""
+    out_keys = np.full_like(keys, -1)
+    out_sims = np.full_like(sims, -np.inf)
+    for row in range(len(keys)):
+        live = np.flatnonzero(keys[row] >= 0)
+        _, first = np.unique(keys[row][live], return_index=True)
+        take = live[np.sort(first)]
+        out_keys[row, : len(take)] = keys[row][take]
+        out_sims[row, : len(take)] = sims[row][take]
+    return out_keys, out_sims
 
 
 def _sequence(version: Path) -> int:

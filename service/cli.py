@@ -78,6 +78,14 @@ def ingest(
             "--description-column", help="Listing descriptions (default: description...)."
         ),
     ] = None,
+    photos_column: Annotated[
+        str | None,
+        typer.Option(
+            "--photos-column",
+            help="Each product's other photos (a list, or comma-separated URLs or paths; "
+            "default: a photos column).",
+        ),
+    ] = None,
     file_format: Annotated[
         str,
         typer.Option(
@@ -111,7 +119,7 @@ def ingest(
     shelf = open_workspace(home, create=True)
     opts = _column_options(id_column, title_column, tag_columns, image_pattern, image_column)
     opts.brand_column, opts.colour_column = brand_column, colour_column
-    opts.description_column = description_column
+    opts.description_column, opts.photos_column = description_column, photos_column
     fetch = FetchOptions(workers=fetch_workers, per_host=per_host, allow_private=allow_private_urls)
     report = shelf.ingest(
         catalog, images, opts, progress=sys.stderr.isatty(), format=file_format, fetch=fetch
@@ -132,6 +140,13 @@ def ingest(
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
         f"(catalogue now {catalogue.count()} products)"
     )
+    if report.other_photos or report.photo_skips:
+        typer.echo(
+            f"other photos: {report.other_photos} stored behind their products' first, "
+            f"{len(report.photo_skips)} left out"
+        )
+        for s in report.photo_skips[:10]:
+            typer.echo(f"    row {s.row} id={s.id}: {s.reason} ({s.detail})")
     typer.echo(f"tag families: {', '.join(report.tag_columns) or '(none)'}")
     for column, family in report.renamed.items():
         typer.echo(f"renamed: {column} -> {family} (the catalogue's spelling of that family)")
@@ -248,9 +263,13 @@ def train(
 
 @command()
 def tag(
-    target: Annotated[
-        str | None,
-        typer.Argument(help="Image file, or a product id (leave out to tag from --title)."),
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Image file, or a product id (leave out to tag from --title); several image "
+            "files are one product seen in several photos.",
+            show_default=False,
+        ),
     ] = None,
     title: Annotated[
         str | None, typer.Option("--title", help="The listing's title: fused with the photo.")
@@ -291,10 +310,16 @@ def tag(
     """Tag a product: IDW-KNN tag transfer (+ hybrid heads) with colour, shape and OCR,
     fused with the listing's words (--title, --text); or from the words alone."""
     shelf = open_workspace(home)
+    paths = targets or []
+    target = paths[0] if paths else None
+    if len(paths) > 1:
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            raise _fail(f"several targets are photos of one product; not a file: {missing[0]}")
     if keep and target is not None and not Path(target).is_file():
         raise _fail("--keep needs a photo file (a catalogue product is already kept)")
     result = shelf.tag(
-        target,
+        list(paths) if len(paths) > 1 else target,
         title=title,
         text=text or (),
         k=k,

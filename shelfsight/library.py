@@ -11,6 +11,7 @@ attributes, search, descriptions) < this facade < ``service`` (CLI, HTTP, page).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -27,6 +28,7 @@ from shelfsight.indexer.ingest import ColumnOptions, IngestReport, ingest_file
 from shelfsight.indexer.listings import WRITE_MODES as WRITE_MODES
 from shelfsight.indexer.model_specs import HYBRID_TRUNK
 from shelfsight.indexer.online import WriteGate, add_products, delete_product, recover
+from shelfsight.indexer.photo_rows import Photo
 from shelfsight.indexer.remote_photos.fetch import FetchOptions, PhotoFetcher
 from shelfsight.indexer.vector_index import VectorIndex
 from shelfsight.indexer.workspace import Workspace
@@ -144,11 +146,25 @@ class Shelfsight:
             raise UnknownProduct(product_id)
         return product
 
-    def image(self, product_id: str, size: str = "full") -> tuple[bytes, str]:
+    def photos(self, product_id: str) -> list[Photo]:
+        """A product's other photos (its second and later views), in order."""
+        product = self.product(product_id)
+        return self.catalogue.photos([product.key]).get(product.key, [])
+
+    def image(self, product_id: str, size: str = "full", photo: int = 0) -> tuple[bytes, str]:
         """A product's photo as (bytes, media type): ``full`` as ingested, or a cached JPEG
-        ``thumb`` (256 px) or ``medium`` (640 px) (``indexer.image_store.product_image``)."""
+        ``thumb`` (256 px) or ``medium`` (640 px) (``indexer.image_store.product_image``);
+        ``photo`` n > 0 is its n-th other view."""
         image_store.check_size(size)  # before the look-up: a bad size is the caller's error
-        return image_store.product_image(self.workspace, self.product(product_id), size)
+        product = self.product(product_id)
+        if photo:
+            view = next((p for p in self.photos(product_id) if p.position == photo), None)
+            if view is None:
+                raise NotFound(f"product {product_id!r} has no photo {photo}")
+            product = dataclasses.replace(
+                product, image_path=view.image_path, image_sha256=view.image_sha256
+            )
+        return image_store.product_image(self.workspace, product, size)
 
     def query(
         self,
@@ -162,7 +178,7 @@ class Shelfsight:
 
     def tag(
         self,
-        image_or_id: ImageInput | str | None = None,
+        image_or_id: ImageInput | str | list[ImageInput] | None = None,
         options: PipelineOptions | None = None,
         *,
         title: str | None = None,
@@ -172,7 +188,9 @@ class Shelfsight:
         """Tags for a photo or a catalogue product: the neighbours' IDW vote (+ the hybrid's
         heads), colour, shape and (``attributes=("ocr",)``) printed text; fused with the
         listing's ``title`` and ``text`` (description, brand...) where they inform, or from
-        the words alone without a photo. ``options`` (or its fields as keywords):
+        the words alone without a photo. A list of photos is one new product seen in several
+        views: each catalogue product counts at its closest pair of photos, and the first
+        photo's pixels give colour, shape and text. ``options`` (or its fields as keywords):
         ``tagging.neighbour_tags.pipeline.PipelineOptions``."""
         from shelfsight.tagging.neighbour_tags.pipeline import pipeline_options
 
@@ -181,7 +199,13 @@ class Shelfsight:
             if not words:
                 raise BadInput("nothing to tag: give a photo, a product id or a title")
             return self.pipeline.from_words(words).answer()
-        query = self.query(image_or_id)
+        if isinstance(image_or_id, list):
+            from shelfsight.indexer.images import decode_image
+
+            photos = [decode_image(im) for im in image_or_id]
+            query = self.neighbour_search.query_for_images(photos)
+        else:
+            query = self.query(image_or_id)
         return self.pipeline.run(query, query.image, opts, words=words).answer()
 
     def tag_batch(

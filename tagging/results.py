@@ -258,6 +258,8 @@ class ProductInfo(_Json):
     fields: dict[str, Any]
     image: str | None = None
     thumbnail: str | None = None
+    # every photo of the product (the first is ``image``), as API URLs; GET /products/{id}
+    photos: list[str] = field(default_factory=list)
     rank: float | None = None  # text search: BM25 of the keyword match (lower is better)
     score: float | None = None  # semantic: cosine similarity; hybrid: the fused score
 

@@ -4,6 +4,7 @@ which need the API key."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import UploadFile
@@ -13,6 +14,7 @@ from litestar.params import Body, Parameter
 from shelfsight.core.errors import Skip
 from shelfsight.core.settings import MB
 from shelfsight.indexer.listings import check_mode, check_unique, listing_from_json
+from shelfsight.indexer.photo_ids import MAX_PHOTOS
 from shelfsight.indexer.product_ids import loads_json
 from shelfsight.library import Shelfsight
 from shelfsight.service.http.deps import API_KEY, in_thread, linked, require_api_key
@@ -50,8 +52,11 @@ class ProductController(Controller):
         summary="Get a product",
     )
     def get_product(self, shelf: Shelfsight, product_id: str) -> ProductInfo:
-        """One catalogue product: its tags, fields and image link."""
+        """One catalogue product: its tags, fields, image link and every photo's link
+        (``photos``: the first, then its other views)."""
         product: ProductInfo = linked([ProductInfo.from_product(shelf.product(product_id))])[0]
+        base = f"/images/{quote(product_id, safe='')}?size=medium"
+        product.photos = [base] + [f"{base}&photo={p.position}" for p in shelf.photos(product_id)]
         return product
 
     @post(
@@ -147,8 +152,14 @@ class ImageController(Controller):
         size: Annotated[
             str, Parameter(max_length=10, description="thumb (256 px), medium (640 px) or full")
         ] = "full",
+        photo: Annotated[
+            int,
+            Parameter(
+                ge=0, le=MAX_PHOTOS, description="0: the product's photo; n: its n-th other view"
+            ),
+        ] = 0,
     ) -> Response[bytes]:
-        """The photo of a catalogue product, as stored."""
-        data, media_type = shelf.image(product_id, size)
+        """The photo of a catalogue product (or another view of it), as stored."""
+        data, media_type = shelf.image(product_id, size, photo)
         headers = {"Cache-Control": "public, max-age=3600"} if size != "full" else {}
         return Response(data, media_type=media_type, headers=headers)

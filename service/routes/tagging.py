@@ -13,6 +13,7 @@ from litestar.params import Body, Parameter
 from msgspec import Meta
 
 from shelfsight.indexer.listings import MAX_TITLE
+from shelfsight.indexer.photo_ids import MAX_PHOTOS
 from shelfsight.service.http.batch_upload import BatchOperation, read_batch
 from shelfsight.service.http.deps import (
     OPTIONAL_API_KEY,
@@ -56,9 +57,10 @@ def check_keep(request: ASGIConnection[Any, Any, Any, Any], keep: bool) -> None:
 
 @dataclass
 class TagForm:
-    """A photo, the listing's words, or both."""
+    """A photo (or up to eight of one product: several ``image`` parts), the listing's
+    words, or both."""
 
-    image: UploadFile | None = None
+    image: list[UploadFile] | None = None
     title: Annotated[str, Meta(max_length=MAX_TITLE)] | None = None
     text: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None  # description, brand...
 
@@ -84,8 +86,10 @@ class TagController(Controller):
         review_threshold: ReviewParam = None,
         keep: KeepParam = False,
     ) -> TagResult:
-        """Multipart: ``image`` (a photo), ``title`` and ``text`` (the listing's words,
-        fused with the photo where they inform); words without a photo are tagged alone."""
+        """Multipart: ``image`` (a photo; several ``image`` parts are one product seen in
+        several photos, at most eight, fused: each catalogue product counts at its closest
+        pair of photos), ``title`` and ``text`` (the listing's words, fused with the photo
+        where they inform); words without a photo are tagged alone."""
         check_keep(request, keep)
         shelf, settings = service.shelf, service.settings
         changes = {"k": k, "attributes": attributes, "review_threshold": review_threshold}
@@ -93,10 +97,17 @@ class TagController(Controller):
         title, text = data.title, [data.text] if data.text else []
         image: Any = None
         upload: Any = None  # the photo as sent: what the inbox keeps
-        if isinstance(data.image, UploadFile):
+        parts = data.image if isinstance(data.image, list) else [data.image]
+        parts = [p for p in parts if isinstance(p, UploadFile)]
+        if len(parts) > MAX_PHOTOS:
+            raise ApiError(
+                413, "too many photos", f"at most {MAX_PHOTOS} photos of one product per request"
+            )
+        if parts:
             limits = (settings.max_upload_bytes, settings.max_pixels)
-            upload = await read_image(data.image, *limits)
-            image = upload[0]
+            photos = [await read_image(part, *limits) for part in parts]
+            upload = photos[0]
+            image = photos[0][0] if len(photos) == 1 else [p[0] for p in photos]
         elif not data.title and not data.text:
             raise ApiError(400, "nothing to tag", "send an image, a title or text")
 
@@ -108,7 +119,7 @@ class TagController(Controller):
                 (result.review_item,) = shelf.review.keep([result], [upload], [title or ""], words)
             return result
 
-        if "ocr" in opts.attributes and image is not None:
+        if "ocr" in opts.attributes and parts:
             return await run_slow(service, work, settings.slow_timeout + 5)
         return await in_thread(work)
 

@@ -438,6 +438,7 @@ async function pivot(id, push = true) {
   view = { kind: "product", file: null, productId: id, q: "", where: {}, refine: "" };
   $("preview").src = `/images/${encodeURIComponent(id)}?size=medium`;
   $("preview").hidden = false;
+  showPhotos(product.photos || []);
   showProduct(product);
   resetDescription();
   const ok = await loadResults(false);
@@ -445,22 +446,45 @@ async function pivot(id, push = true) {
   if (ok) $("tags-card").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-async function analyse(file) {
+// A product's photos side by side under the big one; a click shows that one big.
+function showPhotos(urls) {
+  const strip = $("photo-strip");
+  strip.replaceChildren();
+  strip.hidden = urls.length < 2;
+  urls.forEach((url, n) => {
+    const img = document.createElement("img");
+    img.src = url;
+    img.alt = `photo ${n + 1} of ${urls.length}`;
+    img.tabIndex = 0;
+    const show = () => { $("preview").src = url; };
+    img.addEventListener("click", show);
+    img.addEventListener("keydown", (e) => { if (e.key === "Enter") show(); });
+    strip.append(img);
+  });
+}
+
+const MAX_PHOTOS = 8; // photos of one product per /tag request (the API's limit)
+
+async function analyse(file, more = []) {
   remember(null); // a photo has no address: Back returns to what was shown before it
-  view = { kind: "upload", file, productId: null, q: "", where: {}, refine: "" };
+  more = more.slice(0, MAX_PHOTOS - 1);
+  view = { kind: "upload", file, more, productId: null, q: "", where: {}, refine: "" };
   $("preview").src = URL.createObjectURL(file);
   $("preview").hidden = false;
-  setStatus("Tagging…");
+  showPhotos(more.length ? [file, ...more].map((f) => URL.createObjectURL(f)) : []);
+  setStatus(more.length ? `Tagging ${more.length + 1} photos of one product…` : "Tagging…");
   // The first photo after a start loads the model: say so rather than a bare "Tagging…".
   api("/health").then((h) => {
-    if (!h.model_loaded && view.file === file && $("status").textContent === "Tagging…") {
+    if (!h.model_loaded && view.file === file && $("status").textContent.startsWith("Tagging")) {
       setStatus("Loading the image model (the first photo after a start takes 10-20 s)… then tagging.");
     }
   }).catch(() => {});
   const form = () => { const f = new FormData(); f.append("image", file); return f; };
   // The listing's words go with the photo to /tag only: similar products are by photo.
+  // Several photos are one product seen from several sides: /tag fuses them.
   const tagForm = () => {
     const f = form();
+    for (const extra of more) f.append("image", extra);
     const title = $("listing-title").value.trim();
     if (title) f.append("title", title);
     return f;
@@ -867,12 +891,12 @@ function showView(name) {
   document.dispatchEvent(new CustomEvent("shelfsight:view", { detail: name }));
 }
 
-dropZone($("drop"), (files) => { if (files[0]) analyse(files[0]); });
+dropZone($("drop"), (files) => { if (files[0]) analyse(files[0], [...files].slice(1)); });
 dropZone($("batch-drop"), (files) => runBatch(files));
 $("pick").addEventListener("click", () => $("file").click());
 // A title typed after the photo: tag the same photo again with it.
-$("listing-title").addEventListener("change", () => { if (view.kind === "upload" && view.file) analyse(view.file); });
-$("file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) analyse(f); });
+$("listing-title").addEventListener("change", () => { if (view.kind === "upload" && view.file) analyse(view.file, view.more || []); });
+$("file").addEventListener("change", (e) => { const fs = [...e.target.files]; if (fs[0]) analyse(fs[0], fs.slice(1)); });
 $("batch-pick").addEventListener("click", () => $("batch-file").click());
 $("batch-file").addEventListener("change", (e) => runBatch(e.target.files));
 $("batch-csv").addEventListener("click", downloadCsv);

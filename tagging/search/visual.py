@@ -68,6 +68,9 @@ class Query:
     exclude: list[int] = field(default_factory=list)
     product: Product | None = None
     image: DecodedImage | None = None
+    # The same product's other photos (a new product sent with several views): each
+    # catalogue product is then as near as its closest pair of photos.
+    more: np.ndarray | None = None
 
 
 class BadFilter(BadInput):
@@ -83,6 +86,20 @@ def parse_where(items: list[str] | None) -> dict[str, list[str]]:
             raise BadFilter(f"filter {item!r} is not of the form family=value")
         where.setdefault(family.strip(), []).append(value.strip())
     return where
+
+
+def closest_of(keys: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Several queries' hits (one row each) as one list: every product once, at its
+    smallest distance to any of them, nearest first."""
+    best: dict[int, float] = {}
+    for key, dist in zip(keys.ravel().tolist(), distances.ravel().tolist(), strict=True):
+        if key >= 0 and dist < best.get(key, np.inf):
+            best[key] = dist
+    ranked = sorted(best.items(), key=lambda kv: kv[1])
+    return (
+        np.array([k for k, _ in ranked], dtype=np.int64),
+        np.array([d for _, d in ranked], dtype=np.float32),
+    )
 
 
 class NeighbourSearch:
@@ -131,6 +148,16 @@ class NeighbourSearch:
         # A photo that is already in the catalogue must not vote for itself.
         exclude = self.catalogue.keys_with_sha(image.sha256) if exclude_same_image else []
         return Query(vector, exclude, image=image)
+
+    def query_for_images(self, images: list[DecodedImage]) -> Query:
+        """One new product seen in several photos: the first is its photo (its pixels give
+        colour, shape and text), every one searches."""
+        if not images:
+            raise BadInput("no photo to search from")
+        vectors = embed_images(self.embedder, [im.image for im in images])
+        exclude = sorted({k for im in images for k in self.catalogue.keys_with_sha(im.sha256)})
+        more = np.asarray(vectors[1:], dtype=np.float32) if len(images) > 1 else None
+        return Query(vectors[0], exclude, image=images[0], more=more)
 
     def query_for_product(
         self, product_id: str, with_image: bool = True, embed: bool = True
@@ -202,19 +229,23 @@ class NeighbourSearch:
         self, query: Query, k: int, where: dict[str, list[str]] | None = None
     ) -> list[Neighbour]:
         allowed = self.catalogue.keys_matching(where) if where else None
+        vectors = query.vector if query.more is None else np.vstack([query.vector, query.more])
         # A few spare hits: a product deleted after this index version was loaded (another
         # worker's write) is skipped without leaving the answer short.
         hits = self.index.search(
-            query.vector, k + SPARE_HITS, allowed=allowed, exclude=np.array(query.exclude)
+            vectors, k + SPARE_HITS, allowed=allowed, exclude=np.array(query.exclude)
         )
-        return self._found(hits.keys[0], hits.distances[0], k)
+        if query.more is None:
+            return self._found(hits.keys[0], hits.distances[0], k)
+        keys, distances = closest_of(hits.keys, hits.distances)
+        return self._found(keys, distances, k)
 
     def neighbours_many(self, queries: list[Query], k: int) -> list[list[Neighbour]]:
         """``neighbours`` for several queries, those that exclude nothing in one index pass:
         a flat search reads the whole index per pass, so 8 queries cost about what 1 does
         (BENCHMARKS.md, tag-batch)."""
         out: list[list[Neighbour] | None] = [None] * len(queries)
-        plain = [i for i, q in enumerate(queries) if not len(q.exclude)]
+        plain = [i for i, q in enumerate(queries) if not len(q.exclude) and q.more is None]
         if plain:
             hits = self.index.search(np.stack([queries[i].vector for i in plain]), k + SPARE_HITS)
             for row, i in enumerate(plain):

@@ -68,7 +68,7 @@ def test_shopify_variant_and_image_rows_fold_into_one_product():
 def test_woocommerce_variations_join_their_parent_by_id_or_sku():
     table, got = products("woocommerce_products.csv")
     tee = got["101"]
-    assert tee["photos"] == ["{base}/7.jpg", "{base}/8.jpg"]
+    assert tee["photos"] == ["{base}/7.jpg", "{base}/8.jpg", "{base}/gone-back.jpg"]
     assert tee["Color"] == "Navy Blue"
     assert tee["categories"] == ["Clothing > Tshirts", "Clothing"]
     assert (tee["category_1"], tee["category_2"]) == ("Clothing", "Tshirts")

@@ -38,6 +38,13 @@ EXPECTED = {
     ),
     "google_feed.xml": ({"LS", "WAL-1"}, {"NO-IMG": "missing image", "DEAD-1": "http error"}),
 }
+# each product's other views, as stored behind its first photo (by the host's file names)
+OTHER_PHOTOS = {
+    "shopify_products.csv": {"classic-white-tee": ["2"], "denim-jacket": ["5", "4"]},
+    "woocommerce_products.csv": {"101": ["8"], "102": ["10"]},
+    "google_feed.tsv": {"LS": ["13", "14"]},
+    "google_feed.xml": {"LS": ["13", "14"]},
+}
 
 
 @pytest.fixture()
@@ -65,6 +72,19 @@ def test_each_format_ingests_its_fixture_and_skips_only_the_hostile_rows(name, h
         assert Path(product.image_path).is_relative_to(shelf.workspace.home / "images")
         assert product.fields["image"].startswith(host.base)  # where it came from, kept
         assert shelf.image(product.id, "thumb")[1] == "image/jpeg"
+    photos = shelf.catalogue.photos(p.key for p in shelf.catalogue.iter_products())
+    by_id = {p.id: p.key for p in shelf.catalogue.iter_products()}
+    named = {
+        pid: [ph.source.rsplit("/", 1)[1].split(".")[0] for ph in photos[key]]
+        for pid, key in by_id.items()
+        if key in photos
+    }
+    assert named == OTHER_PHOTOS[name]
+    assert all(ph.position == n for ps in photos.values() for n, ph in enumerate(ps, 1))
+    assert report.other_photos == sum(map(len, OTHER_PHOTOS[name].values()))
+    # an other view that cannot be fetched leaves the product and its other photos in
+    lost = {(s.id, s.reason) for s in report.photo_skips}
+    assert lost == ({("101", "http error")} if name.startswith("woo") else set())
     bodies = sum(host.bodies.values())
     again = shelf.ingest(feed, fetch=FETCH)
     assert again.unchanged == len(want_ids) and again.added == again.updated == 0
@@ -212,7 +232,8 @@ def test_the_cli_ingests_a_feed_and_exports_it_back(host, tmp_path):
     done = runner.invoke(app, ["ingest", feed, "--home", home, "--allow-private-urls"])
     assert done.exit_code == 0, done.output
     assert "(google-feed): 2 added" in done.output
-    assert "photos by URL: 2 downloaded" in done.output
+    assert "photos by URL: 4 downloaded" in done.output  # 2 products, 2 more views
+    assert "other photos: 2 stored" in done.output
     out = tmp_path / "supplemental.tsv"
     exported = runner.invoke(
         app, ["export", "--home", home, "--format", "google-feed", "-o", str(out)]
