@@ -169,7 +169,8 @@ def add_products(
             catalogue.put_embeddings(embedder.name, list(keys[fresh]), vectors[fresh])
         catalogue.add_tag_families(f for r in records for f in r["tags"])
         new = _copy(index)
-        new.add(keys, vectors)  # an update replaces the old vector
+        new.add(keys, vectors)  # an update replaces the old vector (and drops its views)
+        _add_other_photos(catalogue, new, keys.tolist())  # ...which come back as stored
         return _save(workspace, new)
 
     return _commit_with_index(workspace, catalogue, write)
@@ -225,7 +226,15 @@ def reconcile(
         if len(vectors) != len(report.added):  # embedded_keys listed them a moment ago
             raise RuntimeError("a stored vector vanished while the index was reconciled")
         new.add(np.array(report.added, dtype=np.int64), vectors)
+        _add_other_photos(catalogue, new, report.added)
     return _save(workspace, new), report
+
+
+def _add_other_photos(catalogue: Catalogue, index: VectorIndex, keys: list[int]) -> None:
+    """The stored vectors of these products' other views, into ``index``."""
+    ids, vectors = catalogue.load_photo_embeddings(index.model, keys)
+    if len(ids):
+        index.add(ids, vectors)
 
 
 def recover(workspace: Workspace, catalogue: Catalogue) -> tuple[Reconciled | None, int]:

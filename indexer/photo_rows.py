@@ -134,17 +134,22 @@ class PhotoRows:
                 pk=("photo_id", "model"),
             )
 
-    def load_photo_embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray]:
-        """(photo ids, vectors) of every current other photo embedded with ``model``."""
-        rows = self.db.execute(
-            """
+    def load_photo_embeddings(
+        self, model: str, keys: Iterable[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, vectors) of every current other photo embedded with ``model`` (of
+        ``keys``' products only, when given)."""
+        sql = """
             select e.photo_id, e.vector from photo_embeddings e
             join photos p on e.photo_id = (p.product_key | (p.position << ?))
             where e.model = ? and e.image_sha256 is p.image_sha256
-            order by e.photo_id
-            """,
-            [PHOTO_SHIFT, model],
-        ).fetchall()
+            """
+        args: list[Any] = [PHOTO_SHIFT, model]
+        if keys is not None:
+            wanted = [int(k) for k in keys]
+            sql += f" and p.product_key in ({','.join('?' * len(wanted))})"
+            args += wanted
+        rows = self.db.execute(sql + " order by e.photo_id", args).fetchall()
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         ids = np.array([r[0] for r in rows], dtype=np.int64)

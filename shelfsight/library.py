@@ -470,9 +470,11 @@ class Shelfsight:
         """Remove a product from the catalogue and the index (a new index version)."""
         with self.writing():
             index = VectorIndex.load(self.workspace.index_dir)
+            views = self.photos(product_id) if self.catalogue.get(product_id) else []
             product, index = delete_product(self.workspace, self.catalogue, index, product_id)
             if product is None:
                 raise UnknownProduct(product_id)
             self.live.publish(index)
-            image_store.forget(self.workspace, self.catalogue, [product.image_sha256])
+            shas = [product.image_sha256, *(v.image_sha256 for v in views)]
+            image_store.forget(self.workspace, self.catalogue, shas)
             return product

@@ -172,3 +172,13 @@ def test_the_page_shows_a_products_photos_and_tags_several_dropped_ones(shelf, f
             browser.close()
     finally:
         server.stop()
+
+
+def test_an_update_through_the_api_keeps_the_other_views_in_the_index(shelf, ids):
+    index = shelf.neighbour_search.index
+    before = len(index)
+    shelf.add([{"id": ids[20], "title": "Renamed", "tags": {}}], mode="merge")
+    index = shelf.neighbour_search.index
+    assert len(index) == before and index.photos_per_product == 2
+    assert shelf.product(ids[20]).title == "Renamed"
+    assert len(shelf.photos(ids[20])) == 1
