@@ -182,3 +182,20 @@ def test_an_update_through_the_api_keeps_the_other_views_in_the_index(shelf, ids
     assert len(index) == before and index.photos_per_product == 2
     assert shelf.product(ids[20]).title == "Renamed"
     assert len(shelf.photos(ids[20])) == 1
+
+
+def test_only_reviewed_exports_what_a_person_accepted(shelf, fashion_dir, ids):
+    import csv
+    import io
+
+    photo = view(fashion_dir / "images" / f"{ids[30]}.jpg", shelf.root / "new.png", 0.75)
+    result = shelf.tag(str(photo), k=10, attributes="colour")
+    (item,) = shelf.review.keep([result], [str(photo)], ["A new product"], [""])
+    shelf.review.accept(item, {"articleType": "Tshirts"}, product_id="new-1", by="test")
+    rows = list(csv.DictReader(io.StringIO("".join(shelf.export("csv", only_reviewed=True)))))
+    assert [(r["id"], r["articleType"], r["reviewed"]) for r in rows] == [
+        ("new-1", "Tshirts", "True")
+    ]
+    everything = list(csv.DictReader(io.StringIO("".join(shelf.export("csv")))))
+    assert len(everything) == len(shelf.neighbour_search.index.ids())
+    assert {r["reviewed"] for r in everything if r["id"] != "new-1"} == {"False"}
