@@ -109,7 +109,7 @@ def test_the_api_lists_a_products_photos_and_tags_several_uploads_as_one(shelf, 
     pid = ids[10]
     one = view(fashion_dir / "images" / f"{pid}.jpg", shelf.root / "api-1.png", 0.9, False)
     two = view(fashion_dir / "images" / f"{pid}.jpg", shelf.root / "api-2.png", 0.7)
-    with TestClient(create_app(Settings(home=str(shelf.root / "ws")))) as client:
+    with TestClient(create_app(Settings(home=str(shelf.root / "ws"), describe=False))) as client:
         product = client.get(f"/products/{pid}").json()
         assert product["photos"] == [
             f"/images/{pid}?size=medium",
