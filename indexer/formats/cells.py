@@ -66,3 +66,26 @@ def find_column(header: Sequence[str], *names: str) -> str | None:
     """The header's spelling of the first of ``names`` it has (case and spacing aside)."""
     folded = {" ".join(h.split()).casefold(): h for h in header}
     return next((folded[n.casefold()] for n in names if n.casefold() in folded), None)
+
+
+class HeaderMap:
+    """A platform's columns (role -> the names it has been spelled with) as one file's
+    header spells them; ``cell`` reads a role's text from a row, "" where the file lacks it."""
+
+    def __init__(self, header: Sequence[str], spec: dict[str, tuple[str, ...]]) -> None:
+        self.header = list(header)
+        self.col = {role: find_column(header, *names) for role, names in spec.items()}
+
+    def cell(self, values: dict[str, Any], role: str) -> str:
+        name = self.col[role]
+        return as_text(values.get(name)) if name else ""
+
+    def numbered(self, name: str, value: str, count: int) -> list[tuple[str | None, str | None]]:
+        """The (name, value) column pairs of a numbered attribute ("Option{n} Name")."""
+        return [
+            (
+                find_column(self.header, name.format(n=n)),
+                find_column(self.header, value.format(n=n)),
+            )
+            for n in range(1, count + 1)
+        ]

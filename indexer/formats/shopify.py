@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shelfsight.indexer.formats.cells import (
+    HeaderMap,
     family_name,
     find_column,
     html_text,
@@ -56,16 +57,9 @@ def read(path: Path) -> Table:
     handle_col = find_column(header, *HANDLE)
     if handle_col is None:
         raise CatalogueError(f"{path}: not a Shopify export (no Handle column)")
-    col = {k: find_column(header, *names) for k, names in COLUMNS.items()}
-    options = [
-        (find_column(header, f"Option{n} Name"), find_column(header, f"Option{n} Value"))
-        for n in range(1, OPTIONS + 1)
-    ]
-
-    def cell(values: dict[str, object], key: str) -> str:
-        name = col[key]
-        return as_text(values.get(name)) if name else ""
-
+    columns = HeaderMap(header, COLUMNS)
+    options = columns.numbered("Option{n} Name", "Option{n} Value", OPTIONS)
+    cell = columns.cell
     groups: dict[str, Listing] = {}
     positions: dict[str, list[tuple[float, str]]] = {}
     option_names: dict[str, list[str]] = {}

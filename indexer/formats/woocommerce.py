@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shelfsight.indexer.formats.cells import (
+    HeaderMap,
     family_name,
     find_column,
     html_text,
@@ -50,16 +51,9 @@ def read(path: Path) -> Table:
     header, raw = read_csv(path)
     if not looks_like(header):
         raise CatalogueError(f"{path}: not a WooCommerce export (ID, Type, SKU, Name...)")
-    col = {k: find_column(header, *names) for k, names in COLUMNS.items()}
-    attributes = [
-        (find_column(header, f"Attribute {n} name"), find_column(header, f"Attribute {n} value(s)"))
-        for n in range(1, ATTRIBUTES + 1)
-    ]
-
-    def cell(values: dict[str, object], key: str) -> str:
-        name = col[key]
-        return as_text(values.get(name)) if name else ""
-
+    columns = HeaderMap(header, COLUMNS)
+    attributes = columns.numbered("Attribute {n} name", "Attribute {n} value(s)", ATTRIBUTES)
+    cell = columns.cell
     products: dict[str, Listing] = {}
     by_sku: dict[str, str] = {}
     variations: list[Row] = []
