@@ -273,12 +273,19 @@ def _fetched(
         if isinstance(source, Path):
             out.append((row, pid, source))
             continue
-        result = got.get(source) or ImageError("photo is a URL", "no fetcher was given")
+        result = _as_file(source, got)
         if isinstance(result, ImageError):
             report.skipped.append(Skip(result.reason, result.detail, id=pid, row=row.number))
         else:
             out.append((row, pid, result))
     return out, got
+
+
+def _as_file(source: Path | str, fetched: dict[str, Path | ImageError]) -> Path | ImageError:
+    """A photo's file: itself, or what its URL was fetched into (or why it was not)."""
+    if isinstance(source, Path):
+        return source
+    return fetched.get(source) or ImageError("photo is a URL", "no fetcher was given")
 
 
 def _probe_others(
@@ -290,11 +297,7 @@ def _probe_others(
     out: dict[str, list[Any]] = {}
     for pid, found in others.items():
         for raw, source in found:
-            path = (
-                fetched.get(source, ImageError("photo is a URL", "no fetcher was given"))
-                if isinstance(source, str)
-                else source
-            )
+            path = _as_file(source, fetched)
             if isinstance(path, ImageError):
                 out.setdefault(pid, []).append(path)
             else:

@@ -112,14 +112,13 @@ class PhotoRows:
 
     def put_photo_embeddings(self, model: str, ids: Sequence[int], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        shas = {}
-        for i in ids:
-            key, pos = int(i) & KEY_MASK, int(i) >> PHOTO_SHIFT
-            row = self.db.execute(
-                "select image_sha256 from photos where product_key = ? and position = ?",
-                [key, pos],
-            ).fetchone()
-            shas[int(i)] = row[0] if row else None
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"select product_key | (position << ?), image_sha256 from photos "
+            f"where (product_key | (position << ?)) in ({marks})",
+            [PHOTO_SHIFT, PHOTO_SHIFT, *map(int, ids)],
+        ).fetchall()
+        shas = {int(i): None for i in ids} | {int(r[0]): r[1] for r in rows}
         with self.transaction():
             self.db.table("photo_embeddings").upsert_all(
                 (

@@ -470,7 +470,8 @@ class Shelfsight:
         """Remove a product from the catalogue and the index (a new index version)."""
         with self.writing():
             index = VectorIndex.load(self.workspace.index_dir)
-            views = self.photos(product_id) if self.catalogue.get(product_id) else []
+            found = self.catalogue.get(product_id)  # its other views' files go with it
+            views = self.catalogue.photos([found.key]).get(found.key, []) if found else []
             product, index = delete_product(self.workspace, self.catalogue, index, product_id)
             if product is None:
                 raise UnknownProduct(product_id)

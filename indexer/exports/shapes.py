@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shelfsight.core.errors import BadInput
 from shelfsight.indexer.catalogue import Product
 from shelfsight.indexer.formats.cells import split_list
 
@@ -135,8 +136,6 @@ def choose_families(all_families: Sequence[str], wanted: Sequence[str] | None) -
     by_fold = {f.casefold(): f for f in all_families}
     missing = [w for w in wanted if w.casefold() not in by_fold]
     if missing:
-        from shelfsight.core.errors import BadInput
-
         raise BadInput(
             f"no tag family {', '.join(map(repr, missing))} in the catalogue; it has: "
             f"{', '.join(all_families)}"

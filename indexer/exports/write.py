@@ -63,9 +63,7 @@ def _lines(
         for row in rows(fmt, product, shape, was_reviewed):
             if fmt == "jsonl":
                 record = dict(zip(names, row, strict=True))
-                tags = {f: record.pop(f) for f in shape.families if record.get(f)}
-                for f in shape.families:
-                    record.pop(f, None)
+                tags = {f: v for f in shape.families if (v := record.pop(f))}
                 yield json.dumps({**record, "tags": tags}, ensure_ascii=False) + "\n"
             else:
                 yield _csv_line(row, fmt)
