@@ -125,7 +125,9 @@ class LiveModels:
         what its scores mean is fitted again (``tagging.neighbour_tags.calibration``), and
         the listing words' model with its fusion (``tagging.neighbour_tags.text_fit``)."""
         from shelfsight.tagging.neighbour_tags.calibration_fit import calibrate_workspace
+        from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT
         from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
+        from shelfsight.tagging.pixels.colour_model import weight_from_settings
 
         self._search = self._pipeline = None
         self.describers.reset()
@@ -133,7 +135,8 @@ class LiveModels:
         self._search, self.version = search, self.current_version()
         calibration = calibrate_workspace(search, novelty_prior=novelty_prior)
         settings = calibration.settings
-        scoring = (settings["power"], settings["alpha"], settings["pixel_weight"])
+        weight = weight_from_settings(settings, DEFAULT_PIXEL_WEIGHT)
+        scoring = (settings["power"], settings["alpha"], weight)
         words = fit_text_tags(search, int(settings["k"]), *scoring)
         if words is None:  # no titles to learn from: tags come from the photo alone
             self.workspace.text_tags_path.unlink(missing_ok=True)

@@ -50,7 +50,16 @@ from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER, 
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.neighbour_tags.text_fit import fit_text_tags
 from shelfsight.tagging.pixels.colour import Palette, colour_family, fuse_pixel_colour, palette
-from shelfsight.tagging.pixels.colour_model import ColourModel, PixelVote, Ranked
+from shelfsight.tagging.pixels.colour_model import (
+    ColourModel,
+    PixelVote,
+    PixelWeight,
+    Ranked,
+    Weight,
+    weight_at,
+    weight_from_settings,
+    weight_settings,
+)
 from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
 from shelfsight.tagging.text_tags.fusion import TextTags
 from shelfsight.tagging.text_tags.perturb import transform_text
@@ -283,11 +292,11 @@ def evaluate_tagging(
     alphas = o.alphas
     if alphas is None or not has_heads:
         alphas = [DEFAULT_ALPHA if has_heads else 0.0]
-    pixel_weights = o.pixel_weights
+    pixel_weights: Sequence[Weight] | None = o.pixel_weights
     if not ws.colour_family:
         pixel_weights = [0.0]
     elif pixel_weights is None:  # the weight the fit chose, as `tag` serves it
-        pixel_weights = [ws.calibration.settings.get("pixel_weight", DEFAULT_PIXEL_WEIGHT)]
+        pixel_weights = [weight_from_settings(ws.calibration.settings, DEFAULT_PIXEL_WEIGHT)]
     seconds = time.perf_counter() - t0
     results = []
     for k, power, alpha, beta in itertools.product(o.ks, o.powers, alphas, pixel_weights):
@@ -324,7 +333,7 @@ def evaluate_tagging(
                 "k": k,
                 "power": power,
                 "alpha": alpha,
-                "pixel_weight": beta,
+                **weight_settings(beta),
                 "colour_family": ws.colour_family,
                 "seconds": round(seconds, 1),
                 "stratified_by": setup.stratified_by,
@@ -354,13 +363,14 @@ BEFORE_PIXEL_WEIGHT = 0.2
 
 
 def colour_report(
-    ws: _Workspace, queries: _Queries, k: int, power: float, alpha: float, beta: float
+    ws: _Workspace, queries: _Queries, k: int, power: float, alpha: float, beta: Weight
 ) -> dict[str, Any]:
     """The colour family's accuracy, overall and per colour, from each vote on the same
     queries: the neighbours alone, the palette's top colour by the reference shades and
     as `tag` names it (``palette_named``: the colour model's name for each swatch), the
-    colour model alone, the tag before issue 28 (palette names fused at 0.2) and the tag
-    served now; and the served tag's confusion (true colour -> what it said, counted)."""
+    colour model alone, the tag before issue 28 (palette names fused at 0.2), the tag at
+    the near weight for every photo (``one_weight``: before far photos had their own) and
+    the tag served now; and the served tag's confusion (true colour -> what it said)."""
     fam = ws.colour_family
     assert fam is not None
     votes: dict[str, list[str]] = {
@@ -369,6 +379,7 @@ def colour_report(
         "palette_named": [],
         "model": [],
         "before": [],
+        "one_weight": [],
         "served": [],
     }
     truth = []
@@ -391,7 +402,10 @@ def colour_report(
             pixel = pixel(plain)
         names_in = [(n, v) for n, v in names or [] if not vocab or n in vocab]
         before = fuse_pixel_colour(plain, fam, names or [], BEFORE_PIXEL_WEIGHT, vocab)
-        served = fuse_pixel_colour(plain, fam, pixel or [], beta, vocab)
+        nearest = min((nb.distance for nb in nbrs[:k]), default=None)
+        served = fuse_pixel_colour(plain, fam, pixel or [], weight_at(beta, nearest), vocab)
+        near = beta.near if isinstance(beta, PixelWeight) else beta
+        one_weight = fuse_pixel_colour(plain, fam, pixel or [], near, vocab)
         top_named = named(plain) if named is not None else ""
         for name, ranked in (
             ("neighbours", plain.get(fam)),
@@ -399,6 +413,7 @@ def colour_report(
             ("palette_named", [(top_named, 1.0)] if top_named else names_in),
             ("model", pixel),
             ("before", before.get(fam)),
+            ("one_weight", one_weight.get(fam)),
             ("served", served.get(fam)),
         ):
             votes[name].append(ranked[0][0] if ranked else "")
@@ -466,7 +481,9 @@ def _build_workspace(
     colour_vocab = set(catalogue.value_counts(colour_fam)) if colour_fam else None
     text_tags = None
     if o.text_columns:  # what `index` fits from the titles, fitted on this catalogue
-        beta = calibration.settings["pixel_weight"] if colour_fam else 0.0
+        beta: Weight = 0.0
+        if colour_fam:
+            beta = weight_from_settings(calibration.settings, DEFAULT_PIXEL_WEIGHT)
         alpha = (o.alphas or [DEFAULT_ALPHA])[0]
         text_tags = fit_text_tags(search, max(o.ks), o.powers[0], alpha, beta)
     return _Workspace(
@@ -533,7 +550,7 @@ def _predict(
     k: int,
     power: float,
     alpha: float,
-    beta: float,
+    beta: Weight,
     min_score: float,
 ) -> tuple[list[dict[str, tuple[Any, ...]]], list[bool], list[Any], list[Any]]:
     """Each query's tags at one grid point, calibrated and flagged as ``tag`` serves them

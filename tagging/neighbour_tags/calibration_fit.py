@@ -36,7 +36,12 @@ from shelfsight.tagging.neighbour_tags.kinds import novelty_family
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import colour_family
-from shelfsight.tagging.pixels.colour_model import PixelVote
+from shelfsight.tagging.pixels.colour_model import (
+    PixelVote,
+    Weight,
+    weight_on,
+    weight_settings,
+)
 from shelfsight.tagging.search.visual import NeighbourSearch, Query
 
 log = logging.getLogger(__name__)
@@ -211,7 +216,7 @@ def leave_one_out(
     k: int = 10,
     power: float = DEFAULT_POWER,
     alpha: float = DEFAULT_ALPHA,
-    pixel_weight: float | None = None,
+    pixel_weight: Weight | None = None,
     embedded: _Embedded | None = None,
     calibration: Calibration | None = None,
     novel_keys: list[int] | None = None,
@@ -231,7 +236,7 @@ def leave_one_out(
     votes = pixel_votes or pixel_votes_for(search.catalogue)
     families = search.catalogue.tag_families()
     colour = search.catalogue.column("colour")
-    colour_fam = colour_family(families, colour) if pixel_weight > 0 else None
+    colour_fam = colour_family(families, colour) if weight_on(pixel_weight) else None
     colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
     novel_fam = cal.novel_family
     members = embedded.members(novel_fam) if novel_fam else {}
@@ -308,8 +313,9 @@ def fit_calibration(
             alpha,
             seed,
         )
-    if pixel_weight is None:
-        pixel_weight = votes.model.weight if votes.model else DEFAULT_PIXEL_WEIGHT
+    weight: Weight = DEFAULT_PIXEL_WEIGHT if pixel_weight is None else pixel_weight
+    if pixel_weight is None and votes.model:
+        weight = votes.model.pixel_weight
     # Out of domain: every product's nearest *other* photo.
     widest = max((len(v) for v in embedded.by_sha.values()), default=1)
     hits = search.index.search(embedded.vectors, 1 + widest)
@@ -347,7 +353,7 @@ def fit_calibration(
             "k": k,
             "power": power,
             "alpha": alpha,
-            "pixel_weight": pixel_weight,
+            **weight_settings(weight),
             "novelty_prior": novelty_prior,
             "fresh_scale": round(scale, 4),
         },
@@ -360,7 +366,7 @@ def fit_calibration(
     rng = random.Random(seed)
     chosen = sorted(rng.sample(pool, min(sample, len(pool))))
     novel = sorted(rng.sample(chosen, min(NOVEL_SAMPLE, len(chosen)))) if cal.novel_family else []
-    rows = leave_one_out(search, chosen, k, power, alpha, pixel_weight, embedded, cal, novel, votes)
+    rows = leave_one_out(search, chosen, k, power, alpha, weight, embedded, cal, novel, votes)
     cal.families = {
         f: rows.fit(f, novelty_prior, type_family=f == cal.novel_family)
         for f in rows.x

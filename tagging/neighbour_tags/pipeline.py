@@ -40,7 +40,7 @@ from shelfsight.tagging.pixels.colour import (
     colour_family,
     palette,
 )
-from shelfsight.tagging.pixels.colour_model import ColourModel
+from shelfsight.tagging.pixels.colour_model import ColourModel, Weight, weight_at
 from shelfsight.tagging.pixels.foreground import segment
 from shelfsight.tagging.pixels.ocr import BrandMatcher, OcrResult, brand_lexicon, read_text
 from shelfsight.tagging.pixels.shape import ShapeResult, describe_shape
@@ -286,7 +286,7 @@ class Pipeline:
         if image is not None and {"colour", "shape"} & set(opts.attributes):
             fg = segment(image.image)
         fam = vocab = pixel = model = None
-        weight = DEFAULT_PIXEL_WEIGHT
+        weight: Weight = DEFAULT_PIXEL_WEIGHT
         if fg is not None and image is not None and "colour" in opts.attributes:
             result.palette = palette(image.image, fg)
             fam = colour_family(
@@ -296,7 +296,7 @@ class Pipeline:
             model = self.colour_model()
             if model is not None and model.family == fam and result.palette.features is not None:
                 pixel = model.given(result.palette.features)
-                weight = model.weight
+                weight = model.pixel_weight
             else:  # no model fitted (no colour labels): the palette's colour names
                 model = None
                 pixel = result.palette.name_scores()
@@ -319,7 +319,8 @@ class Pipeline:
             top = result.palette.swatches[0]
             result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
         sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
-        if fam and pixel and weight > 0 and fam in scores:
+        nearest = min((n.distance for n in neighbours), default=None)
+        if fam and pixel and fam in scores and weight_at(weight, nearest) > 0:
             sources[fam] += "+colour"
         if fg is not None and "shape" in opts.attributes:
             result.shape = describe_shape(fg.mask)

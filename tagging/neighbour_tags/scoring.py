@@ -16,7 +16,7 @@ from shelfsight.tagging.neighbour_tags.knn import (
     vote,
 )
 from shelfsight.tagging.pixels.colour import fuse_pixel_colour
-from shelfsight.tagging.pixels.colour_model import PixelVote
+from shelfsight.tagging.pixels.colour_model import PixelVote, Weight, weight_at
 
 
 def combined_scores(
@@ -28,11 +28,14 @@ def combined_scores(
     colour_vocab: set[str] | None,
     power: float = DEFAULT_POWER,
     alpha: float = DEFAULT_ALPHA,
-    pixel_weight: float = DEFAULT_PIXEL_WEIGHT,
+    pixel_weight: Weight = DEFAULT_PIXEL_WEIGHT,
 ) -> dict[str, list[tuple[str, float]]]:
-    """The tag scores the pipeline reports: IDW vote, blended with heads, colour fused.
+    """The tag scores the pipeline reports: IDW vote, blended with heads, colour fused
+    (at the weight for how far the nearest neighbour is, ``PixelWeight``).
 
     The evaluation calls this too, so what is measured is what is served.
     """
     scores = blend_scores(vote(neighbours, families, power=power), heads, alpha)
-    return fuse_pixel_colour(scores, colour_fam, pixel, pixel_weight, colour_vocab)
+    nearest = min((n.distance for n in neighbours), default=None)
+    weight = weight_at(pixel_weight, nearest)
+    return fuse_pixel_colour(scores, colour_fam, pixel, weight, colour_vocab)

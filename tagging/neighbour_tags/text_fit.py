@@ -33,6 +33,7 @@ from shelfsight.tagging.neighbour_tags.kinds import novelty_family
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
 from shelfsight.tagging.neighbour_tags.scoring import combined_scores
 from shelfsight.tagging.pixels.colour import colour_family
+from shelfsight.tagging.pixels.colour_model import Weight, weight_on
 from shelfsight.tagging.search.visual import NeighbourSearch, Query
 from shelfsight.tagging.text_tags.fusion import (
     BANDS,
@@ -75,7 +76,7 @@ def fit_text_tags(
     k: int = 10,
     power: float = DEFAULT_POWER,
     alpha: float = DEFAULT_ALPHA,
-    pixel_weight: float = DEFAULT_PIXEL_WEIGHT,
+    pixel_weight: Weight = DEFAULT_PIXEL_WEIGHT,
     sample: int = SAMPLE,
     seed: int = 0,
 ) -> TextTags | None:
@@ -142,11 +143,13 @@ def _photo_scores(
     k: int,
     power: float,
     alpha: float,
-    pixel_weight: float,
+    pixel_weight: Weight,
 ) -> list[dict[str, Ranked]]:
     """Each product's served photo scores, from its neighbours with itself left out."""
     colour_fam = (
-        colour_family(families, search.catalogue.column("colour")) if pixel_weight > 0 else None
+        colour_family(families, search.catalogue.column("colour"))
+        if weight_on(pixel_weight)
+        else None
     )
     colour_vocab = set(search.catalogue.value_counts(colour_fam)) if colour_fam else None
     votes = pixel_votes_for(search.catalogue)

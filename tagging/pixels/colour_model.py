@@ -44,6 +44,61 @@ MAX_KINDS = 200
 KIND_SCALE = 0.25
 
 Ranked = list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class PixelWeight:
+    """The photo's colour weight against its neighbours' vote: ``near``, and ``far`` for a
+    photo whose nearest catalogue photo lies beyond ``far_distance``.
+
+    Neighbours far away know the product's kind and the house's habits for it less well,
+    so their colour vote is worth less. New stock is far more often than the catalogue is
+    from itself: 73 % of the later years' products lie beyond the distance only 10 % of
+    catalogue photos reach, 9 % of a random split's (issue 28, BENCHMARKS.md)."""
+
+    near: float
+    far: float | None = None
+    far_distance: float | None = None
+
+    def at(self, nearest: float | None) -> float:
+        """The weight for a photo whose nearest catalogue photo is ``nearest`` away."""
+        if self.far is None or self.far_distance is None:
+            return self.near
+        return self.far if nearest is None or nearest > self.far_distance else self.near
+
+
+Weight = float | PixelWeight
+
+
+def weight_at(weight: Weight, nearest: float | None) -> float:
+    return weight.at(nearest) if isinstance(weight, PixelWeight) else float(weight)
+
+
+def weight_settings(weight: Weight) -> dict[str, float]:
+    """The weight as a calibration's settings record it (``pixel_weight``, and the far
+    photos' weight and distance where there is one)."""
+    if not isinstance(weight, PixelWeight):
+        return {"pixel_weight": float(weight)}
+    out = {"pixel_weight": weight.near}
+    if weight.far is not None and weight.far_distance is not None:
+        out |= {"pixel_weight_far": weight.far, "pixel_far_distance": weight.far_distance}
+    return out
+
+
+def weight_from_settings(settings: Mapping[str, float], default: float) -> Weight:
+    """What ``weight_settings`` recorded."""
+    near = float(settings.get("pixel_weight", default))
+    far, at = settings.get("pixel_weight_far"), settings.get("pixel_far_distance")
+    return near if far is None or at is None else PixelWeight(near, float(far), float(at))
+
+
+def weight_on(weight: Weight) -> bool:
+    """Whether the photo's colour counts for any photo at all."""
+    if isinstance(weight, PixelWeight):
+        return weight.near > 0 or (weight.far or 0.0) > 0
+    return weight > 0
+
+
 # A pixel vote that waits for the neighbours' scores of every family (its kind's vote).
 PixelVote = Ranked | Callable[[Mapping[str, Ranked]], Ranked | None] | None
 
@@ -109,6 +164,15 @@ class ColourModel:
     kinds: list[str] = field(default_factory=list)
     weight_photos: int = 0  # the photos the weight was judged on
     weight_held_out: bool = False  # ... only those a trained model never trained on
+    # The weight for photos far from the catalogue (``PixelWeight``): None, one weight.
+    far_weight: float | None = None
+    far_distance: float | None = None
+    far_photos: int = 0
+    far_weights_tried: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pixel_weight(self) -> PixelWeight:
+        return PixelWeight(self.weight, self.far_weight, self.far_distance)
 
     def inputs(self, features: np.ndarray, kind_vote: Ranked | None = None) -> np.ndarray:
         """The pixels' features, and the kind's vote when the model was fitted with it."""
@@ -151,6 +215,10 @@ class ColourModel:
             "kinds": self.kinds,
             "weight_photos": self.weight_photos,
             "weight_held_out": self.weight_held_out,
+            "far_weight": self.far_weight,
+            "far_distance": self.far_distance,
+            "far_photos": self.far_photos,
+            "far_weights_tried": self.far_weights_tried,
         }
 
     @classmethod
@@ -168,6 +236,10 @@ class ColourModel:
             list(raw.get("kinds", [])),
             int(raw.get("weight_photos", 0)),
             bool(raw.get("weight_held_out", False)),
+            raw.get("far_weight"),
+            raw.get("far_distance"),
+            int(raw.get("far_photos", 0)),
+            dict(raw.get("far_weights_tried", {})),
         )
 
 

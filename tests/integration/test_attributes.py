@@ -140,3 +140,24 @@ def test_white_on_white_and_model_shots_keep_their_catalogue_colour(fashion_dir)
         assert names(pid)[0] == "White", (pid, names(pid))
     for pid, colour in MODEL_SHOTS.items():
         assert colour in names(pid)[:2], (pid, names(pid))
+
+
+def test_index_fits_a_colour_weight_for_photos_far_from_the_catalogue(cnn_home):
+    """`index` judges the photo's colour weight apart on the catalogue's far photos (the
+    farthest tenth from the rest), never below the near weight, and the calibration
+    records the rule the pipeline serves (issue 28)."""
+    from shelfsight.indexer.workspace import Workspace
+    from shelfsight.tagging.neighbour_tags.calibration import load_calibration
+    from shelfsight.tagging.neighbour_tags.colour_fit import MIN_FAR, load_colour_model
+    from shelfsight.tagging.pixels.colour_model import weight_from_settings
+    from shelfsight.tagging.search.visual import NeighbourSearch
+
+    search = NeighbourSearch(Workspace(cnn_home))
+    model = load_colour_model(search.catalogue)
+    assert model is not None and model.far_weight is not None
+    assert model.far_weight >= model.weight and model.far_photos >= MIN_FAR
+    assert model.far_distance is not None and model.far_distance > 0
+    assert set(model.far_weights_tried) == set(model.weights_tried)
+    cal = load_calibration(search.catalogue, search.index.model)
+    assert cal is not None
+    assert weight_from_settings(cal.settings, 0.2) == model.pixel_weight

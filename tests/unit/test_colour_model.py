@@ -6,9 +6,12 @@ import pytest
 from shelfsight.tagging.pixels.colour import fuse_pixel_colour
 from shelfsight.tagging.pixels.colour_model import (
     ColourModel,
+    PixelWeight,
     colour_features,
     fit_colour_model,
     kind_features,
+    weight_from_settings,
+    weight_settings,
 )
 
 # CIELAB centres of three product colours, labelled the way a house might name them
@@ -114,3 +117,45 @@ def test_a_model_fitted_without_the_kind_reads_pixels_only():
     stored = model.to_json()
     del stored["kind_family"], stored["kinds"]  # a workspace indexed before the kind
     assert ColourModel.from_json(stored).ranked(x[0])[0][0] == y[0]
+
+
+def _neighbours(distance):
+    from shelfsight.tagging.search.visual import Neighbour
+
+    return [Neighbour(str(i), "", distance + i * 0.01, {"colour": "Black"}) for i in range(4)]
+
+
+def test_a_photo_far_from_the_catalogue_trusts_its_own_colour_more():
+    """New stock lies far from the catalogue more often than the catalogue does from
+    itself, and far neighbours' colour vote is worth less: the far weight applies beyond
+    the fitted distance, the near one within it (issue 28)."""
+    from shelfsight.tagging.neighbour_tags.scoring import combined_scores
+
+    rule = PixelWeight(near=0.3, far=0.8, far_distance=0.6)
+    pixel = [("White", 0.9), ("Black", 0.1)]
+    for distance, colour in ((0.2, "Black"), (0.9, "White")):
+        scores = combined_scores(_neighbours(distance), ["colour"], None, pixel, "colour", None)
+        assert scores["colour"][0][0] == "Black"  # the default weight: the neighbours win
+        ruled = combined_scores(
+            _neighbours(distance), ["colour"], None, pixel, "colour", None, pixel_weight=rule
+        )
+        assert ruled["colour"][0][0] == colour
+    assert rule.at(None) == 0.8  # no neighbour at all is as far as it gets
+    assert PixelWeight(0.3).at(5.0) == 0.3  # no far weight fitted: one weight
+
+
+def test_the_weight_rule_survives_the_settings_and_the_model_json():
+    rule = PixelWeight(0.4, 0.9, 0.55)
+    assert weight_from_settings(weight_settings(rule), 0.2) == rule
+    assert weight_from_settings(weight_settings(0.4), 0.2) == 0.4
+    assert weight_from_settings({}, 0.2) == 0.2
+    x, y = photos(30)
+    fitted = fit_colour_model("colour", x, y)
+    assert fitted is not None
+    model, _ = fitted
+    model.weight, model.far_weight, model.far_distance = 0.4, 0.9, 0.55
+    assert ColourModel.from_json(model.to_json()).pixel_weight == rule
+    stored = model.to_json()
+    for key in ("far_weight", "far_distance", "far_photos", "far_weights_tried"):
+        del stored[key]  # a workspace indexed before far photos had their own weight
+    assert ColourModel.from_json(stored).pixel_weight == PixelWeight(0.4)
