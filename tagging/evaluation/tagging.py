@@ -382,7 +382,7 @@ def colour_report(
         "one_weight": [],
         "served": [],
     }
-    truth = []
+    truth, far = [], []
     for q, nbrs, heads, pixel, names, named in zip(
         queries.truth,
         queries.neighbours,
@@ -405,6 +405,7 @@ def colour_report(
         nearest = min((nb.distance for nb in nbrs[:k]), default=None)
         served = fuse_pixel_colour(plain, fam, pixel or [], weight_at(beta, nearest), vocab)
         near = beta.near if isinstance(beta, PixelWeight) else beta
+        far.append(isinstance(beta, PixelWeight) and beta.is_far(nearest))
         one_weight = fuse_pixel_colour(plain, fam, pixel or [], near, vocab)
         top_named = named(plain) if named is not None else ""
         for name, ranked in (
@@ -434,6 +435,8 @@ def colour_report(
         confusion.setdefault(t, Counter())[p or "-"] += 1
     return {
         "n": len(truth),
+        # the share of queries given the far photos' weight (``PixelWeight``)
+        "far_share": round(sum(far) / n, 4),
         "accuracy": {
             name: round(sum(t == p for t, p in zip(truth, said, strict=True)) / n, 4)
             for name, said in votes.items()

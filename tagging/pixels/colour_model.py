@@ -60,11 +60,15 @@ class PixelWeight:
     far: float | None = None
     far_distance: float | None = None
 
+    def is_far(self, nearest: float | None) -> bool:
+        """Whether a photo whose nearest catalogue photo is ``nearest`` away is a far one."""
+        if self.far_distance is None:
+            return False
+        return nearest is None or nearest > self.far_distance
+
     def at(self, nearest: float | None) -> float:
         """The weight for a photo whose nearest catalogue photo is ``nearest`` away."""
-        if self.far is None or self.far_distance is None:
-            return self.near
-        return self.far if nearest is None or nearest > self.far_distance else self.near
+        return self.far if self.far is not None and self.is_far(nearest) else self.near
 
 
 Weight = float | PixelWeight
