@@ -114,7 +114,16 @@ def test_knn_tagging_beats_the_majority_class(fashion_slice, fashion_dir):
     # it (the catalogue's colour model per swatch) speaks the catalogue's words.
     colour = res["colour"]
     votes = colour["accuracy"]
-    assert set(votes) == {"neighbours", "palette", "palette_named", "model", "before", "served"}
+    assert set(votes) == {
+        "neighbours",
+        "palette",
+        "palette_named",
+        "model",
+        "before",
+        "one_weight",
+        "served",
+    }
+    assert 0.0 <= colour["far_share"] <= 1.0
     assert sum(c["n"] for c in colour["per_colour"].values()) == colour["n"] > 0
     assert votes["palette_named"] > votes["palette"], votes
     assert votes["served"] >= votes["before"], votes
