@@ -53,14 +53,13 @@ from shelfsight.tagging.pixels.colour import Palette, colour_family, fuse_pixel_
 from shelfsight.tagging.pixels.colour_model import (
     ColourModel,
     PixelVote,
-    PixelWeight,
     Ranked,
     Weight,
-    weight_at,
+    as_rule,
     weight_from_settings,
     weight_settings,
 )
-from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query
+from shelfsight.tagging.search.visual import Neighbour, NeighbourSearch, Query, nearest_distance
 from shelfsight.tagging.text_tags.fusion import TextTags
 from shelfsight.tagging.text_tags.perturb import transform_text
 
@@ -373,6 +372,7 @@ def colour_report(
     the tag served now; and the served tag's confusion (true colour -> what it said)."""
     fam = ws.colour_family
     assert fam is not None
+    rule = as_rule(beta)
     votes: dict[str, list[str]] = {
         "neighbours": [],
         "palette": [],
@@ -402,11 +402,10 @@ def colour_report(
             pixel = pixel(plain)
         names_in = [(n, v) for n, v in names or [] if not vocab or n in vocab]
         before = fuse_pixel_colour(plain, fam, names or [], BEFORE_PIXEL_WEIGHT, vocab)
-        nearest = min((nb.distance for nb in nbrs[:k]), default=None)
-        served = fuse_pixel_colour(plain, fam, pixel or [], weight_at(beta, nearest), vocab)
-        near = beta.near if isinstance(beta, PixelWeight) else beta
-        far.append(isinstance(beta, PixelWeight) and beta.is_far(nearest))
-        one_weight = fuse_pixel_colour(plain, fam, pixel or [], near, vocab)
+        nearest = nearest_distance(nbrs[:k])
+        served = fuse_pixel_colour(plain, fam, pixel or [], rule.at(nearest), vocab)
+        far.append(rule.is_far(nearest))
+        one_weight = fuse_pixel_colour(plain, fam, pixel or [], rule.near, vocab)
         top_named = named(plain) if named is not None else ""
         for name, ranked in (
             ("neighbours", plain.get(fam)),
@@ -572,7 +571,7 @@ def _predict(
             beta,
         )
         tags = best_tags(scores, min_score=min_score)
-        nearest = nbrs[0].distance if nbrs else None
+        nearest = nearest_distance(nbrs)
         ood.append(ws.calibration.is_out_of_domain(nearest))
         ws.calibration.apply(tags, scores, nbrs[:k], ood[-1])
         preds.append({f: (t.value, t.score, t.review, t.raw_score) for f, t in tags.items()})

@@ -39,7 +39,7 @@ from shelfsight.tagging.pixels.colour_model import (
     fit_colour_model,
     with_kind,
 )
-from shelfsight.tagging.search.visual import Query
+from shelfsight.tagging.search.visual import Query, nearest_distance
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ def fit_colour(
     plain, nearest = {}, {}
     for p, _ in feats:
         neighbours = search.neighbours(Query(vectors(p.key), exclude=copies(p.key)), k)
-        nearest[p.key] = min((n.distance for n in neighbours), default=np.inf)
+        closest = nearest_distance(neighbours)
+        nearest[p.key] = np.inf if closest is None else closest
         heads = search.head_probs(vectors(p.key)) if alpha > 0 else None
         if heads is not None:
             heads = {f: r for f, r in heads.items() if f in voted}

@@ -55,7 +55,7 @@ from shelfsight.tagging.results import (
     rounded_ocr,
     rounded_shape,
 )
-from shelfsight.tagging.search.visual import NeighbourSearch, Query
+from shelfsight.tagging.search.visual import NeighbourSearch, Query, nearest_distance
 from shelfsight.tagging.text_tags.apply import from_words, with_words
 from shelfsight.tagging.text_tags.fusion import TextTags
 
@@ -164,7 +164,7 @@ def match_of(
     same_bytes = [catalogue_ids[k] for k in query.exclude if k in catalogue_ids]
     if query.product is None and same_bytes:
         return Match(False, 0.0, same_bytes[0], cal.ood_distance if cal else None)
-    nearest = neighbours[0].distance if neighbours else None
+    nearest = nearest_distance(neighbours)
     dup_distance = cal.duplicate_distance if cal else DUPLICATE_DISTANCE
     duplicate = (
         neighbours[0].id
@@ -319,8 +319,7 @@ class Pipeline:
             top = result.palette.swatches[0]
             result.attribute_tags["colour"] = TagScore("colour", top.name, top.share, "colour")
         sources = {f: ("knn+head" if heads and f in heads else "knn") for f in scores}
-        nearest = min((n.distance for n in neighbours), default=None)
-        if fam and pixel and fam in scores and weight_at(weight, nearest) > 0:
+        if fam and pixel and fam in scores and weight_at(weight, nearest_distance(neighbours)) > 0:
             sources[fam] += "+colour"
         if fg is not None and "shape" in opts.attributes:
             result.shape = describe_shape(fg.mask)

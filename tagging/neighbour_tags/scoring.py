@@ -17,6 +17,7 @@ from shelfsight.tagging.neighbour_tags.knn import (
 )
 from shelfsight.tagging.pixels.colour import fuse_pixel_colour
 from shelfsight.tagging.pixels.colour_model import PixelVote, Weight, weight_at
+from shelfsight.tagging.search.visual import nearest_distance
 
 
 def combined_scores(
@@ -36,6 +37,5 @@ def combined_scores(
     The evaluation calls this too, so what is measured is what is served.
     """
     scores = blend_scores(vote(neighbours, families, power=power), heads, alpha)
-    nearest = min((n.distance for n in neighbours), default=None)
-    weight = weight_at(pixel_weight, nearest)
+    weight = weight_at(pixel_weight, nearest_distance(neighbours))
     return fuse_pixel_colour(scores, colour_fam, pixel, weight, colour_vocab)

@@ -74,18 +74,22 @@ class PixelWeight:
 Weight = float | PixelWeight
 
 
+def as_rule(weight: Weight) -> PixelWeight:
+    """A plain weight as the rule that gives it to every photo."""
+    return weight if isinstance(weight, PixelWeight) else PixelWeight(float(weight))
+
+
 def weight_at(weight: Weight, nearest: float | None) -> float:
-    return weight.at(nearest) if isinstance(weight, PixelWeight) else float(weight)
+    return as_rule(weight).at(nearest)
 
 
 def weight_settings(weight: Weight) -> dict[str, float]:
     """The weight as a calibration's settings record it (``pixel_weight``, and the far
     photos' weight and distance where there is one)."""
-    if not isinstance(weight, PixelWeight):
-        return {"pixel_weight": float(weight)}
-    out = {"pixel_weight": weight.near}
-    if weight.far is not None and weight.far_distance is not None:
-        out |= {"pixel_weight_far": weight.far, "pixel_far_distance": weight.far_distance}
+    rule = as_rule(weight)
+    out = {"pixel_weight": rule.near}
+    if rule.far is not None and rule.far_distance is not None:
+        out |= {"pixel_weight_far": rule.far, "pixel_far_distance": rule.far_distance}
     return out
 
 
@@ -98,9 +102,8 @@ def weight_from_settings(settings: Mapping[str, float], default: float) -> Weigh
 
 def weight_on(weight: Weight) -> bool:
     """Whether the photo's colour counts for any photo at all."""
-    if isinstance(weight, PixelWeight):
-        return weight.near > 0 or (weight.far or 0.0) > 0
-    return weight > 0
+    rule = as_rule(weight)
+    return rule.near > 0 or (rule.far or 0.0) > 0
 
 
 # A pixel vote that waits for the neighbours' scores of every family (its kind's vote).

@@ -73,6 +73,11 @@ class Query:
     more: np.ndarray | None = None
 
 
+def nearest_distance(neighbours: list[Neighbour]) -> float | None:
+    """How far the closest of ``neighbours`` (nearest first, as searches return them) is."""
+    return neighbours[0].distance if neighbours else None
+
+
 class BadFilter(BadInput):
     error = "bad filter"
 
