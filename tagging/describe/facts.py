@@ -15,6 +15,7 @@ from typing import Any
 from shelfsight.indexer.catalogue import Product
 from shelfsight.indexer.columns import CANDIDATES
 from shelfsight.indexer.plain_text import plain_text
+from shelfsight.tagging.describe.lexicon import COLOUR_FAMILY, COLOUR_FORMS, words
 from shelfsight.tagging.search.visual import Neighbour
 
 # Field names a caller may use for a fact (a form, a JSON body, a CSV row of the eval);
@@ -28,6 +29,58 @@ DESCRIPTION_KEYS = CANDIDATES["description"]
 _NOT_FACTS = {"id", "Product_ID", "Num_Images", "image", "image_path", "year"}
 # A palette swatch this large is visible enough to name in a description.
 MIN_SWATCH_SHARE = 0.25
+
+
+# "Cream-Coloured", "Silver-Toned": a colour the lexicon leaves out (cream has a second
+# meaning) is still the one the title names.
+_NAMED_AS = ("coloured", "colored", "toned")
+
+
+def title_colours(title: str) -> list[str]:
+    """The colours a title names, as it writes them ("Grey", "Cream" of "Cream-Coloured")."""
+    out: list[str] = []
+    for word, start, end in words(title):
+        written = title[start:end]
+        if word in COLOUR_FORMS:
+            out.append(written)
+            continue
+        parts = written.split("-")
+        if len(parts) > 1 and parts[-1].lower() in _NAMED_AS:
+            out.append("-".join(parts[:-1]))
+        elif len(parts) > 1:
+            out.extend(p for p in parts if p.lower() in COLOUR_FORMS)
+    return list(dict.fromkeys(out))
+
+
+def _colour_keys(text: str) -> set[str]:
+    keys = set()
+    for word, _, _ in words(text):
+        for piece in [word, *word.split("-")]:
+            canon = COLOUR_FORMS.get(piece, piece)
+            keys |= {canon, COLOUR_FAMILY.get(canon, canon)}
+    return keys
+
+
+def colours_the_title_allows(colours: list[str], title: str) -> list[str]:
+    """``colours`` (a record's colour field, a photo's colour tag), or the title's own
+    colours where the title names colours and none of ``colours``.
+
+    A description said "in red" of a grey kurta because the record's colour field said
+    Red: the Myntra export's Primary_Color was read out of the title's words ("Layered",
+    "Cream-Coloured", "Underwired"), and 651 of its 10,491 listings carry a colour their
+    own title contradicts (issue 28). What the title names is what the shopper reads
+    beside the text."""
+    named = title_colours(title)
+    if not colours or not named:
+        return colours
+    allowed = _colour_keys(" ".join(named))
+    title_words = {w for w, _, _ in words(title)}
+    kept = [
+        c
+        for c in colours
+        if _colour_keys(c) & allowed or all(w in title_words for w, _, _ in words(c))
+    ]
+    return kept or named
 
 
 def _first(fields: Mapping[str, Any], keys: tuple[str, ...]) -> str:
@@ -48,6 +101,11 @@ class Facts:
     palette: list[str] = field(default_factory=list)
     shape: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)  # caller-supplied: price, material...
+
+    def __post_init__(self) -> None:
+        # One set of facts: whoever built them (a record, a form, a photo's tags merged
+        # under a caller's title), a colour the title contradicts is not stated.
+        self.colours = colours_the_title_allows(self.colours, self.title)
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> Facts:

@@ -143,6 +143,9 @@ _TIDY = [
     (re.compile(r"(^|[.!?]\s+)(and|or|&|,)\s+", re.I), r"\1"),
     (re.compile(r"([,;:])\s*([.!?])"), r"\2"),
     (re.compile(r"(^|\s)-+(\s|$)"), r"\1"),
+    # a word twice in a row is a removed word's seam ("printed shift dress" lost "shift"
+    # and the refill wrote "dress dress")
+    (re.compile(r"\b([A-Za-z]{3,})\s+\1\b", re.I), r"\1"),
     (re.compile(r"\s{2,}"), " "),
 ]
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")

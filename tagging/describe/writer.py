@@ -42,6 +42,7 @@ from shelfsight.tagging.describe.edit import (
     same_kind,
 )
 from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.grounding import grounded
 from shelfsight.tagging.describe.guard import (
     DEFAULT_MAJORITY,
     Support,
@@ -302,11 +303,16 @@ class DescriptionWriter:
         lexicon: Lexicon | None = None,
         vocabulary: Vocabulary | None = None,
         existing: Container[str] = frozenset(),
+        grounding: bool = True,
     ) -> None:
+        """``grounding`` False keeps a neighbour's clause whose words the lexicon does not
+        check (the describer before issue 28's last round, for the evaluation's
+        comparison)."""
         self.backend = backend
         self.lexicon = lexicon or Lexicon()
         self.vocabulary = vocabulary
         self.existing = existing  # descriptions no output may repeat verbatim
+        self.grounding = grounding
 
     @property
     def vocabulary(self) -> Vocabulary | None:
@@ -383,6 +389,15 @@ class DescriptionWriter:
                 return retry, retry_bad, True
         return text, bad, False
 
+    def _grounded(self, clauses: Sequence[Clause], facts: Facts) -> list[Clause]:
+        """The clauses every word of which the facts contain (``grounding``); the head
+        clause written from the facts when none is."""
+        if not self.grounding:
+            return list(clauses)
+        # The scaffold's head clause (what the product is) gone, the facts' own opens.
+        head = Clause(head_clause(facts, self.lexicon), True)
+        return grounded(clauses, facts, head) or [head]
+
     def _controlled(
         self,
         text: str,
@@ -395,18 +410,21 @@ class DescriptionWriter:
     ) -> str:
         """The text cut or lengthened to the asked length, in the asked tone."""
         lx = self.lexicon
-        clauses = split_clauses(text)
+        clauses = self._grounded(split_clauses(text), facts)
         details = neighbour_details(facts, pool or neighbours, lx, support)
         # A detail only one listing has is that listing's (a "1 patch pocket" from a shirt
         # three places away): two must agree.
         candidates = [
             *(d.clause for d in details if d.agreement >= 2),
-            *fact_clauses(facts, lx, text),
+            # What the kept clauses say, not the draft: a draft clause grounding dropped
+            # may have named the brand the summary would otherwise restate.
+            *fact_clauses(facts, lx, join_clauses(clauses)),
         ]
         if opts.length == "long":
             # 50 words is more than most listings agree on (median description: 18
             # words): the nearest listings' own details, as the scaffold takes them.
             candidates += [d.clause for d in details if d.rank < len(neighbours)]
+        candidates = grounded(candidates, facts) if self.grounding else candidates
         final_and = uses_final_and(draft)
         reserve = int(final_and)
         clauses = fit_length(clauses, candidates, opts.length, reserve)
@@ -458,6 +476,11 @@ class DescriptionWriter:
         unchanged = opts.length == "house" and (opts.tone == "neutral" or self.backend)
         if not unchanged:  # the house text as written otherwise: its breaks are its own
             text = self._controlled(text, draft, facts, neighbours, pool, own, opts)
+        else:
+            clauses = split_clauses(text)
+            kept = self._grounded(clauses, facts)
+            if kept != clauses:
+                text = join_clauses(kept, final_and=uses_final_and(text))
 
         late = unsupported(text, support, lx)  # a clause's context can change a word
         text = remove_claims(text, late)

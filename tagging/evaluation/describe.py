@@ -24,6 +24,7 @@ from shelfsight.indexer.ingest import CatalogueError, Row, read_table
 from shelfsight.tagging.describe.backends import Backend
 from shelfsight.tagging.describe.controls import WORD_RANGES
 from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.grounding import ungrounded_words
 from shelfsight.tagging.describe.guard import build_support, longest_shared_ngram, unsupported
 from shelfsight.tagging.describe.lexicon import CATEGORIES, Lexicon, catalogue_nouns, words
 from shelfsight.tagging.describe.vocabulary import Vocabulary
@@ -40,7 +41,9 @@ from shelfsight.tagging.search.text_encoder import TitleIndex
 # ``five_slot_guard``: the same describer with the guard before issue 28 (colour,
 # material, gender, article, brand checked; the catalogue's other details not), scored by
 # the same audit of every slot: what checking every detail changes, in one run.
-SYSTEMS = ("describer", "five_slot_guard", "nn_copy", "template")
+# ``lexicon_guard``: the describer with every slot checked but a neighbour's clause kept
+# when the lexicon finds no claim in it (before grounding, ``describe.grounding``).
+SYSTEMS = ("describer", "lexicon_guard", "five_slot_guard", "nn_copy", "template")
 # Length and tone settings the describer is run at besides the main one; each reports its
 # mean words, the share inside its word range and the share that differs from
 # neutral/medium (issue 14).
@@ -181,6 +184,9 @@ def score(
     rouge = [scorer.score(r, t)["rougeL"].fmeasure for t, r in zip(texts, refs, strict=True)]
     claims = bad = 0
     shared = []
+    # The audit the lexicon cannot blind: content words the product's facts do not
+    # contain, whatever they claim ("brooch", "octogonal", "water resistance").
+    loose = ungrounded_words(texts, facts)
     by_category: Counter[str] = Counter()
     by_slot: Counter[str] = Counter()
     for text, f, src in zip(texts, facts, sources, strict=True):
@@ -199,6 +205,8 @@ def score(
         "distinct2": distinct_n(texts, 2),
         "unsupported_rate": bad / n,
         "unsupported_share": bad / claims if claims else 0.0,
+        "ungrounded_rate": sum(len(w) for w in loose) / n,
+        "ungrounded_share": sum(bool(w) for w in loose) / n,
         "claims_per_item": claims / n,
         "mean_longest_shared_run": sum(shared) / n,
         "mean_words": sum(len(words(t)) for t in texts) / n,
@@ -273,7 +281,8 @@ def evaluate_describe(
     existing = {c.description for c in catalogue}  # no output may repeat one verbatim
     describer = DescriptionWriter(backend, lexicon, vocabulary, existing)
     unchecked = Lexicon(brands, nouns)
-    five_slot = DescriptionWriter(backend, unchecked, vocabulary, existing)
+    five_slot = DescriptionWriter(backend, unchecked, vocabulary, existing, grounding=False)
+    lexicon_only = DescriptionWriter(backend, lexicon, vocabulary, existing, grounding=False)
     outputs = {s: Outputs() for s in SYSTEMS}
     facts_list, sources, neighbour_lists, pools = [], [], [], []
     for qi, q in enumerate(queries):
@@ -309,6 +318,10 @@ def evaluate_describe(
         five = five_slot.describe(facts_list[qi], neighbour_lists[qi], o, pools[qi])
         outputs["five_slot_guard"].texts.append(five.text)
         outputs["five_slot_guard"].seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loose_text = lexicon_only.describe(facts_list[qi], neighbour_lists[qi], o, pools[qi])
+        outputs["lexicon_guard"].texts.append(loose_text.text)
+        outputs["lexicon_guard"].seconds += time.perf_counter() - t0
         outputs["nn_copy"].texts.append(neighbour_lists[qi][0].description)
         t0 = time.perf_counter()
         outputs["template"].texts.append(template_text(facts_list[qi]))
@@ -381,7 +394,7 @@ def control_report(
     return out
 
 
-_ROW = "{:<16} {:>7} {:>6} {:>9} {:>9} {:>12} {:>8} {:>9} {:>8}"
+_ROW = "{:<16} {:>7} {:>6} {:>9} {:>9} {:>12} {:>11} {:>8} {:>9} {:>8}"
 
 
 def format_describe_table(result: dict[str, Any]) -> str:
@@ -395,6 +408,7 @@ def format_describe_table(result: dict[str, Any]) -> str:
             "distinct1",
             "distinct2",
             "unsupported",
+            "ungrounded",
             "nonword",
             "identical",
             "s/item",
@@ -410,6 +424,7 @@ def format_describe_table(result: dict[str, Any]) -> str:
                 f"{m['distinct1']:.3f}",
                 f"{m['distinct2']:.3f}",
                 f"{m['unsupported_rate']:.3f}",
+                f"{m['ungrounded_rate']:.3f}",
                 f"{m['nonword_rate']:.2f}",
                 f"{m['identical_rate']:.2f}",
                 f"{m['seconds_per_item']:.3f}",
