@@ -3,7 +3,8 @@ photos in one run: ``before``, the foreground before issue 28 (every pixel near 
 backdrop colour is backdrop); ``outline``, the backdrop stopped at the product's outline;
 ``named``, that palette's swatches named by a colour model (``Palette.named_by``) fitted
 on ``--fit`` other labelled photos of the catalogue, as `index` fits it (pixels only: no
-neighbours here):
+neighbours here); ``named_whole``, the same with a model of the whole product's pixels
+only (before its core was added, ``colour_model.REGIONS``):
 
     python scripts/bench_colour.py --catalog ../shared/data/fashion/styles.csv \
         --images ../shared/data/fashion/images --per-colour 100 [--json out.json]
@@ -27,7 +28,12 @@ import numpy as np
 from PIL import Image
 
 from shelfsight.tagging.pixels import colour, foreground
-from shelfsight.tagging.pixels.colour_model import ColourModel, fit_colour_model
+from shelfsight.tagging.pixels.colour_model import (
+    REGIONS,
+    ColourModel,
+    fit_colour_model,
+    pixel_dim,
+)
 
 
 def main() -> None:
@@ -37,7 +43,7 @@ def main() -> None:
     ap.add_argument("--colour-column", default="baseColour")
     ap.add_argument("--colours", type=int, default=12, help="The commonest N colours.")
     ap.add_argument("--per-colour", type=int, default=100)
-    ap.add_argument("--fit", type=int, default=3000, help="Photos the colour model learns from.")
+    ap.add_argument("--fit", type=int, default=6000, help="Photos the colour model learns from.")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with open(args.catalog, newline="") as fh:
@@ -53,9 +59,9 @@ def main() -> None:
         name: rng.sample(by_colour[name], min(args.per_colour, len(by_colour[name])))
         for name in common
     }
-    model = _fit(args, rows, {r["id"] for s in samples.values() for r in s})
+    models = _fit(args, rows, {r["id"] for s in samples.values() for r in s})
     out: dict[str, dict[str, float]] = {}
-    modes = ("before", "outline", "named")
+    modes = ("before", "outline", "named_whole", "named")
     totals = {mode: [0, 0] for mode in modes}
     n_all = 0
     for name in common:
@@ -67,8 +73,8 @@ def main() -> None:
             for r in sample:
                 image = Image.open(args.images / f"{r['id']}.jpg").convert("RGB")
                 pal = colour.palette(image)
-                if mode == "named":
-                    pal = pal.named_by(model)
+                if mode in models:
+                    pal = pal.named_by(models[mode])
                 names = [s.name for s in pal.swatches if s.name in vocab]
                 top1 += bool(names) and names[0] == name
                 top2 += name in names[:2]
@@ -89,8 +95,11 @@ def main() -> None:
         args.json.write_text(json.dumps({"per_colour": out, "all": summary, "n": n_all}))
 
 
-def _fit(args: argparse.Namespace, rows: list[dict[str, str]], held: set[str]) -> ColourModel:
-    """A colour model fitted on ``--fit`` labelled photos outside the benchmark's sample."""
+def _fit(
+    args: argparse.Namespace, rows: list[dict[str, str]], held: set[str]
+) -> dict[str, ColourModel]:
+    """Colour models fitted on ``--fit`` labelled photos outside the benchmark's sample:
+    ``named`` as `index` fits it, ``named_whole`` on the whole product's pixels only."""
     pool = [r for r in rows if r[args.colour_column] and r["id"] not in held]
     chosen = random.Random(1).sample(pool, min(args.fit, len(pool)))
     feats = []
@@ -98,11 +107,13 @@ def _fit(args: argparse.Namespace, rows: list[dict[str, str]], held: set[str]) -
         image = Image.open(args.images / f"{r['id']}.jpg").convert("RGB")
         feats.append(colour.pixel_features(image))
     labels = [r[args.colour_column] for r in chosen]
-    fitted = fit_colour_model(args.colour_column, np.stack(feats), labels)
-    if fitted is None:
+    x = np.stack(feats)
+    fitted = fit_colour_model(args.colour_column, x, labels, regions=REGIONS)
+    whole = fit_colour_model(args.colour_column, x[:, : pixel_dim()], labels)
+    if fitted is None or whole is None:
         raise SystemExit("too few colour labels to fit a colour model")
-    print("colour model fitted on", len(chosen), "photos", flush=True)
-    return fitted[0]
+    print("colour models fitted on", len(chosen), "photos", flush=True)
+    return {"named": fitted[0], "named_whole": whole[0]}
 
 
 if __name__ == "__main__":

@@ -159,3 +159,42 @@ def test_the_weight_rule_survives_the_settings_and_the_model_json():
     for key in ("far_weight", "far_distance", "far_photos", "far_weights_tried"):
         del stored[key]  # a workspace indexed before far photos had their own weight
     assert ColourModel.from_json(stored).pixel_weight == PixelWeight(0.4)
+
+
+def test_the_model_reads_the_products_core_beside_the_whole():
+    """A model shot: the hair above and the trousers below are black, the shirt between
+    them ivory. The whole product's pixels are mostly black; its core is the shirt."""
+    from PIL import Image
+
+    from shelfsight.tagging.pixels.colour import pixel_features
+    from shelfsight.tagging.pixels.colour_model import REGIONS, pixel_dim
+
+    rgb = np.full((200, 120, 3), 255, np.uint8)  # a white backdrop
+    rgb[20:200, 30:90] = (20, 20, 20)  # hair, arms and trousers
+    rgb[80:140, 38:82] = (235, 225, 200)  # the ivory shirt, at the centre
+    feats = pixel_features(Image.fromarray(rgb))
+    dim = pixel_dim()
+    assert feats.shape == (REGIONS * dim,)
+    whole, core = feats[:dim], feats[dim:]
+    # the share of pixels in the lightest L* bin (features are square-rooted shares):
+    # a quarter of the whole product, most of its core
+    light = range(5 * 49, 6 * 49)
+    assert (whole[light] ** 2).sum() < 0.35 and (core[light] ** 2).sum() > 0.6
+
+
+def test_a_two_region_model_reads_a_swatch_and_an_older_model_the_whole():
+    x, y = photos(60)
+    two = np.hstack([x, x])  # a uniform colour: its core is itself
+    fitted = fit_colour_model("colour", two, y, regions=2)
+    assert fitted is not None
+    model = fitted[0]
+    assert model.regions == 2 and model.coef.shape[1] == two.shape[1]
+    assert model.ranked(x[0])[0][0] == y[0]  # one region (a palette swatch), tiled
+    assert model.ranked(two[1])[0][0] == y[1]
+    assert ColourModel.from_json(model.to_json()).regions == 2
+    old = fit_colour_model("colour", x, y)
+    assert old is not None
+    raw = old[0].to_json()
+    raw.pop("regions")  # stored before the core was added
+    again = ColourModel.from_json(raw)
+    assert again.regions == 1 and again.ranked(two[2])[0][0] == y[2]  # the whole only
