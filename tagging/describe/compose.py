@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from shelfsight.tagging.describe.clauses import Clause
-from shelfsight.tagging.describe.facts import Facts
+from shelfsight.tagging.describe.facts import Facts, title_colours
 from shelfsight.tagging.describe.lexicon import Lexicon, is_plural, singular
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
@@ -51,7 +51,9 @@ def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
 
 
 def colour_phrase(facts: Facts) -> str:
-    return " and ".join(c.lower() for c in facts.colours[:2])
+    """The product's colours in words; the title's where no colour was given (a listing
+    of a title and a brand still has one)."""
+    return " and ".join(c.lower() for c in (facts.colours or title_colours(facts.title))[:2])
 
 
 def gender_phrase(facts: Facts) -> str:

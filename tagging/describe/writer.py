@@ -449,8 +449,10 @@ class DescriptionWriter:
         opts = opts or DescribeOptions()
         started = time.perf_counter()
         lx = self.lexicon
-        # The facts alone decide every slot of an edit; a model's text may also say what
-        # nearly all neighbours agree on where the facts are silent.
+        # The facts alone decide every slot of an edit. A model is asked and retried with
+        # what nearly all neighbours agree on allowed, so that it is not told to drop a
+        # house habit it cannot avoid; its text is then grounded like the edit's, and a
+        # clause with any word the facts lack goes (issue 28).
         own = build_support(facts, [], lx)
         support = build_support(facts, neighbours, lx, opts.majority) if self.backend else own
         sources = [n.description for n in neighbours if n.description]

@@ -7,6 +7,7 @@ import pytest
 
 from shelfsight.tagging.describe.backends import BackendError, GenerationRequest, OpenAIBackend
 from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.grounding import ungrounded_words
 from shelfsight.tagging.describe.writer import DescribeOptions, DescriptionWriter
 
 from .llm_server import ChatServer
@@ -27,7 +28,9 @@ def test_generates_and_sends_facts_and_examples():
         out = DescriptionWriter(backend(srv)).describe(
             FACTS, NEIGHBOURS, DescribeOptions(length="short")
         )
-    assert out.text == "A blue slim fit shirt from Roadster, with a spread collar."
+    # the endpoint's words the facts hold stay; its spread collar (a neighbour's, not in
+    # this product's facts) goes, as from any backend (issue 28, grounding)
+    assert out.text == "A blue slim fit shirt from Roadster."
     assert out.unsupported_claims == [] and not out.regenerated
     body = srv.requests[0]["body"]
     assert srv.requests[0]["path"] == "/v1/chat/completions" and body["model"] == "test-model"
@@ -48,10 +51,13 @@ def test_planted_false_colour_triggers_a_retry_then_removal():
 
 
 def test_a_copied_neighbour_sentence_is_cut():
-    copied = "A blue shirt. Grey slim fit shirt, has a button placket."
+    # every word of the copied sentence is one of this product's facts, so only the copy
+    # cap can take it out
+    same = Listing("3", "Roadster Men Blue Shirt", "Blue slim fit shirt for men by Roadster.")
+    copied = "A blue shirt. Blue slim fit shirt for men by Roadster."
     with ChatServer([copied, copied]) as srv:
         out = DescriptionWriter(backend(srv)).describe(
-            FACTS, NEIGHBOURS, DescribeOptions(max_shared_ngram=4)
+            FACTS, [*NEIGHBOURS, same], DescribeOptions(max_shared_ngram=4)
         )
     assert out.max_shared_ngram <= 4 and out.copied_removed
 
@@ -164,9 +170,10 @@ def test_endpoint_text_gets_the_same_guard_and_length_control():
     for out in (short, house):
         low = out.text.lower()
         assert "cardigamer" not in low and "jacket" not in low, out.text
-        assert "cardigamer" in out.nonwords_removed
+        # its clause went whole: "cardigamer cuffs" is no fact of this product
+        assert ungrounded_words([out.text], [FACTS]) == [[]], out.text
         assert out.backend.startswith("openai:")
-    assert len(short.text.split()) <= 15 < len(house.text.split())
+    assert len(short.text.split()) <= 15 and short.text.lower().startswith("blue")
     # the endpoint got the edit as its draft, and the asked tone
     request = srv.requests[-1]["body"]["messages"]
     assert "Draft in the house style" in request[-1]["content"]

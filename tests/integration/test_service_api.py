@@ -220,7 +220,8 @@ def test_bad_listings_are_refused_before_writing(home, ids, fashion_dir, listing
 
 
 def test_describe_through_an_openai_endpoint(home, ids):
-    said = "A smart pair of black flats for everyday wear."  # names the product (flats)
+    # every word but the puffery is the record's (black, casual, women, the title's flats)
+    said = "Black casual flats for women, smart for everyday wear."  # its title: flats
     with ChatServer([said]) as srv:
         cfg = {
             "describe_backend": "openai",
@@ -230,7 +231,7 @@ def test_describe_through_an_openai_endpoint(home, ids):
             out = c.post("/describe", files=form(product_id=ids[0], length="short"))
             assert out.status_code == 200, out.text
             body = out.json()
-            assert body["text"] == said and body["facts"]["title"]
+            assert body["text"] == "Black casual flats for women." and body["facts"]["title"]
             assert len(body["neighbours"]) == 5 and body["unsupported_claims"] == []
             assert c.post("/describe", files=form(product_id=ids[0], tone="x")).status_code == 400
             assert c.post("/describe", files=form(length="short")).status_code == 400
