@@ -135,11 +135,14 @@ def _core(product: np.ndarray) -> np.ndarray:
     return core if core.any() else product
 
 
-def _sample_lab(rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _sample(
+    rgb: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``SAMPLE`` of the mask's pixels, as sRGB and CIELAB rows."""
     pixels = rgb[mask].reshape(-1, 3)
     if len(pixels) > SAMPLE:
         pixels = pixels[rng.choice(len(pixels), SAMPLE, replace=False)]
-    return np.asarray(rgb2lab(pixels[None].astype(np.float64) / 255.0)[0])
+    return pixels, np.asarray(rgb2lab(pixels[None].astype(np.float64) / 255.0)[0])
 
 
 def product_pixels(
@@ -165,12 +168,9 @@ def product_pixels(
         skin_share = 0.0
     if not product.any():
         product = np.ones(product.shape, bool)
-    pixels = rgb[product].reshape(-1, 3)
     rng = np.random.default_rng(seed)
-    if len(pixels) > SAMPLE:
-        pixels = pixels[rng.choice(len(pixels), SAMPLE, replace=False)]
-    lab = rgb2lab(pixels[None].astype(np.float64) / 255.0)[0]
-    return pixels, lab, skin_share, fg, _sample_lab(rgb, _core(product), rng)
+    pixels, lab = _sample(rgb, product, rng)
+    return pixels, lab, skin_share, fg, _sample(rgb, _core(product), rng)[1]
 
 
 def pixel_features(image: Image.Image, fg: Foreground | None = None) -> np.ndarray:
