@@ -127,21 +127,23 @@ class Catalogue(EmbeddingRows, PhotoRows):
             )
 
     @contextlib.contextmanager
-    def transaction(self, immediate: bool = False) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
         """One logical write: all of it commits or none of it (sqlite-utils' ``atomic``;
         nested calls become savepoints). A full disk rolls back and raises ``DiskFull``.
 
-        ``immediate``: take the write lock at the start. A transaction that reads before
-        it writes cannot be upgraded once another connection has committed since its
-        read (SQLite answers "database is locked" at once, without waiting); the review
-        inbox's decisions, written beside the server's other writers, read first."""
+        The write lock is taken at the start (``BEGIN IMMEDIATE``, waiting on the busy
+        timeout). A deferred transaction that reads before it writes (sqlite-utils'
+        upsert reads the table's columns first) cannot be upgraded once another
+        connection has committed since that read: SQLite answers "database is locked" at
+        once, without waiting. CI saw it when the review refit's thread stored its
+        thresholds while an accept committed beside it."""
         conn = self.db.conn
         with disk_full_as_error(f"the catalogue {self.path}"):
-            if not immediate or conn.in_transaction:
+            if conn.in_transaction:
                 with self.db.atomic():
                     yield
                 return
-            conn.execute("BEGIN IMMEDIATE")  # waits on the busy timeout like any write
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 with self.db.atomic():
                     yield

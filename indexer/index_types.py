@@ -89,6 +89,11 @@ def new_index(plan: IndexPlan, dim: int) -> faiss.Index:
     index = faiss.index_factory(dim, plan.factory, faiss.METRIC_INNER_PRODUCT)
     if plan.kind == "hnsw":
         faiss.downcast_index(index.index).hnsw.efConstruction = plan.search["efConstruction"]
+    if plan.kind == "ivfpq":
+        # The factory turns on polysemous training, for a Hamming pre-filter this index
+        # never searches with: 14.7 s of a 14.7 s build of 4,000 32-d vectors (0.7 s
+        # without), and the codes are the same PQ codes.
+        faiss.downcast_index(faiss.extract_index_ivf(index)).do_polysemous_training = False
     apply_search_params(index, plan.search)
     return index
 

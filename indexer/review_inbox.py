@@ -245,7 +245,7 @@ class ReviewInbox:
         by: str = "",
     ) -> list[ReviewItem]:
         """``decide`` for many items (id, final, product id, looked) in one transaction."""
-        with self.catalogue.transaction(immediate=True):
+        with self.catalogue.transaction():
             at = _now()
             table = self.catalogue.db.table("review_decisions")
             for item_id, final, product_id, looked in decisions:
@@ -288,7 +288,7 @@ class ReviewInbox:
     def undo(self, item_id: int) -> ReviewItem:
         """A decided item back to pending, its decisions forgotten (the facade removes the
         product an accept added)."""
-        with self.catalogue.transaction(immediate=True):
+        with self.catalogue.transaction():
             item = self.get(item_id)
             if item is None or item.status == "pending":
                 raise BadInput(f"review item {item_id} has no decision to undo")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from shelfsight.tagging.describe.clauses import Clause
-from shelfsight.tagging.describe.facts import Facts, title_colours
-from shelfsight.tagging.describe.lexicon import Lexicon, is_plural, singular
+from shelfsight.tagging.describe.facts import Facts, colours_to_say
+from shelfsight.tagging.describe.lexicon import Claim, Lexicon, is_plural, singular
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
@@ -34,12 +34,40 @@ def _fact(facts: Facts, family: str) -> str:
     return (facts.tags.get(family) or facts.extra.get(family) or "").lower()
 
 
+# "Kurta with Palazzos", "Kurta with Trousers & Dupatta": a set is its first piece.
+_WITH = re.compile(r"\s+with\s+", re.I)
+
+
+def head_noun(title: str, lexicon: Lexicon) -> Claim | None:
+    """The title's product noun: its last, except that in a set ("Kurta with Palazzos")
+    the pieces after "with" come with the product and are not it (a kurta set was called
+    "Grey palazzos for women")."""
+    claims = [c for c in lexicon.claims(title) if c.category == "article"]
+    if not claims:
+        return None
+    cut = _WITH.search(title, claims[0].end)
+    before = [c for c in claims if cut is None or c.end <= cut.start()]
+    return (before or claims)[-1]
+
+
+def set_pieces(title: str, lexicon: Lexicon) -> str:
+    """What comes with the product, as the title says it ("palazzos", "trousers &
+    dupatta"), when the title names it after "with" and it is products; else ""."""
+    head = head_noun(title, lexicon)
+    cut = _WITH.search(title, head.end) if head else None
+    if head is None or cut is None or cut.start() != head.end:
+        return ""
+    rest = title[cut.end() :]
+    pieces = [c for c in lexicon.claims(rest) if c.category == "article"]
+    return rest.lower().strip() if pieces and pieces[-1].end == len(rest.rstrip()) else ""
+
+
 def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
     """What the product is, in words ("casual shirt", "t-shirt"): the title's product noun,
     else its article-type tag."""
-    claims = [c for c in lexicon.claims(facts.title) if c.category == "article"]
-    if claims:
-        return claims[-1].text.lower()
+    head = head_noun(facts.title, lexicon)
+    if head is not None:
+        return head.text.lower()
     for key in _TYPE_KEYS:
         value = facts.tags.get(key) or facts.extra.get(key)
         if value:
@@ -53,7 +81,7 @@ def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
 def colour_phrase(facts: Facts) -> str:
     """The product's colours in words; the title's where no colour was given (a listing
     of a title and a brand still has one)."""
-    return " and ".join(c.lower() for c in (facts.colours or title_colours(facts.title))[:2])
+    return " and ".join(c.lower() for c in colours_to_say(facts.colours, facts.title)[:2])
 
 
 def gender_phrase(facts: Facts) -> str:
@@ -69,6 +97,8 @@ def head_clause(facts: Facts, lexicon: Lexicon) -> str:
         return facts.title
     usage = _fact(facts, "usage")
     words = [colour_phrase(facts), usage if usage and usage not in article else "", article]
+    if pieces := set_pieces(facts.title, lexicon):
+        words.append(f"with {pieces}")
     head = " ".join(w for w in words if w)
     if g := gender_phrase(facts):
         head = f"{g} {head}" if g == "unisex" else f"{head} {g}"

@@ -26,7 +26,7 @@ import re
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
-from shelfsight.tagging.describe.compose import article_phrase
+from shelfsight.tagging.describe.compose import article_phrase, head_noun
 from shelfsight.tagging.describe.facts import Facts, Listing
 from shelfsight.tagging.describe.guard import Support, build_support, remove_claims, tidy
 from shelfsight.tagging.describe.lexicon import GLUED, Claim, Lexicon, singular, words
@@ -112,11 +112,11 @@ class _Slots:
         claims = lexicon.claims(title)
         runs = colour_runs(title, claims)
         colour = title[runs[0][0] : runs[0][1]] if runs else ", ".join(facts.colours)
-        articles = [c.text for c in claims if c.category == "article"]
+        head = head_noun(title, lexicon)
         return cls(
             colour=re.sub(r"\s*&\s*", " and ", colour),
             # A photo's facts have no title: its article-type tag names the product.
-            article=articles[-1] if articles else article_phrase(facts, lexicon),
+            article=head.text if head else article_phrase(facts, lexicon),
             brand=facts.brand,
             patterns=[_pattern_key(m.group()) for m in _PATTERN.finditer(title)],
         )

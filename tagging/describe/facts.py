@@ -37,12 +37,18 @@ _NAMED_AS = ("coloured", "colored", "toned")
 
 
 def title_colours(title: str) -> list[str]:
-    """The colours a title names, as it writes them ("Grey", "Cream" of "Cream-Coloured")."""
+    """The colours a title names, as it writes them ("Grey", "Cream" of "Cream-Coloured");
+    colour words side by side are one colour ("Navy Blue", not navy and blue)."""
     out: list[str] = []
+    last_end = -2
     for word, start, end in words(title):
         written = title[start:end]
         if word in COLOUR_FORMS:
-            out.append(written)
+            if out and title[last_end:start] == " ":
+                out[-1] = f"{out[-1]} {written}"
+            else:
+                out.append(written)
+            last_end = end
             continue
         parts = written.split("-")
         if len(parts) > 1 and parts[-1].lower() in _NAMED_AS:
@@ -81,6 +87,17 @@ def colours_the_title_allows(colours: list[str], title: str) -> list[str]:
         if _colour_keys(c) & allowed or all(w in title_words for w, _, _ in words(c))
     ]
     return kept or named
+
+
+def colours_to_say(colours: list[str], title: str) -> list[str]:
+    """The colours in the title's own words where it names every one of them ("navy
+    blue" for a colour field of Blue, "orange and navy" for Navy: what the shopper reads
+    beside the text), else ``colours``; the title's where no colours are given."""
+    named = title_colours(title)
+    if not colours or not named:
+        return colours or named
+    keys = _colour_keys(" ".join(named))
+    return named if all(_colour_keys(c) & keys for c in colours) else colours
 
 
 def _first(fields: Mapping[str, Any], keys: tuple[str, ...]) -> str:

@@ -183,6 +183,20 @@ def _glued_at(text: str, i: int) -> bool:
 _FIELD_LABEL = re.compile(r"(^\s*|[.;!?]\s*|[a-z])([A-Z][A-Za-z &/-]{0,30}):\s*$")
 
 
+# A value that goes on with another of the same field ("Red and White"): one word goes.
+_LISTED = re.compile(r"\s*(?:,|and\b|or\b|&)", re.I)
+
+
+_FIELD_STOP = re.compile(r"[.;]|" + GLUED.pattern)
+
+
+def _field_end(text: str, i: int) -> int:
+    """Where the field whose value runs through ``i`` ends: its stop, the next glued
+    bullet break ("Floral DoorLight blocking: ..."), or the text's end."""
+    stop = _FIELD_STOP.search(text, i)
+    return stop.start() if stop else len(text)
+
+
 def _cut(text: str, claims: Sequence[Claim]) -> str:
     for c in sorted(claims, key=lambda c: c.start, reverse=True):
         start, end = c.start, c.end
@@ -196,9 +210,11 @@ def _cut(text: str, claims: Sequence[Claim]) -> str:
             end += 1
         before, after = text[:start], text[end:]
         label = _FIELD_LABEL.search(before)
-        if (label and re.match(r"\s*(?:[.;]|$)", after)) or (label and _glued_at(text, end)):
+        if label and not _LISTED.match(after):
+            # The field's value was false: what would be left of it is not its value
+            # ("Pattern: Floral Window" is not "Pattern: Window"), so the field goes whole.
             before = before[: label.start(2)]
-            after = re.sub(r"^\s*[.;]", "", after)
+            after = re.sub(r"^\s*[.;]", "", text[_field_end(text, end) :])
         elif _glued_at(text, start):  # the claim opened a glued bullet: keep a break
             before += " "
         # "blue and red striped" minus red: the coordination goes with it.

@@ -84,7 +84,7 @@ def test_index_killed_at_random_points(fashion_slice, fashion_dir, tmp_path):
     home = tmp_path / "ws"
     run("ingest", fashion_slice, "--images", fashion_dir / "images", "--home", home)
     rng = random.Random(7)
-    for _ in range(3):
+    for _ in range(2):
         run("index", "--home", home, "--batch-size", "4", kill_after=rng.uniform(2.0, 12.0))
         sound(home)
         ws = Workspace.open(home, create=False)

@@ -32,6 +32,17 @@ def server(cnn_home):
 
 
 @pytest.fixture(scope="module")
+def writable(cnn_home, tmp_path_factory):
+    """A server on a private copy of the workspace, for the flows that add products
+    under ids of their own (the review inbox's tests start from an empty inbox instead)."""
+    home = tmp_path_factory.mktemp("writable") / "ws"
+    shutil.copytree(cnn_home, home)
+    s = Server(home)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
@@ -368,39 +379,35 @@ def test_search_results_scroll_into_view(page):
     assert 0 <= top < page.viewport_size["height"] / 2
 
 
-def test_corrected_batch_rows_are_written_back_as_listings(browser, home, new_photos):
+def test_corrected_batch_rows_are_written_back_as_listings(browser, writable, new_photos):
     """Add to catalogue: POST /products with the API key, the corrections included."""
-    writable = Server(home)
-    try:
-        page = browser.new_page(viewport={"width": 1200, "height": 900}, bypass_csp=True)
-        page.goto(writable.url + "/")
-        page.click("#tab-batch")
-        tag_on_batch_tab(page, new_photos[:3], timeout=60_000)
-        first = page.locator("#batch-table tbody tr").first
-        first.locator("input.id").fill("new-1")
-        first.locator("input.title").fill("Test Brand Men Blue Shirt")
-        first.locator("td[data-family=articleType] input").fill("Shirts")
-        page.click("#batch-save")
-        assert "API key" in page.inner_text("#batch-saved")  # none given: nothing sent
-        page.fill("#api-key", "wrong")
-        page.click("#batch-save")
-        page.wait_for_function("document.querySelector('#batch-saved').textContent.includes('key')")
-        assert httpx.get(f"{writable.url}/products/new-1").status_code == 404
-        page.fill("#api-key", "s3cret")
-        page.click("#batch-save")
-        page.wait_for_function(
-            "document.querySelector('#batch-saved').textContent.startsWith('Added')",
-            timeout=60_000,
-        )
-        assert page.inner_text("#batch-saved") == "Added 3 products to the catalogue."
-        product = httpx.get(f"{writable.url}/products/new-1").json()
-        assert product["title"] == "Test Brand Men Blue Shirt"
-        assert product["tags"]["articleType"] == "Shirts"
-        assert "colour" not in product["tags"] and "outline" not in product["tags"]
-        similar = httpx.get(f"{writable.url}/similar/new-1?k=3")
-        assert similar.status_code == 200  # indexed: it can be searched from
-    finally:
-        writable.stop()
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, bypass_csp=True)
+    page.goto(writable.url + "/")
+    page.click("#tab-batch")
+    tag_on_batch_tab(page, new_photos[:3], timeout=60_000)
+    first = page.locator("#batch-table tbody tr").first
+    first.locator("input.id").fill("new-1")
+    first.locator("input.title").fill("Test Brand Men Blue Shirt")
+    first.locator("td[data-family=articleType] input").fill("Shirts")
+    page.click("#batch-save")
+    assert "API key" in page.inner_text("#batch-saved")  # none given: nothing sent
+    page.fill("#api-key", "wrong")
+    page.click("#batch-save")
+    page.wait_for_function("document.querySelector('#batch-saved').textContent.includes('key')")
+    assert httpx.get(f"{writable.url}/products/new-1").status_code == 404
+    page.fill("#api-key", "s3cret")
+    page.click("#batch-save")
+    page.wait_for_function(
+        "document.querySelector('#batch-saved').textContent.startsWith('Added')",
+        timeout=60_000,
+    )
+    assert page.inner_text("#batch-saved") == "Added 3 products to the catalogue."
+    product = httpx.get(f"{writable.url}/products/new-1").json()
+    assert product["title"] == "Test Brand Men Blue Shirt"
+    assert product["tags"]["articleType"] == "Shirts"
+    assert "colour" not in product["tags"] and "outline" not in product["tags"]
+    similar = httpx.get(f"{writable.url}/similar/new-1?k=3")
+    assert similar.status_code == 200  # indexed: it can be searched from
 
 
 def test_the_api_docs_render_in_a_browser_without_the_internet(server, browser):
@@ -621,37 +628,33 @@ def test_batch_grid_zoom_check_only_fill_down_and_new_values(page, new_photos):
 
 
 @pytest.mark.parametrize("width", [1200, 390])
-def test_one_photos_tags_corrected_from_the_pick_list_and_saved(browser, home, new_photos, width):
+def test_one_photos_tags_corrected_from_the_pick_list_and_saved(
+    browser, writable, new_photos, width
+):
     """The one-photo view: each tag a field whose pick list has the runner-ups first, then
     the catalogue's values; saved (the API key) as a catalogue product with the fix."""
-    writable = Server(home)
-    try:
-        page = browser.new_page(viewport={"width": width, "height": 900}, bypass_csp=True)
-        page.goto(writable.url + "/")
-        page.set_input_files("#file", str(new_photos[5]))
-        page.wait_for_selector("#tags li input.fix", timeout=60_000)
-        field = page.locator("#tags li[data-family=articleType] input.fix")
-        options = page.eval_on_selector_all(
-            "#pick-articleType option", "els => els.map(e => e.value)"
-        )
-        tagged = field.input_value()
-        assert options[0] == tagged and len(options) > 3  # the tag, runner-ups, the rest
-        pick = next(v for v in options[1:] if v != tagged)
-        field.fill(pick)
-        assert "edited" in field.get_attribute("class")
-        field.fill("Kaftan Dresses")  # a value the catalogue lacks: allowed, marked new
-        assert "new-value" in field.get_attribute("class")
-        field.fill(pick)
-        page.fill("#one-id", f"fixed-{width}")
-        page.fill("#one-key", "s3cret")
-        page.click("#save-one")
-        page.wait_for_function(
-            "document.querySelector('#save-one-note').textContent.startsWith('Added')",
-            timeout=60_000,
-        )
-        product = httpx.get(f"{writable.url}/products/fixed-{width}").json()
-        assert product["tags"]["articleType"] == pick
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0
-    finally:
-        writable.stop()
+    page = browser.new_page(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page.goto(writable.url + "/")
+    page.set_input_files("#file", str(new_photos[5]))
+    page.wait_for_selector("#tags li input.fix", timeout=60_000)
+    field = page.locator("#tags li[data-family=articleType] input.fix")
+    options = page.eval_on_selector_all("#pick-articleType option", "els => els.map(e => e.value)")
+    tagged = field.input_value()
+    assert options[0] == tagged and len(options) > 3  # the tag, runner-ups, the rest
+    pick = next(v for v in options[1:] if v != tagged)
+    field.fill(pick)
+    assert "edited" in field.get_attribute("class")
+    field.fill("Kaftan Dresses")  # a value the catalogue lacks: allowed, marked new
+    assert "new-value" in field.get_attribute("class")
+    field.fill(pick)
+    page.fill("#one-id", f"fixed-{width}")
+    page.fill("#one-key", "s3cret")
+    page.click("#save-one")
+    page.wait_for_function(
+        "document.querySelector('#save-one-note').textContent.startsWith('Added')",
+        timeout=60_000,
+    )
+    product = httpx.get(f"{writable.url}/products/fixed-{width}").json()
+    assert product["tags"]["articleType"] == pick
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0

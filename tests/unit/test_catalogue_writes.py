@@ -125,3 +125,34 @@ def test_unknown_filters_name_what_exists_and_case_does_not_matter(cat):
         cat.resolve_where({"articletyp": ["Shirts"]})
     with pytest.raises(UnknownFilter, match="did you mean Shirts"):
         cat.resolve_where({"articleType": ["Shirtz"]})
+
+
+def test_a_write_that_reads_first_waits_for_another_writer_instead_of_failing(cat):
+    """Two connections write at once, the first reading before it writes (as the review
+    refit does when it stores its thresholds beside an accept). A deferred transaction
+    would fail at its first write with "database is locked", without waiting; an
+    immediate one makes the second writer wait its turn, and both land."""
+    cat.set_meta("n", 0)
+    inside, second_started, errors = threading.Event(), threading.Event(), []
+
+    def second_writer():
+        other = Catalogue(cat.path)
+        try:
+            inside.wait(5)
+            second_started.set()
+            other.set_meta("other", 1)
+        except sqlite3.Error as e:
+            errors.append(e)
+        finally:
+            other.close()
+
+    t = threading.Thread(target=second_writer)
+    t.start()
+    with cat.transaction():
+        n = cat.get_meta("n")  # the read that pins this transaction's snapshot
+        inside.set()
+        second_started.wait(5)
+        t.join(0.5)  # a deferred transaction lets the other writer commit meanwhile
+        cat.set_meta("n", n + 1)
+    t.join()
+    assert errors == [] and cat.get_meta("n") == 1 and cat.get_meta("other") == 1

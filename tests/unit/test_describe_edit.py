@@ -68,3 +68,35 @@ def test_every_word_comes_from_the_scaffold_or_the_facts():
 
 def test_no_description_to_edit_gives_none():
     assert edit_description(facts("Parx Men Blue Shirt"), [Listing("4", "x", "")], LEX) is None
+
+
+def test_a_set_is_its_first_piece_with_the_rest():
+    """ "Kurta with Palazzos" was described as "Grey palazzos for women": the last product
+    noun of a title is not the product when it follows "with"."""
+    from shelfsight.tagging.describe.compose import head_clause
+
+    lx = Lexicon(["Ahalyaa"], articles=["kurta", "palazzos", "trousers", "dupatta"])
+    kurta = Facts(
+        title="Ahalyaa Women Grey Printed Layered Kurta with Palazzos",
+        brand="Ahalyaa",
+        gender="Women",
+        colours=["Grey"],
+    )
+    assert head_clause(kurta, lx) == "Grey kurta with palazzos for women by Ahalyaa"
+    scaffold = Listing("2", "Libas Women Pink Kurta", "Pink printed kurta, has a round neck")
+    out = edit_description(kurta, [scaffold], lx)
+    assert out is not None and out.text.startswith("Grey printed kurta")
+    detail = Facts(title="Parx Men Shirt with Printed Detail", gender="Men")
+    assert head_clause(detail, lx) == "Shirt for men"
+
+
+def test_the_title_says_the_colours_in_its_own_words():
+    from shelfsight.tagging.describe.facts import colours_to_say, title_colours
+
+    assert title_colours("Navy Blue Solid Skinny Fit Jeggings") == ["Navy Blue"]
+    assert title_colours("Red & White Window Curtain") == ["Red", "White"]
+    # The colour field's Blue and Navy, as the title writes them.
+    assert colours_to_say(["Blue"], "Women Navy Blue Jeggings") == ["Navy Blue"]
+    assert colours_to_say(["Navy"], "Boys Orange & Navy Pullover") == ["Orange", "Navy"]
+    assert colours_to_say(["Green"], "Women Navy Blue Jeggings") == ["Green"]
+    assert colours_to_say([], "Women Navy Blue Jeggings") == ["Navy Blue"]

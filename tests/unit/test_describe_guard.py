@@ -125,3 +125,19 @@ def test_a_removed_field_value_takes_its_label_and_glued_bullets_stay_apart():
     bullets = "A pair of sneakers, lace-up detailSynthetic upperCushioned footbed"
     kept = "A pair of sneakers, lace-up detail upperCushioned footbed"
     assert without(bullets, "synthetic") == kept
+
+
+def test_a_field_whose_value_was_false_goes_whole_and_a_listed_one_loses_one_word():
+    """Myntra's curtains: "Pattern: Floral DoorLight blocking: Regular" from a floral
+    neighbour, for a plain curtain, once became "Pattern: Door", a pattern no one has."""
+    from shelfsight.tagging.describe.details import DetailSlots
+
+    lx = Lexicon(details=DetailSlots({"pattern": {"floral": 9, "solid": 4}}))
+
+    def without(text, *values):
+        return remove_claims(text, [c for c in lx.claims(text) if c.canonical in values])
+
+    sheet = "Set content: 2 Door curtainsPattern: Floral DoorLight blocking: Regular"
+    assert without(sheet, "floral") == "Set content: 2 Door curtainsLight blocking: Regular"
+    assert without("Pattern: Floral Window. Lining: No", "floral") == "Lining: No"
+    assert without("Colour: Red and White. Lining: No", "red") == "Colour: White. Lining: No"

@@ -95,3 +95,12 @@ def test_gpu_search_matches_cpu(clustered):
         gpu = idx.search(vecs[:100], 10).keys
         overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(cpu, gpu, strict=True)])
         assert overlap >= 0.95  # fp16 storage on the GPU reorders near-ties only
+
+
+def test_ivfpq_trains_no_polysemous_codes_it_never_searches_with():
+    import faiss
+
+    from shelfsight.indexer.index_types import new_index
+
+    index = new_index(plan_index("ivfpq", 4000, 32), 32)  # owns what extract points into
+    assert not faiss.downcast_index(faiss.extract_index_ivf(index)).do_polysemous_training
