@@ -79,8 +79,9 @@ def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
 
 
 def colour_phrase(facts: Facts) -> str:
-    """The product's colours in words; the title's where no colour was given (a listing
-    of a title and a brand still has one)."""
+    """The product's colours in words, as the title writes them where it names each one
+    (``colours_to_say``): "navy blue" for a field's Blue; the title's where no colour was
+    given (a listing of a title and a brand still has one)."""
     return " and ".join(c.lower() for c in colours_to_say(facts.colours, facts.title)[:2])
 
 
