@@ -3,10 +3,12 @@
 length and tone.
 
     python scripts/bench_describe.py --home WS --images ../shared/data/fashion/images \
-        --limit 40 [--backend edit|transformers|openai] [--json out.json]
+        --limit 40 [--backend edit|transformers|openai] [--targets id,photo] [--json out.json]
 
 Prints the preparation time and, per target kind (id, photo) and setting, the median and
-90th percentile seconds and the mean words. A photo's time includes tagging it (the
+90th percentile seconds, the mean words, the share of texts in the length's word range and
+the words per text that the product's facts do not contain (``ungrounded``, the audit of
+``eval describe``). A photo's time includes tagging it (the
 facts) and finding its neighbours.
 """
 
@@ -23,17 +25,26 @@ from shelfsight.indexer.images import decode_bytes, read_image_file
 from shelfsight.indexer.workspace import Workspace
 from shelfsight.tagging.describe.backends import load_backend
 from shelfsight.tagging.describe.catalogue import CatalogueDescriber, DescribeRequest
-from shelfsight.tagging.describe.writer import DescribeOptions, DescriptionWriter
+from shelfsight.tagging.describe.controls import WORD_RANGES
+from shelfsight.tagging.describe.grounding import ungrounded_words
+from shelfsight.tagging.describe.writer import DescribeOptions, Description, DescriptionWriter
 from shelfsight.tagging.evaluation.describe import CONTROL_SETTINGS
 from shelfsight.tagging.search.visual import NeighbourSearch
 
 
-def _summary(seconds: list[float], words: list[int]) -> dict[str, float]:
+def _summary(length: str, seconds: list[float], texts: list[Description]) -> dict[str, float]:
     ordered = sorted(seconds)
+    words = [len(d.text.split()) for d in texts]
+    span = WORD_RANGES.get(length)
+    loose = ungrounded_words([d.text for d in texts], [d.facts for d in texts])
     return {
         "median_s": round(statistics.median(ordered), 4),
         "p90_s": round(ordered[int(0.9 * (len(ordered) - 1))], 4),
         "mean_words": round(sum(words) / len(words), 1),
+        "in_range": round(sum(span.low <= w <= span.high for w in words) / len(words), 3)
+        if span
+        else float("nan"),
+        "ungrounded_rate": round(sum(len(w) for w in loose) / len(texts), 3),
     }
 
 
@@ -44,6 +55,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--backend", default="edit")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targets", default="id,photo", help="id, photo or both (comma-separated).")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -58,9 +70,12 @@ def main() -> None:
     photos = [args.images / f"{i}.jpg" for i in ids if (args.images / f"{i}.jpg").is_file()]
 
     result: dict[str, object] = {"backend": describer.describer.label, "prepare_s": prepare_s}
+    wanted = set(args.targets.split(","))
     for kind, targets in (("id", ids), ("photo", photos)):
+        if kind not in wanted:
+            continue
         for length, tone in CONTROL_SETTINGS:
-            seconds, words = [], []
+            seconds, texts = [], []
             for target in targets:
                 opts = DescribeOptions(length=length, tone=tone)
                 started = time.perf_counter()
@@ -71,14 +86,15 @@ def main() -> None:
                     query = search.query_for_image(image, exclude_same_image=True)
                     d = describer.describe_query(query, DescribeRequest(force=True), opts)
                 seconds.append(time.perf_counter() - started)
-                words.append(len(d.text.split()))
-            result[f"{kind} {length}/{tone}"] = _summary(seconds, words)
+                texts.append(d)
+            result[f"{kind} {length}/{tone}"] = _summary(length, seconds, texts)
     print(f"backend {result['backend']}: prepared in {prepare_s:.1f} s")
     for key, value in result.items():
         if isinstance(value, dict):
             print(
                 f"{key:<24} median {value['median_s']:.3f} s  p90 {value['p90_s']:.3f} s  "
-                f"{value['mean_words']:.1f} words"
+                f"{value['mean_words']:.1f} words  in range {value['in_range']:.2f}  "
+                f"ungrounded {value['ungrounded_rate']:.3f}"
             )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

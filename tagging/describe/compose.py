@@ -12,7 +12,7 @@ import re
 
 from shelfsight.tagging.describe.clauses import Clause
 from shelfsight.tagging.describe.facts import Facts, colours_to_say
-from shelfsight.tagging.describe.lexicon import Claim, Lexicon, is_plural, singular
+from shelfsight.tagging.describe.lexicon import Claim, Lexicon, is_plural, one_piece, singular
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
@@ -24,7 +24,7 @@ _FIT = re.compile(r"\b([A-Za-z]+(?:-[A-Za-z]+)?)\s+Fit\b")
 # The words this module writes itself (the vocabulary guard accepts them).
 _OWN = (
     "for by made wear sportswear ethnic formal with touches of and a piece from unisex this "
-    "these comes in fit"
+    "these comes in fit sold"
 )
 COMPOSE_WORDS = frozenset(_OWN.split())
 
@@ -139,6 +139,39 @@ def summary_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause |
     return Clause(text.replace(f" and {be} ", " and "), sentence_start=True)
 
 
+def listing_name(title: str, lexicon: Lexicon) -> str:
+    """What the title calls the product, without its gender words ("Puma Women cat line
+    tee Purple Tshirts" -> "Puma cat line tee Purple Tshirts"): a name, not who it is
+    for. Its product noun and colours stay; cut out, the words left were adjectives of
+    nothing ("Sold as the Manchester United Printed")."""
+    name = title
+    for c in reversed(lexicon.claims(title)):
+        if c.category == "gender":
+            name = name[: c.start] + name[c.end :]
+    return one_piece(" ".join(name.split()))
+
+
+# The name is said when it tells this many words the text does not: a title the head clause
+# restates ("Ginger by Lifestyle Women Navy Blue Solid Skinny Fit Jeggings") gets none.
+_NAME_NEWS = 2
+
+
+def name_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause | None:
+    """ "Sold as the Puma cat line tee Purple Tshirts": the listing's own name for the
+    product, which the head clause (colour, usage, kind, gender) leaves out: its brand and
+    model where the catalogue has no brand column (the fashion sample), a range's name.
+    Every word is the title's. Said only when it tells what neither the text nor the
+    facts' summary sentence (brand, colours) will: a name that only repeats them was a
+    third telling of "Flying Machine ... Pullover"."""
+    name = listing_name(facts.title, lexicon)
+    told = " ".join([said, facts.brand, *facts.colours])
+    known = {w.lower() for w in re.findall(r"[\w']+", told)}
+    news = [w for w in re.findall(r"[\w']+", name) if w.lower() not in known and len(w) > 2]
+    if len(news) < _NAME_NEWS:
+        return None
+    return Clause(f"Sold as the {name}", sentence_start=True)
+
+
 def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -> list[Clause]:
     """Short clauses, each one fact the text (``said``) does not state yet, for
     lengthening it (most telling first), then the facts' summary sentence."""
@@ -164,5 +197,6 @@ def fact_clauses(facts: Facts, lexicon: Lexicon | None = None, said: str = "") -
         low = name.lower()
         out.append(f"made of {value.lower()}" if low == "material" else f"{low} {value.lower()}")
     clauses = [Clause(t) for t in out]
-    summary = summary_sentence(facts, lexicon or Lexicon(), said)
-    return [*clauses, summary] if summary else clauses
+    lexicon = lexicon or Lexicon()
+    sentences = (name_sentence(facts, lexicon, said), summary_sentence(facts, lexicon, said))
+    return [*clauses, *(s for s in sentences if s)]

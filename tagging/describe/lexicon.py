@@ -207,10 +207,27 @@ def words(text: str) -> list[tuple[str, int, int]]:
     out = []
     for m in _WORD.finditer(text):
         token, start = m.group(), m.start()
-        cuts = [0, *(g.start() for g in GLUED.finditer(token)), len(token)]
+        # A word the lexicon knows whole is one word: "SweatShirt" in a title was a
+        # "Shirt", and a sweatshirt was described as a shirt.
+        glued = () if _canonical(token.lower()) else GLUED.finditer(token)
+        cuts = [0, *(g.start() for g in glued), len(token)]
         for a, b in itertools.pairwise(cuts):
             out.append((token[a:b].lower(), start + a, start + b))
     return out
+
+
+def one_piece(text: str) -> str:
+    """Words the lexicon knows whole but written glued ("SweatShirt") in one piece
+    ("Sweatshirt"), so that a text quoting a title is not cut at them as at a lost bullet
+    break (``GLUED``)."""
+
+    def piece(m: re.Match[str]) -> str:
+        token = m.group()
+        if GLUED.search(token) and _canonical(token.lower()):
+            return token[:1] + token[1:].lower()
+        return token
+
+    return _WORD.sub(piece, text)
 
 
 def _split_hyphenated(word: str, start: int) -> list[tuple[str, int, int]]:

@@ -1,10 +1,17 @@
 """Length and tone controls, clauses, facts-only composition and the product-noun guard."""
 
 from shelfsight.tagging.describe.clauses import Clause, join_clauses, split_clauses, uses_final_and
-from shelfsight.tagging.describe.compose import fact_clauses, head_clause, summary_sentence
+from shelfsight.tagging.describe.compose import (
+    fact_clauses,
+    head_clause,
+    listing_name,
+    name_sentence,
+    summary_sentence,
+)
 from shelfsight.tagging.describe.controls import WORD_RANGES, apply_tone, fit_length, total_words
 from shelfsight.tagging.describe.edit import drop_foreign_products
 from shelfsight.tagging.describe.facts import Facts, Listing
+from shelfsight.tagging.describe.grounding import ungrounded_words
 from shelfsight.tagging.describe.guard import build_support
 from shelfsight.tagging.describe.lexicon import Lexicon, catalogue_nouns
 from shelfsight.tagging.describe.vocabulary import Vocabulary
@@ -131,6 +138,41 @@ def test_describer_removes_a_planted_foreign_noun_and_a_non_word_at_every_length
             assert out.text.lower().startswith(
                 ("navy blue", "a ", "an ", "meet", "say", "look", "get", "introducing")
             )
+
+
+def test_a_title_without_a_brand_column_lends_the_text_its_name():
+    # The fashion sample has no brand column: its brand and model are only in the title.
+    record = {"articleType": "Tshirts", "usage": "Casual", "season": "Fall"}
+    title = "Puma Women cat line tee Purple Tshirts"
+    facts = Facts(title=title, gender="Women", colours=["Purple"], tags=record)
+    lx = Lexicon()
+    assert listing_name(facts.title, lx) == "Puma cat line tee Purple Tshirts"
+    head = head_clause(facts, lx)
+    name = name_sentence(facts, lx, head)
+    assert name is not None and name.sentence_start
+    assert name.text == "Sold as the Puma cat line tee Purple Tshirts"
+    text = DescriptionWriter().describe(facts, [], DescribeOptions(length="medium")).text
+    assert "Sold as the Puma cat line tee" in text and len(text.split()) >= 15
+    assert ungrounded_words([text], [facts]) == [[]]
+    # A title the text already restates, brand and colours included, lends nothing.
+    said = "Navy blue solid jeggings, in a skinny fit"
+    listing = Facts(
+        title="Ginger by Lifestyle Women Navy Blue Solid Skinny Fit Jeggings",
+        brand="Ginger by Lifestyle",
+        gender="Women",
+        colours=["Navy Blue"],
+    )
+    assert name_sentence(listing, lx, said) is None
+
+
+def test_a_glued_product_word_in_a_title_is_that_product():
+    # "SweatShirt" was cut at its capital as a lost bullet break: a sweatshirt became a
+    # "shirt", and quoting the title left "Sweat" and "Shirt" ungrounded.
+    facts = Facts(title="Puma Men Logo Hooded Black SweatShirt", gender="Men", colours=["Black"])
+    lx = Lexicon()
+    assert head_clause(facts, lx) == "Black sweatshirt for men"
+    text = DescriptionWriter().describe(facts, [], DescribeOptions(length="medium")).text
+    assert "Sweatshirt" in text and ungrounded_words([text], [facts]) == [[]]
 
 
 def test_a_text_shorter_than_its_length_says_why():
