@@ -12,7 +12,14 @@ import re
 
 from shelfsight.tagging.describe.clauses import Clause
 from shelfsight.tagging.describe.facts import Facts, colours_to_say
-from shelfsight.tagging.describe.lexicon import Claim, Lexicon, is_plural, one_piece, singular
+from shelfsight.tagging.describe.lexicon import (
+    Claim,
+    Lexicon,
+    as_said,
+    is_plural,
+    one_piece,
+    singular,
+)
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
@@ -62,19 +69,38 @@ def set_pieces(title: str, lexicon: Lexicon) -> str:
     return rest.lower().strip() if pieces and pieces[-1].end == len(rest.rstrip()) else ""
 
 
+# A title that counts its products ("Pack of 3 Socks", "Set of 2 Curtains") means its plural.
+_COUNTED = re.compile(r"\b(?:pack|set|pair|combo)s?\s+of\b", re.I)
+
+
+def _type_value(facts: Facts) -> str:
+    for key in _TYPE_KEYS:
+        if value := facts.tags.get(key) or facts.extra.get(key):
+            return value
+    return ""
+
+
+def _is_type_label(head: Claim, facts: Facts) -> bool:
+    """Whether the title's product noun is the catalogue's type label ("... Purple
+    Tshirts" with articleType Tshirts: a category's name, not a count of products)."""
+    label = _type_value(facts).lower().split()
+    return bool(label) and label[-1] == head.text.lower() and not _COUNTED.search(facts.title)
+
+
 def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
     """What the product is, in words ("casual shirt", "t-shirt"): the title's product noun,
-    else its article-type tag."""
+    else its article-type tag; one product in the singular unless it is a pair ("shoes").
+    The sample's titles end on their type's label ("Puma Men Black Watches"), and a watch
+    was "Black casual watches for men" from its record and "Black watch" from its photo."""
     head = head_noun(facts.title, lexicon)
     if head is not None:
-        return head.text.lower()
-    for key in _TYPE_KEYS:
-        value = facts.tags.get(key) or facts.extra.get(key)
-        if value:
-            found = [c for c in lexicon.claims(value) if c.category == "article"]
-            if found:
-                return found[-1].canonical
-            return " ".join(singular(w) for w in value.lower().split())
+        return as_said(head.canonical) if _is_type_label(head, facts) else head.text.lower()
+    if value := _type_value(facts):
+        found = [c for c in lexicon.claims(value) if c.category == "article"]
+        if found:
+            return as_said(found[-1].canonical)
+        said = [singular(w) for w in value.lower().split()]
+        return " ".join([*said[:-1], as_said(said[-1])]) if said else ""
     return ""
 
 
@@ -126,7 +152,7 @@ def summary_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause |
     claims = [c for c in lexicon.claims(article) if c.category == "article"]
     if claims:  # "tshirt" as the title writes it -> "t-shirt"
         c = claims[-1]
-        article = article[: c.start] + c.canonical + article[c.end :]
+        article = article[: c.start] + as_said(c.canonical) + article[c.end :]
     noun = article.split()[-1]
     plural = is_plural(noun)
     be = "are" if plural else "is"  # "These jeggings ... are from", not "is from"

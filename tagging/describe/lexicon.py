@@ -123,6 +123,15 @@ _NOT_PLURAL = {
     "pyjamas",
 }
 
+# Sold and worn in twos: said in the plural even of one product ("black casual shoes").
+_PAIRS = {"shoe", "sneaker", "sandal", "loafer", "slipper", "flip-flop", "sock", "earring"}
+_PAIRS |= {"flat", "heel", "boot", "glove", "cufflink", "stud"}
+
+
+def as_said(canonical: str) -> str:
+    """A product noun as a shopper says it of one product: "watch", but "shoes"."""
+    return canonical + "s" if canonical in _PAIRS else canonical
+
 
 # Head nouns of titles that have an everyday second meaning ("tank top", "cream" the
 # colour, "belt loops", "gift set"): as product nouns they would delete true clauses.

@@ -175,6 +175,22 @@ def test_a_glued_product_word_in_a_title_is_that_product():
     assert "Sweatshirt" in text and ungrounded_words([text], [facts]) == [[]]
 
 
+def test_one_product_is_said_in_the_singular_unless_it_is_a_pair():
+    # The sample's titles end on their type's label: one watch is not "watches".
+    lx = Lexicon()
+    watch = Facts(title="Titan Men Black Watches", gender="Men", tags={"articleType": "Watches"})
+    assert head_clause(watch, lx) == "Black watch for men"
+    shoes = Facts(title="iD Men Casual Black Shoes", tags={"articleType": "Casual Shoes"})
+    assert head_clause(shoes, lx) == "Black shoes"
+    pack = Facts(title="Fila Women White Pack of 3 Socks", tags={"articleType": "Socks"})
+    assert head_clause(pack, lx) == "White socks"
+    # A photo's facts (its type tag, no title) say the same as its record.
+    photo = Facts(gender="Men", colours=["Black"], tags={"articleType": "Casual Shoes"})
+    assert head_clause(photo, lx) == "Black shoes for men"
+    summary = summary_sentence(Facts(brand="Puma", colours=["Black"], tags=photo.tags), lx)
+    assert summary is not None and summary.text == "These shoes are from Puma, in black"
+
+
 def test_a_text_shorter_than_its_length_says_why():
     from shelfsight.tagging.describe.writer import Description
 
