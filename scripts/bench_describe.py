@@ -32,7 +32,9 @@ from shelfsight.tagging.evaluation.describe import CONTROL_SETTINGS
 from shelfsight.tagging.search.visual import NeighbourSearch
 
 
-def _summary(length: str, seconds: list[float], texts: list[Description]) -> dict[str, float]:
+def _summary(
+    length: str, seconds: list[float], texts: list[Description]
+) -> dict[str, float | None]:
     ordered = sorted(seconds)
     words = [len(d.text.split()) for d in texts]
     span = WORD_RANGES.get(length)
@@ -41,9 +43,10 @@ def _summary(length: str, seconds: list[float], texts: list[Description]) -> dic
         "median_s": round(statistics.median(ordered), 4),
         "p90_s": round(ordered[int(0.9 * (len(ordered) - 1))], 4),
         "mean_words": round(sum(words) / len(words), 1),
+        # None for "house": it has no range (NaN is not JSON)
         "in_range": round(sum(span.low <= w <= span.high for w in words) / len(words), 3)
         if span
-        else float("nan"),
+        else None,
         "ungrounded_rate": round(sum(len(w) for w in loose) / len(texts), 3),
     }
 
@@ -91,9 +94,10 @@ def main() -> None:
     print(f"backend {result['backend']}: prepared in {prepare_s:.1f} s")
     for key, value in result.items():
         if isinstance(value, dict):
+            in_range = "-" if value["in_range"] is None else f"{value['in_range']:.2f}"
             print(
                 f"{key:<24} median {value['median_s']:.3f} s  p90 {value['p90_s']:.3f} s  "
-                f"{value['mean_words']:.1f} words  in range {value['in_range']:.2f}  "
+                f"{value['mean_words']:.1f} words  in range {in_range}  "
                 f"ungrounded {value['ungrounded_rate']:.3f}"
             )
     if args.json:

@@ -191,6 +191,8 @@ def name_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause | No
     third telling of "Flying Machine ... Pullover"."""
     name = listing_name(facts.title, lexicon)
     told = " ".join([said, facts.brand, *facts.colours])
+    # Hyphens split here (not ``lexicon.words``): a text's "self-design" tells the
+    # title's "Self Design".
     known = {w.lower() for w in re.findall(r"[\w']+", told)}
     news = [w for w in re.findall(r"[\w']+", name) if w.lower() not in known and len(w) > 2]
     if len(news) < _NAME_NEWS:
