@@ -13,11 +13,13 @@ import re
 from shelfsight.tagging.describe.clauses import Clause
 from shelfsight.tagging.describe.facts import Facts, colours_to_say
 from shelfsight.tagging.describe.lexicon import (
+    AMBIGUOUS_NOUNS,
     Claim,
     Lexicon,
     as_said,
     is_plural,
     one_piece,
+    said_as_written,
     singular,
 )
 
@@ -52,6 +54,13 @@ def head_noun(title: str, lexicon: Lexicon) -> Claim | None:
     claims = [c for c in lexicon.claims(title) if c.category == "article"]
     if not claims:
         return None
+    first = _WITH.search(title)
+    if first is not None and first.start() < claims[0].start:
+        lead = title[: first.start()].split()
+        # "Top with Dhoti Pants": the pieces are known, the product ("top", a word of other
+        # meanings) is not. "Striped with Floral Detail Kurta" is still a kurta.
+        if lead and lead[-1].lower() in AMBIGUOUS_NOUNS:
+            return None
     cut = _WITH.search(title, claims[0].end)
     before = [c for c in claims if cut is None or c.end <= cut.start()]
     return (before or claims)[-1]
@@ -80,11 +89,13 @@ def _type_value(facts: Facts) -> str:
     return ""
 
 
-def _is_type_label(head: Claim, facts: Facts) -> bool:
+def _is_type_label(head: Claim, facts: Facts, lexicon: Lexicon) -> bool:
     """Whether the title's product noun is the catalogue's type label ("... Purple
     Tshirts" with articleType Tshirts: a category's name, not a count of products)."""
-    label = _type_value(facts).lower().split()
-    return bool(label) and label[-1] == head.text.lower() and not _COUNTED.search(facts.title)
+    label = [c for c in lexicon.claims(_type_value(facts)) if c.category == "article"]
+    return (
+        bool(label) and label[-1].canonical == head.canonical and not _COUNTED.search(facts.title)
+    )
 
 
 def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
@@ -94,10 +105,15 @@ def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
     was "Black casual watches for men" from its record and "Black watch" from its photo."""
     head = head_noun(facts.title, lexicon)
     if head is not None:
-        return as_said(head.canonical) if _is_type_label(head, facts) else head.text.lower()
+        if _is_type_label(head, facts, lexicon):
+            return as_said(head.canonical)
+        # A compound in one spelling ("t-shirts", not "t- shirts"), else as the title has it.
+        return said_as_written(head) if " " in head.text else head.text.lower()
     if value := _type_value(facts):
         found = [c for c in lexicon.claims(value) if c.category == "article"]
-        if found:
+        # A label's product is its last word: "Shoe Accessories" are not shoes, and a
+        # "Duffel Bag" is more than a duffel.
+        if found and found[-1].end == len(value.rstrip()):
             return as_said(found[-1].canonical)
         said = [singular(w) for w in value.lower().split()]
         return " ".join([*said[:-1], as_said(said[-1])]) if said else ""
@@ -150,9 +166,9 @@ def summary_sentence(facts: Facts, lexicon: Lexicon, said: str = "") -> Clause |
     if said and not any(news):
         return None
     claims = [c for c in lexicon.claims(article) if c.category == "article"]
-    if claims:  # "tshirt" as the title writes it -> "t-shirt"
+    if claims:  # "tshirt" as the title writes it -> "t-shirt", "tshirts" -> "t-shirts"
         c = claims[-1]
-        article = article[: c.start] + as_said(c.canonical) + article[c.end :]
+        article = article[: c.start] + said_as_written(c) + article[c.end :]
     noun = article.split()[-1]
     plural = is_plural(noun)
     be = "are" if plural else "is"  # "These jeggings ... are from", not "is from"

@@ -99,19 +99,25 @@ sweater sweatshirt hoodie cardigan shoe sneaker sandal loafer slipper flip-flop 
 backpack wallet sunglasses scarf stole dupatta leggings jeggings joggers bra briefs boxers
 jumpsuit tunic lehenga earring necklace bracelet bangle pendant perfume deodorant lipstick
 kajal curtain bedsheet cushion towel watch trackpants capris dungarees romper kurta-set
-duffel clutch tote sling underwear innerwear lingerie nightwear pyjamas swimwear nightdress
+pants sweatpants tights stocking vest duffel clutch tote sling underwear innerwear lingerie
+nightwear pyjamas swimwear nightdress
 """
 _ARTICLE_SYNONYMS = {
     "tshirt": "t-shirt",
     "tee": "t-shirt",
     "sari": "saree",
     "trackpant": "trackpants",
+    "scarfs": "scarf",
     "track-pants": "trackpants",
 }
 _NOT_PLURAL = {
     "jeans",
     "shorts",
     "trousers",
+    "pants",
+    "sweatpants",
+    "trackpants",
+    "tights",
     "leggings",
     "jeggings",
     "joggers",
@@ -125,12 +131,32 @@ _NOT_PLURAL = {
 
 # Sold and worn in twos: said in the plural even of one product ("black casual shoes").
 _PAIRS = {"shoe", "sneaker", "sandal", "loafer", "slipper", "flip-flop", "sock", "earring"}
-_PAIRS |= {"flat", "heel", "boot", "glove", "cufflink", "stud"}
+_PAIRS |= {"flat", "heel", "boot", "glove", "cufflink", "stud", "stocking"}
+
+
+# Canonical forms written as one word that a shopper writes as two.
+_SPOKEN = {"trackpants": "track pants", "kurta-set": "kurta set"}
 
 
 def as_said(canonical: str) -> str:
     """A product noun as a shopper says it of one product: "watch", but "shoes"."""
-    return canonical + "s" if canonical in _PAIRS else canonical
+    return _SPOKEN.get(canonical, canonical) + ("s" if canonical in _PAIRS else "")
+
+
+def plural(noun: str) -> str:
+    """ "t-shirts", "watches", "dresses", "scarves"; a noun that is plural already stays."""
+    if is_plural(noun):
+        return noun
+    if noun in _IRREGULAR:
+        return _IRREGULAR[noun]
+    return noun + ("es" if noun.endswith(("ch", "sh", "x", "ss")) else "s")
+
+
+def said_as_written(claim: Claim) -> str:
+    """A product noun in the number its text wrote it, in one spelling: "Sweat Shirts" ->
+    "sweatshirts", "T- Shirts" -> "t-shirts", "Track Pant" -> "track pants"."""
+    said = as_said(claim.canonical)
+    return plural(said) if is_plural(claim.text.split()[-1].lower()) else said
 
 
 # Head nouns of titles that have an everyday second meaning ("tank top", "cream" the
@@ -150,7 +176,19 @@ def is_plural(noun: str) -> bool:
     return noun in _NOT_PLURAL or singular(noun) != noun
 
 
+# Plurals no suffix rule makes: "scarves" was said "scarve".
+_IRREGULAR = {
+    "scarf": "scarves",
+    "knife": "knives",
+    "shelf": "shelves",
+    "accessory": "accessories",
+}
+_IRREGULAR_SINGULAR = {v: k for k, v in _IRREGULAR.items()}
+
+
 def singular(noun: str) -> str:
+    if noun in _IRREGULAR_SINGULAR:
+        return _IRREGULAR_SINGULAR[noun]
     if noun.endswith(("sses", "ches", "shes", "xes")):
         return noun[:-2]
     if noun.endswith("s") and not noun.endswith("ss") and noun not in _NOT_PLURAL:
@@ -162,23 +200,26 @@ def _word_set(block: str) -> set[str]:
     return set(block.split())
 
 
-def _with_plurals(words: Iterable[str], synonyms: dict[str, str]) -> dict[str, str]:
+def _with_plurals(
+    words: Iterable[str], synonyms: dict[str, str], nouns: bool = False
+) -> dict[str, str]:
+    """Each word and its plural; ``nouns`` (products) also "dresses" of "dress" ("dresses"
+    was no product noun), which a material must not get ("glasses" is not glass)."""
     forms: dict[str, str] = {}
     for w in words:
         canon = synonyms.get(w, w)
         forms[w] = canon
-        if w in _NOT_PLURAL or w.endswith("s"):
-            continue
-        forms[w + ("es" if w.endswith(("ch", "sh", "x")) else "s")] = canon
+        if nouns or not w.endswith("s"):
+            forms.setdefault(plural(w), canon)
     for w, canon in synonyms.items():
         forms.setdefault(w, canon)
-        forms.setdefault(w + "s", canon)
+        forms.setdefault(plural(w), canon)
     return forms
 
 
 COLOUR_FORMS = _with_plurals(_word_set(_COLOURS), _COLOUR_SYNONYMS)
 MATERIAL_FORMS = _with_plurals(_word_set(_MATERIALS), _MATERIAL_SYNONYMS)
-ARTICLE_FORMS = _with_plurals(_word_set(_ARTICLES), _ARTICLE_SYNONYMS)
+ARTICLE_FORMS = _with_plurals(_word_set(_ARTICLES), _ARTICLE_SYNONYMS, nouns=True)
 # Colour words are plurals only by accident ("blues" is fine); no "golds" needed, but harmless.
 
 _COMPOUND_PARTS = ("colour", "material")
@@ -318,6 +359,9 @@ class Lexicon:
             for m in self._brand_re.finditer(text):
                 out.append(Claim("brand", m.group().lower(), m.group(), m.start(), m.end()))
         taken = [(c.start, c.end) for c in out]
+        for start, end, canonical in self._compounds(text, taken):
+            out.append(Claim("article", canonical, text[start:end], start, end))
+            taken.append((start, end))
         for word, start, end in words(text):
             if any(s <= start < e for s, e in taken):
                 continue
@@ -335,6 +379,30 @@ class Lexicon:
         if self.details:
             out.extend(self._detail_claims(text, [(c.start, c.end) for c in out]))
         return sorted(out, key=lambda c: c.start)
+
+    def _compounds(self, text: str, taken: list[tuple[int, int]]) -> Iterable[tuple[int, int, str]]:
+        """Product nouns written as two words ("Flip Flops", "Track Pants", "Sweat
+        Shirts", "T- Shirts"): (start, end, canonical). Read a word at a time, a sample
+        product was a "casual flop", a "sports pant", and a sweatshirt a "shirt" (258 titles
+        of the fashion sample and Myntra's listings)."""
+        toks = words(text)
+        i = 0
+        while i + 1 < len(toks):
+            (a, s, _), (b, t, e) = toks[i], toks[i + 1]
+            joined = next((j for j in (a + b, f"{a}-{b}") if self._article(j)), None)
+            if (
+                joined
+                and _COMPOUND_GAP.fullmatch(text[s + len(a) : t])
+                and not any(x <= s < y or x <= t < y for x, y in taken)
+            ):
+                yield s, e, self._article(joined)
+                i += 2
+                continue
+            i += 1
+
+    def _article(self, word: str) -> str:
+        """The canonical product noun ``word`` is, or ""."""
+        return ARTICLE_FORMS.get(word) or self.articles.get(word, "")
 
     @classmethod
     def for_catalogue(
@@ -389,6 +457,8 @@ class Lexicon:
         return values
 
 
+# Between the two words of a product noun: a space, or a hyphen a title spaced ("T- Shirts").
+_COMPOUND_GAP = re.compile(r"\s*-?\s*")
 # A clause of a description (a glued bullet point starts one), and a "Field: value" label.
 _DETAIL_CLAUSE = re.compile(r"[^,;.!?\n]+?(?=[,;.!?\n]|(?<=[a-z])(?=[A-Z][a-z])|$)")
 _DETAIL_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")

@@ -18,7 +18,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from shelfsight.tagging.describe.facts import Facts
 from shelfsight.tagging.describe.guard import tidy
-from shelfsight.tagging.describe.lexicon import words
+from shelfsight.tagging.describe.lexicon import ARTICLE_FORMS, words
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
 _CLAUSE = re.compile(r"[^,;]+[,;]*")
@@ -35,6 +35,9 @@ def general_english() -> set[str]:
 class Vocabulary:
     def __init__(self, known: Iterable[str], general: bool = False) -> None:
         self.known = {w.lower() for w in known} | ENGLISH_STOP_WORDS
+        # The lexicon's product nouns are words in every catalogue: "sweatpants" said of a
+        # title's "Sweat Pants" took its sentence with it as a word nobody writes.
+        self.known |= {*ARTICLE_FORMS, *ARTICLE_FORMS.values()}
         if general:
             self.known |= general_english()
 

@@ -175,6 +175,43 @@ def test_a_glued_product_word_in_a_title_is_that_product():
     assert "Sweatshirt" in text and ungrounded_words([text], [facts]) == [[]]
 
 
+def test_a_product_noun_written_as_two_words_is_that_product():
+    # Read a word at a time, flip flops were "flops", track pants a "pant" and sweat shirts
+    # "shirts" (258 titles of the sample and Myntra's listings), and a photo of shoe
+    # accessories was described as "shoes".
+    lx = Lexicon()
+    record = {"articleType": "Flip Flops", "usage": "Casual"}
+    flip = Facts(title="UCB Men Speeder Yellow Flip Flops", gender="Men", tags=record)
+    assert head_clause(flip, lx) == "Yellow casual flip-flops for men"
+    track = Facts(title="Nike Men Tennis Black Track Pants", tags={"articleType": "Track Pants"})
+    assert head_clause(track, lx) == "Black track pants"
+    sweat = Facts(title="UCB Women Stripes Black Sweat Shirts", gender="Women")
+    assert head_clause(sweat, lx) == "Black sweatshirts for women"
+    pack = Facts(title="Campbell Men Pack of 3 Solid T- Shirts", colours=["White"])
+    assert head_clause(pack, lx) == "White t-shirts"
+    # A photo's type tag says the same.
+    photo = Facts(colours=["Black"], tags={"articleType": "Track Pants"})
+    assert head_clause(photo, lx) == "Black track pants"
+    # Plurals the suffix rule missed: "scarves" was a "scarve", "dresses" no product.
+    scarf = Facts(colours=["Purple"], tags={"articleType": "Scarves"})
+    assert head_clause(scarf, lx) == "Purple scarf"
+    assert [c.canonical for c in lx.claims("Blue Dresses")] == ["blue", "dress"]
+    # A type label's product is its last word: shoe accessories are not shoes.
+    laces = Facts(colours=["Black"], tags={"articleType": "Shoe Accessories"})
+    assert head_clause(laces, lx) == "Black shoe accessory"
+    duffel = Facts(colours=["Black"], tags={"articleType": "Duffel Bag"})
+    assert head_clause(duffel, lx) == "Black duffel bag"
+    # Words apart are still apart: a shirt beside sweat stains is a shirt.
+    assert [c.canonical for c in lx.claims("sweat, shirt") if c.category == "article"] == ["shirt"]
+    # The one word the text says for the title's two is a word, and its sentence stays.
+    titles = ["Puma Men Solid Grey Core Sweat Pants", "Nike Men Black Track Pants"]
+    facts = Facts(title=titles[0], gender="Men", colours=["Grey"])
+    text = head_clause(facts, lx)
+    assert text == "Grey sweatpants for men"
+    assert Vocabulary.from_texts(titles).unknown(text, facts) == []
+    assert ungrounded_words([text], [facts]) == [[]]
+
+
 def test_one_product_is_said_in_the_singular_unless_it_is_a_pair():
     # The sample's titles end on their type's label: one watch is not "watches".
     lx = Lexicon()

@@ -73,7 +73,7 @@ def test_no_description_to_edit_gives_none():
 def test_a_set_is_its_first_piece_with_the_rest():
     """ "Kurta with Palazzos" was described as "Grey palazzos for women": the last product
     noun of a title is not the product when it follows "with"."""
-    from shelfsight.tagging.describe.compose import head_clause
+    from shelfsight.tagging.describe.compose import head_clause, head_noun
 
     lx = Lexicon(["Ahalyaa"], articles=["kurta", "palazzos", "trousers", "dupatta"])
     kurta = Facts(
@@ -88,6 +88,13 @@ def test_a_set_is_its_first_piece_with_the_rest():
     assert out is not None and out.text.startswith("Grey printed kurta")
     detail = Facts(title="Parx Men Shirt with Printed Detail", gender="Men")
     assert head_clause(detail, lx) == "Shirt for men"
+    # The first piece unknown ("top" has other meanings), the pieces after "with" are
+    # still not the product: a top with dhoti pants is not "pants".
+    top = Facts(title="BownBee Girls Yellow Top with Dhoti Pants", colours=["Yellow"])
+    assert head_noun(top.title, lx) is None
+    striped = "AURELIA Women Navy Blue Striped with Floral Printed Detail Straight Kurta"
+    found = head_noun(striped, lx)
+    assert found is not None and found.canonical == "kurta"
 
 
 def test_the_title_says_the_colours_in_its_own_words():
