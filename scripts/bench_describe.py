@@ -3,12 +3,16 @@
 length and tone.
 
     python scripts/bench_describe.py --home WS --images ../shared/data/fashion/images \
-        --limit 40 [--backend edit|transformers|openai] [--targets id,photo] [--json out.json]
+        --limit 40 [--backend edit|transformers|openai] [--targets id,photo,new] \
+        [--json out.json]
 
-Prints the preparation time and, per target kind (id, photo) and setting, the median and
-90th percentile seconds, the mean words, the share of texts in the length's word range and
-the words per text that the product's facts do not contain (``ungrounded``, the audit of
-``eval describe``). A photo's time includes tagging it (the
+Targets: ``id`` (catalogue products by id), ``photo`` (their photos as uploads, each
+leaving itself out), ``new`` (photos of ``--images`` the workspace does not hold). Prints
+the preparation time and, per target kind and setting, the median and 90th percentile
+seconds, the mean words, the share of texts in the length's word range, the words per text
+that the product's facts do not contain (``ungrounded``, the audit of ``eval describe``),
+and the share of texts that open on the product's tag values in a row ("Black Apparel
+Casual.", ``tag rows``) instead of a sentence. A photo's time includes tagging it (the
 facts) and finding its neighbours.
 """
 
@@ -48,7 +52,20 @@ def _summary(
         if span
         else None,
         "ungrounded_rate": round(sum(len(w) for w in loose) / len(texts), 3),
+        "tag_rows": round(sum(_tag_row(d) for d in texts) / len(texts), 3),
     }
+
+
+def _tag_row(d: Description) -> bool:
+    """Whether the text opens on the product's tag values in a row ("Black Apparel
+    Casual.") instead of a sentence: a capitalised tag value after its first word, or a
+    first sentence that is one tag value."""
+    first = d.text.split(".")[0].split()
+    values = {w for v in d.facts.tags.values() for w in v.split()}
+    return bool(first) and (
+        any(w.strip(",") in values and w[0].isupper() for w in first[1:])
+        or " ".join(first) in d.facts.tags.values()
+    )
 
 
 def main() -> None:
@@ -58,7 +75,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40)
     ap.add_argument("--backend", default="edit")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--targets", default="id,photo", help="id, photo or both (comma-separated).")
+    ap.add_argument(
+        "--targets",
+        default="id,photo",
+        help="id, photo, new (photos of --images not in the workspace); comma-separated.",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -68,13 +89,17 @@ def main() -> None:
     describer.prepare()
     prepare_s = time.perf_counter() - t0
     ids = [p.id for p in search.catalogue.iter_products()]
+    ids_all = list(ids)
     random.Random(args.seed).shuffle(ids)
     ids = ids[: args.limit]
     photos = [args.images / f"{i}.jpg" for i in ids if (args.images / f"{i}.jpg").is_file()]
+    known = {f"{i}.jpg" for i in ids_all} if "new" in args.targets else set()
+    new = sorted(f for f in args.images.glob("*.jpg") if f.name not in known) if known else []
+    random.Random(args.seed).shuffle(new)
 
     result: dict[str, object] = {"backend": describer.describer.label, "prepare_s": prepare_s}
     wanted = set(args.targets.split(","))
-    for kind, targets in (("id", ids), ("photo", photos)):
+    for kind, targets in (("id", ids), ("photo", photos), ("new", new[: args.limit])):
         if kind not in wanted:
             continue
         for length, tone in CONTROL_SETTINGS:
@@ -84,9 +109,9 @@ def main() -> None:
                 started = time.perf_counter()
                 if kind == "id":
                     d = describer.describe(DescribeRequest(target=str(target)), opts)
-                else:
+                else:  # a catalogue photo as an upload (itself left out), or a new one
                     image = decode_bytes(read_image_file(Path(target)))
-                    query = search.query_for_image(image, exclude_same_image=True)
+                    query = search.query_for_image(image, exclude_same_image=kind == "photo")
                     d = describer.describe_query(query, DescribeRequest(force=True), opts)
                 seconds.append(time.perf_counter() - started)
                 texts.append(d)
@@ -98,7 +123,7 @@ def main() -> None:
             print(
                 f"{key:<24} median {value['median_s']:.3f} s  p90 {value['p90_s']:.3f} s  "
                 f"{value['mean_words']:.1f} words  in range {in_range}  "
-                f"ungrounded {value['ungrounded_rate']:.3f}"
+                f"ungrounded {value['ungrounded_rate']:.3f}  tag rows {value['tag_rows']:.3f}"
             )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -24,6 +24,10 @@ from shelfsight.tagging.describe.lexicon import (
 )
 
 _TYPE_KEYS = ("articleType", "article_type", "type", "category", "subCategory")
+# The broadest family, when none above is known: a photo whose type was too unsure to tag
+# is still "apparel" or an "accessory" (it was described "Black Apparel Casual.", its tags
+# in a row).
+_BROAD_KEY = "masterCategory"
 _USAGE = {"sports": "sportswear", "ethnic": "ethnic wear", "formal": "formal wear"}
 _SKIP_EXTRA = {"price", "currency", "url", "sku", "year"}
 # Families said by their own clause (or the head): never again as "season summer".
@@ -33,7 +37,7 @@ _FIT = re.compile(r"\b([A-Za-z]+(?:-[A-Za-z]+)?)\s+Fit\b")
 # The words this module writes itself (the vocabulary guard accepts them).
 _OWN = (
     "for by made wear sportswear ethnic formal with touches of and a piece from unisex this "
-    "these comes in fit sold"
+    "these comes in fit sold item product"
 )
 COMPOSE_WORDS = frozenset(_OWN.split())
 
@@ -117,6 +121,10 @@ def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
             return as_said(found[-1].canonical)
         said = [singular(w) for w in value.lower().split()]
         return " ".join([*said[:-1], as_said(said[-1])]) if said else ""
+    if broad := (facts.tags.get(_BROAD_KEY) or facts.extra.get(_BROAD_KEY) or "").strip():
+        # "apparel", "accessory", "footwear"; a name of more words is a kind of item
+        # ("personal care item", not "black personal care").
+        return singular(broad.lower()) if " " not in broad else f"{broad.lower()} item"
     return ""
 
 
@@ -132,10 +140,11 @@ def gender_phrase(facts: Facts) -> str:
     return f"for {g}" if g and g != "unisex" else ("unisex" if g else "")
 
 
-def head_clause(facts: Facts, lexicon: Lexicon) -> str:
+def head_clause(facts: Facts, lexicon: Lexicon, noun: str = "") -> str:
     """ "Navy blue casual shirt for men by Roadster", or the title when nothing else is
-    known."""
-    article = article_phrase(facts, lexicon)
+    known; ``noun`` says what the product is where neither the title nor a type does
+    ("White casual product", not "White Casual")."""
+    article = article_phrase(facts, lexicon) or ("" if facts.title else noun)
     if not article:
         return facts.title
     usage = _fact(facts, "usage")

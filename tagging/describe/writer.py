@@ -192,11 +192,10 @@ def template_text(facts: Facts) -> str:
     """A plain sentence from the facts alone: the fallback, and the evaluation's baseline.
     Without a title, what the product is in words ("Black casual handbag for women"),
     not its tag values in a row ("Brown Accessories Bags Handbags Winter Casual")."""
-    subject = (
-        facts.title
-        or head_clause(facts, Lexicon())
-        or " ".join(v for v in (", ".join(facts.colours), *facts.tags.values()) if v)
-    )
+    # Nothing known of what it is, it is still a product: "White casual product", not its
+    # tag values in a row ("White Casual").
+    known = facts.colours or facts.tags or facts.gender or facts.brand
+    subject = facts.title or (head_clause(facts, Lexicon(), noun="product") if known else "")
     if not subject:
         return ""
     if facts.brand and facts.brand.lower() not in subject.lower():

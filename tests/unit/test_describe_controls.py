@@ -212,6 +212,22 @@ def test_a_product_noun_written_as_two_words_is_that_product():
     assert ungrounded_words([text], [facts]) == [[]]
 
 
+def test_a_photo_whose_type_is_unsure_is_still_described_in_a_sentence():
+    # A photo's type too unsure to tag left only its broad family: "Black Apparel Casual."
+    writer = DescriptionWriter()
+    for broad, said in (("Apparel", "apparel"), ("Personal Care", "personal care item")):
+        facts = Facts(colours=["Black"], gender="Men", tags={"masterCategory": broad})
+        text = writer.describe(facts, [], DescribeOptions(length="medium")).text
+        assert text.startswith(f"Black {said} for men")
+        assert ungrounded_words([text], [facts]) == [[]]
+    tagged = Facts(colours=["Navy Blue"], tags={"masterCategory": "Accessories", "usage": "Casual"})
+    assert head_clause(tagged, Lexicon()) == "Navy blue casual accessory"
+    # No family of what it is at all: still a product, not "White Casual."
+    bare = Facts(colours=["White"], tags={"usage": "Casual"})
+    text = writer.describe(bare, [], DescribeOptions(length="medium")).text
+    assert text == "White casual product." and ungrounded_words([text], [bare]) == [[]]
+
+
 def test_one_product_is_said_in_the_singular_unless_it_is_a_pair():
     # The sample's titles end on their type's label: one watch is not "watches".
     lx = Lexicon()
