@@ -89,11 +89,10 @@ def main() -> None:
     describer.prepare()
     prepare_s = time.perf_counter() - t0
     ids = [p.id for p in search.catalogue.iter_products()]
-    ids_all = list(ids)
+    known = {f"{i}.jpg" for i in ids} if "new" in args.targets else set()
     random.Random(args.seed).shuffle(ids)
     ids = ids[: args.limit]
     photos = [args.images / f"{i}.jpg" for i in ids if (args.images / f"{i}.jpg").is_file()]
-    known = {f"{i}.jpg" for i in ids_all} if "new" in args.targets else set()
     new = sorted(f for f in args.images.glob("*.jpg") if f.name not in known) if known else []
     random.Random(args.seed).shuffle(new)
 

@@ -121,10 +121,10 @@ def article_phrase(facts: Facts, lexicon: Lexicon) -> str:
             return as_said(found[-1].canonical)
         said = [singular(w) for w in value.lower().split()]
         return " ".join([*said[:-1], as_said(said[-1])]) if said else ""
-    if broad := (facts.tags.get(_BROAD_KEY) or facts.extra.get(_BROAD_KEY) or "").strip():
+    if broad := _fact(facts, _BROAD_KEY).strip():
         # "apparel", "accessory", "footwear"; a name of more words is a kind of item
         # ("personal care item", not "black personal care").
-        return singular(broad.lower()) if " " not in broad else f"{broad.lower()} item"
+        return singular(broad) if " " not in broad else f"{broad} item"
     return ""
 
 

@@ -134,6 +134,16 @@ _PAIRS = {"shoe", "sneaker", "sandal", "loafer", "slipper", "flip-flop", "sock",
 _PAIRS |= {"flat", "heel", "boot", "glove", "cufflink", "stud", "stocking"}
 
 
+# Plurals no suffix rule makes: "scarves" was said "scarve".
+_IRREGULAR = {
+    "scarf": "scarves",
+    "knife": "knives",
+    "shelf": "shelves",
+    "accessory": "accessories",
+}
+_IRREGULAR_SINGULAR = {v: k for k, v in _IRREGULAR.items()}
+
+
 # Canonical forms written as one word that a shopper writes as two.
 _SPOKEN = {"trackpants": "track pants", "kurta-set": "kurta set"}
 
@@ -174,16 +184,6 @@ AMBIGUOUS_NOUNS = frozenset(_AMBIGUOUS.split())
 def is_plural(noun: str) -> bool:
     """ "shoes", "jeans" (worn as a pair: plural only), not "dress"."""
     return noun in _NOT_PLURAL or singular(noun) != noun
-
-
-# Plurals no suffix rule makes: "scarves" was said "scarve".
-_IRREGULAR = {
-    "scarf": "scarves",
-    "knife": "knives",
-    "shelf": "shelves",
-    "accessory": "accessories",
-}
-_IRREGULAR_SINGULAR = {v: k for k, v in _IRREGULAR.items()}
 
 
 def singular(noun: str) -> str:
@@ -359,10 +359,11 @@ class Lexicon:
             for m in self._brand_re.finditer(text):
                 out.append(Claim("brand", m.group().lower(), m.group(), m.start(), m.end()))
         taken = [(c.start, c.end) for c in out]
-        for start, end, canonical in self._compounds(text, taken):
+        toks = words(text)
+        for start, end, canonical in self._compounds(text, toks, taken):
             out.append(Claim("article", canonical, text[start:end], start, end))
             taken.append((start, end))
-        for word, start, end in words(text):
+        for word, start, end in toks:
             if any(s <= start < e for s, e in taken):
                 continue
             pieces = [(word, start, end)]
@@ -380,22 +381,23 @@ class Lexicon:
             out.extend(self._detail_claims(text, [(c.start, c.end) for c in out]))
         return sorted(out, key=lambda c: c.start)
 
-    def _compounds(self, text: str, taken: list[tuple[int, int]]) -> Iterable[tuple[int, int, str]]:
-        """Product nouns written as two words ("Flip Flops", "Track Pants", "Sweat
-        Shirts", "T- Shirts"): (start, end, canonical). Read a word at a time, a sample
-        product was a "casual flop", a "sports pant", and a sweatshirt a "shirt" (258 titles
-        of the fashion sample and Myntra's listings)."""
-        toks = words(text)
+    def _compounds(
+        self, text: str, toks: list[tuple[str, int, int]], taken: list[tuple[int, int]]
+    ) -> Iterable[tuple[int, int, str]]:
+        """Product nouns written as two of ``text``'s words (``toks``): "Flip Flops",
+        "Track Pants", "Sweat Shirts", "T- Shirts" -> (start, end, canonical). Read a word
+        at a time, a sample product was a "casual flop", a "sports pant", and a sweatshirt
+        a "shirt" (258 titles of the fashion sample and Myntra's listings)."""
         i = 0
         while i + 1 < len(toks):
             (a, s, _), (b, t, e) = toks[i], toks[i + 1]
-            joined = next((j for j in (a + b, f"{a}-{b}") if self._article(j)), None)
+            canonical = self._article(a + b) or self._article(f"{a}-{b}")
             if (
-                joined
+                canonical
                 and _COMPOUND_GAP.fullmatch(text[s + len(a) : t])
                 and not any(x <= s < y or x <= t < y for x, y in taken)
             ):
-                yield s, e, self._article(joined)
+                yield s, e, canonical
                 i += 2
                 continue
             i += 1
