@@ -3,8 +3,8 @@ photos in one run: ``before``, the foreground before issue 28 (every pixel near 
 backdrop colour is backdrop); ``outline``, the backdrop stopped at the product's outline;
 ``named``, that palette's swatches named by a colour model (``Palette.named_by``) fitted
 on ``--fit`` other labelled photos of the catalogue, as `index` fits it (pixels only: no
-neighbours here); ``named_whole``, the same with a model of the whole product's pixels
-only (before its core was added, ``colour_model.REGIONS``):
+neighbours here); ``named_colours``, the same with a model of the regions' colours only
+(before their texture was added, ``ColourModel.texture``):
 
     python scripts/bench_colour.py --catalog ../shared/data/fashion/styles.csv \
         --images ../shared/data/fashion/images --per-colour 100 [--json out.json]
@@ -35,6 +35,8 @@ from shelfsight.tagging.pixels.colour_model import (
     pixel_dim,
 )
 
+MODES = ("before", "outline", "named_colours", "named")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -44,6 +46,13 @@ def main() -> None:
     ap.add_argument("--colours", type=int, default=12, help="The commonest N colours.")
     ap.add_argument("--per-colour", type=int, default=100)
     ap.add_argument("--fit", type=int, default=6000, help="Photos the colour model learns from.")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="The foregrounds and namings to compare.",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with open(args.catalog, newline="") as fh:
@@ -61,7 +70,7 @@ def main() -> None:
     }
     models = _fit(args, rows, {r["id"] for s in samples.values() for r in s})
     out: dict[str, dict[str, float]] = {}
-    modes = ("before", "outline", "named_whole", "named")
+    modes = args.modes
     totals = {mode: [0, 0] for mode in modes}
     n_all = 0
     for name in common:
@@ -99,7 +108,7 @@ def _fit(
     args: argparse.Namespace, rows: list[dict[str, str]], held: set[str]
 ) -> dict[str, ColourModel]:
     """Colour models fitted on ``--fit`` labelled photos outside the benchmark's sample:
-    ``named`` as `index` fits it, ``named_whole`` on the whole product's pixels only."""
+    ``named`` as `index` fits it, ``named_colours`` on the regions' colours only."""
     pool = [r for r in rows if r[args.colour_column] and r["id"] not in held]
     chosen = random.Random(1).sample(pool, min(args.fit, len(pool)))
     feats = []
@@ -108,12 +117,13 @@ def _fit(
         feats.append(colour.pixel_features(image))
     labels = [r[args.colour_column] for r in chosen]
     x = np.stack(feats)
-    fitted = fit_colour_model(args.colour_column, x, labels, regions=REGIONS)
-    whole = fit_colour_model(args.colour_column, x[:, : pixel_dim()], labels)
-    if fitted is None or whole is None:
+    fitted = fit_colour_model(args.colour_column, x, labels, regions=REGIONS, texture=True)
+    colours = x[:, : REGIONS * pixel_dim()]
+    plain = fit_colour_model(args.colour_column, colours, labels, regions=REGIONS)
+    if fitted is None or plain is None:
         raise SystemExit("too few colour labels to fit a colour model")
     print("colour models fitted on", len(chosen), "photos", flush=True)
-    return {"named": fitted[0], "named_whole": whole[0]}
+    return {"named": fitted[0], "named_colours": plain[0]}
 
 
 if __name__ == "__main__":

@@ -50,6 +50,19 @@ KIND_SCALE = 0.25
 # training lacked (the core alone: 0.599, 0.531, 0.622). A model stored before reads the
 # whole only (``ColourModel.regions``).
 REGIONS = 2
+# And how the product's lightness changes from pixel to pixel: a heathered grey, a
+# polished steel case and a glossy black lens have the colours of a flat grey, a white and
+# a black, but not their smoothness. The share of pixels in each lightness (6) or
+# chroma (3) band and gradient band (4: the L* change per pixel, Sobel) beside the colours,
+# for the whole and the core, took the model from 0.631 to 0.663 on held-out sample photos
+# and 0.656 to 0.678 on kinds the training lacked (Grey 0.43 -> 0.47, Navy Blue 0.44 ->
+# 0.50), 0.525 -> 0.527 on later years' (prototype, pixels alone, 6,000 training photos,
+# the same splits; the lightness or gradient bands alone gained less). A model stored
+# before reads the colours only (``ColourModel.texture``).
+GRADIENT_BANDS = (3.0, 8.0, 20.0)
+LIGHTNESS_BANDS = (100 / 6, 200 / 6, 50.0, 400 / 6, 500 / 6)
+CHROMA_BANDS = (6.0, 15.0)
+TEXTURE_DIM = (len(LIGHTNESS_BANDS) + len(CHROMA_BANDS) + 2) * (len(GRADIENT_BANDS) + 1)
 
 Ranked = list[tuple[str, float]]
 
@@ -150,9 +163,44 @@ def pixel_dim() -> int:
     return int(np.prod(BINS)) + len(NAMED_COLOURS)
 
 
-def region_features(lab: np.ndarray, core_lab: np.ndarray) -> np.ndarray:
-    """A photo's features: the whole product's ``colour_features``, then its core's."""
-    return np.concatenate([colour_features(lab), colour_features(core_lab)])
+def texture_features(lab: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """The share of the pixels in each lightness band and gradient band, then in each
+    chroma band and gradient band, square-rooted like ``colour_features``. ``gradient``:
+    each pixel's L* change per pixel (one value per row of ``lab``)."""
+    if len(lab) == 0:
+        return np.zeros(TEXTURE_DIM, dtype=np.float32)
+    bands = len(GRADIENT_BANDS) + 1
+    g = np.searchsorted(GRADIENT_BANDS, gradient)
+    light = np.searchsorted(LIGHTNESS_BANDS, lab[:, 0]) * bands + g
+    chroma = np.searchsorted(CHROMA_BANDS, np.hypot(lab[:, 1], lab[:, 2])) * bands + g
+    counts = np.concatenate(
+        [
+            np.bincount(light, minlength=(len(LIGHTNESS_BANDS) + 1) * bands),
+            np.bincount(chroma, minlength=(len(CHROMA_BANDS) + 1) * bands),
+        ]
+    )
+    return np.sqrt(counts / len(lab)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """A sample of a region's pixels: CIELAB rows and each one's lightness gradient."""
+
+    lab: np.ndarray
+    gradient: np.ndarray
+
+
+def region_features(whole: Pixels, core: Pixels) -> np.ndarray:
+    """A photo's features: the whole product's ``colour_features``, then its core's, then
+    the texture of each (the colours first, as a model stored before reads them)."""
+    return np.concatenate(
+        [
+            colour_features(whole.lab),
+            colour_features(core.lab),
+            texture_features(whole.lab, whole.gradient),
+            texture_features(core.lab, core.gradient),
+        ]
+    )
 
 
 def kind_features(vote: Sequence[tuple[str, float]] | None, kinds: Sequence[str]) -> np.ndarray:
@@ -197,6 +245,7 @@ class ColourModel:
     # Pixel regions it reads (``REGIONS``): 1, the whole product (a model stored before
     # the core was added); 2, the whole and its core.
     regions: int = 1
+    texture: bool = False  # whether it reads the regions' texture (stored before: not)
 
     @property
     def pixel_weight(self) -> PixelWeight:
@@ -205,12 +254,20 @@ class ColourModel:
     def inputs(self, features: np.ndarray, kind_vote: Ranked | None = None) -> np.ndarray:
         """The pixels' features as this model reads them, and the kind's vote when it was
         fitted with it. ``features``: a photo's (``region_features``) or one region's (a
-        palette swatch: one colour, its own core)."""
+        palette swatch: its colours, its own core, and its texture)."""
         dim = pixel_dim()
-        if len(features) == dim and self.regions > 1:
-            features = np.tile(features, self.regions)
-        features = features[: dim * self.regions]
-        return with_kind(features, kind_vote, self.kinds) if self.kind_family else features
+        if len(features) in (dim, dim + TEXTURE_DIM):  # one region
+            colours, texture = features[:dim], features[dim:]
+        else:
+            colours = features[: dim * self.regions]
+            texture = features[dim * REGIONS : dim * REGIONS + TEXTURE_DIM * self.regions]
+        if len(colours) == dim:
+            colours, texture = np.tile(colours, self.regions), np.tile(texture, self.regions)
+        if self.texture:
+            if len(texture) != TEXTURE_DIM * self.regions:
+                raise ValueError("this colour model reads texture: give region_features")
+            colours = np.concatenate([colours, texture])
+        return with_kind(colours, kind_vote, self.kinds) if self.kind_family else colours
 
     def kind_vote(self, scores: Mapping[str, Ranked]) -> Ranked | None:
         """The neighbours' vote on the kind this model reads, out of every family's scores."""
@@ -254,6 +311,7 @@ class ColourModel:
             "far_photos": self.far_photos,
             "far_weights_tried": self.far_weights_tried,
             "regions": self.regions,
+            "texture": self.texture,
         }
 
     @classmethod
@@ -276,6 +334,7 @@ class ColourModel:
             int(raw.get("far_photos", 0)),
             dict(raw.get("far_weights_tried", {})),
             int(raw.get("regions", 1)),
+            bool(raw.get("texture", False)),
         )
 
 
@@ -287,12 +346,13 @@ def fit_colour_model(
     kind_family: str | None = None,
     kinds: Sequence[str] = (),
     regions: int = 1,
+    texture: bool = False,
 ) -> tuple[ColourModel, np.ndarray] | None:
     """The model, and each training photo's out-of-fold probabilities (what it would say
     of a photo it never saw: the fusion weight and the calibration are fitted on those).
     ``features``: ``ColourModel.inputs`` of each photo (its kind's vote included when
-    ``kind_family`` is given), of ``regions`` pixel regions each. None when the labels are
-    too few to learn from."""
+    ``kind_family`` is given), of ``regions`` pixel regions each (and their texture when
+    ``texture``). None when the labels are too few to learn from."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
@@ -334,5 +394,6 @@ def fit_colour_model(
         kind_family=kind_family,
         kinds=list(kinds) if kind_family else [],
         regions=regions,
+        texture=texture,
     )
     return fitted, oof

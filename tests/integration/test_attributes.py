@@ -138,7 +138,12 @@ def test_index_fits_a_colour_weight_for_photos_far_from_the_catalogue(cnn_home):
     from shelfsight.indexer.workspace import Workspace
     from shelfsight.tagging.neighbour_tags.calibration import load_calibration
     from shelfsight.tagging.neighbour_tags.colour_fit import MIN_FAR, load_colour_model
-    from shelfsight.tagging.pixels.colour_model import REGIONS, pixel_dim, weight_from_settings
+    from shelfsight.tagging.pixels.colour_model import (
+        REGIONS,
+        TEXTURE_DIM,
+        pixel_dim,
+        weight_from_settings,
+    )
     from shelfsight.tagging.search.visual import NeighbourSearch
 
     search = NeighbourSearch(Workspace(cnn_home))
@@ -147,8 +152,10 @@ def test_index_fits_a_colour_weight_for_photos_far_from_the_catalogue(cnn_home):
     assert model.far_weight >= model.weight and model.far_photos >= MIN_FAR
     assert model.far_distance is not None and model.far_distance > 0
     assert set(model.far_weights_tried) == set(model.weights_tried)
-    # the model reads the product's core beside the whole (the meta round-trips it)
-    assert model.regions == REGIONS and model.coef.shape[1] >= REGIONS * pixel_dim()
+    # the model reads the product's core beside the whole, and the texture of each (the
+    # meta round-trips it)
+    assert model.regions == REGIONS and model.texture
+    assert model.coef.shape[1] >= REGIONS * (pixel_dim() + TEXTURE_DIM)
     cal = load_calibration(search.catalogue, search.index.model)
     assert cal is not None
     assert weight_from_settings(cal.settings, 0.2) == model.pixel_weight

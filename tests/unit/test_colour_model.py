@@ -167,15 +167,15 @@ def test_the_model_reads_the_products_core_beside_the_whole():
     from PIL import Image
 
     from shelfsight.tagging.pixels.colour import pixel_features
-    from shelfsight.tagging.pixels.colour_model import REGIONS, pixel_dim
+    from shelfsight.tagging.pixels.colour_model import REGIONS, TEXTURE_DIM, pixel_dim
 
     rgb = np.full((200, 120, 3), 255, np.uint8)  # a white backdrop
     rgb[20:200, 30:90] = (20, 20, 20)  # hair, arms and trousers
     rgb[80:140, 38:82] = (235, 225, 200)  # the ivory shirt, at the centre
     feats = pixel_features(Image.fromarray(rgb))
     dim = pixel_dim()
-    assert feats.shape == (REGIONS * dim,)
-    whole, core = feats[:dim], feats[dim:]
+    assert feats.shape == (REGIONS * (dim + TEXTURE_DIM),)
+    whole, core = feats[:dim], feats[dim : 2 * dim]
     # the share of pixels in the lightest L* bin (features are square-rooted shares):
     # a quarter of the whole product, most of its core
     light = range(5 * 49, 6 * 49)
@@ -198,3 +198,45 @@ def test_a_two_region_model_reads_a_swatch_and_an_older_model_the_whole():
     raw.pop("regions")  # stored before the core was added
     again = ColourModel.from_json(raw)
     assert again.regions == 1 and again.ranked(two[2])[0][0] == y[2]  # the whole only
+
+
+def _grey_photo(striped: bool, seed: int) -> np.ndarray:
+    """A grey product on white: half its pixels dark, half light, as two blocks (a flat
+    two-tone) or as stripes two pixels wide (a heather): the same colours either way."""
+    rng = np.random.default_rng(seed)
+    dark, light = 90 + rng.integers(-6, 6), 150 + rng.integers(-6, 6)
+    rgb = np.full((160, 120, 3), 255, np.uint8)
+    product = np.full((120, 80), dark, np.uint8)
+    if striped:
+        product[(np.arange(120) // 2) % 2 == 1] = light
+    else:
+        product[60:] = light
+    rgb[20:140, 20:100] = product[..., None]
+    return rgb
+
+
+def test_the_texture_tells_a_heather_from_a_flat_product_of_the_same_colours():
+    from PIL import Image
+
+    from shelfsight.tagging.pixels.colour import palette, pixel_features
+    from shelfsight.tagging.pixels.colour_model import REGIONS, pixel_dim
+
+    feats, labels = [], []
+    for i in range(40):
+        striped = i % 2 == 1
+        feats.append(pixel_features(Image.fromarray(_grey_photo(striped, i))))
+        labels.append("Grey Melange" if striped else "Grey")
+    x = np.stack(feats)
+    colours = x[:, : REGIONS * pixel_dim()]
+    plain = fit_colour_model("colour", colours, labels, regions=REGIONS)
+    textured = fit_colour_model("colour", x, labels, regions=REGIONS, texture=True)
+    assert plain is not None and textured is not None
+    assert plain[0].cv_accuracy < 0.8  # the colours alone cannot tell them apart
+    assert textured[0].cv_accuracy == 1.0
+    model = textured[0]
+    assert ColourModel.from_json(model.to_json()).texture
+    # a palette swatch of a heather is named by its own pixels' texture too
+    heather = palette(Image.fromarray(_grey_photo(True, 99)))
+    assert heather.named_by(model).swatches[0].name == "Grey Melange"
+    with pytest.raises(ValueError, match="texture"):
+        model.ranked(colours[0])  # a model that reads texture is given colours only
