@@ -20,6 +20,10 @@ ones. This module fits, on the catalogue itself, what those numbers mean:
   weighted to make up ``NOVELTY_PRIOR`` (10 %) of the fit.
 - **Review.** Per family, the lowest calibrated score at which the accepted answers of
   the calibration set are still 95 % precise; below it a tag carries ``review: true``.
+  A query farther from the catalogue than 90 % of its own photos are from theirs (the
+  ``far_distance``, as the colour weight's) is held to its own threshold, judged on the
+  calibration's far answers alone: new stock is far far more often than the catalogue is
+  from itself, and a threshold judged on all answers let its wrong tags through.
   The type family's tag also goes to review when its answer is less typical than 90 %
   of the calibration's right answers are: the signature of a type the catalogue lacks.
 - **Out of domain.** The 99th percentile of the catalogue's own leave-one-out nearest
@@ -77,6 +81,14 @@ class FamilyCalibration:
     # Type family only: the typicality above which an answer is sent to review whatever
     # its score (ATYPICAL_QUANTILE of the right answers' typicality); None elsewhere.
     max_typicality: float | None = None
+    # For a query beyond ``Calibration.far_distance``: judged on the far answers alone
+    # (never below ``accept_threshold``); None when too few were far, or stored before.
+    far_threshold: float | None = None
+
+    def threshold(self, far: bool) -> float:
+        if far and self.far_threshold is not None:
+            return self.far_threshold
+        return self.accept_threshold
 
     def probability(self, features: np.ndarray) -> float:
         # A calibration stored before the typicality feature has three coefficients.
@@ -99,6 +111,8 @@ class Calibration:
     typical_default: float = 0.0  # for values too rare to measure: the catalogue's median
     novel_family: str | None = None  # the family whose values were held out to simulate novelty
     n_novel: int = 0
+    # Beyond this nearest distance a query is "far" (FAR_QUANTILE of the catalogue's own).
+    far_distance: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +121,11 @@ class Calibration:
         """Farther from every catalogue product than 99 % of its own photos are from
         their nearest neighbour (no neighbour at all counts as far)."""
         return nearest is None or nearest > self.ood_distance
+
+    def is_far(self, nearest: float | None) -> bool:
+        if self.far_distance is None:
+            return False
+        return nearest is None or nearest > self.far_distance
 
     def summary(self) -> dict[str, Any]:
         """What the CLI and the evaluation report of a fit."""
@@ -118,6 +137,12 @@ class Calibration:
             "ood_distance": round(self.ood_distance, 4),
             "duplicate_distance": round(self.duplicate_distance, 4),
             "accept_threshold": {f: round(c.accept_threshold, 4) for f, c in self.families.items()},
+            "far_distance": None if self.far_distance is None else round(self.far_distance, 4),
+            "far_threshold": {
+                f: round(c.far_threshold, 4)
+                for f, c in self.families.items()
+                if c.far_threshold is not None
+            },
         }
 
     @classmethod
@@ -142,6 +167,7 @@ class Calibration:
     ) -> None:
         """Replace each tag's score by its calibrated probability, keep the raw score, and
         set ``review`` (always, for an out-of-domain query)."""
+        far = self.is_far(neighbours[0].distance if neighbours else None)
         for family, tag in tags.items():
             cal = self.families.get(family)
             ranked = scores.get(family, [])
@@ -158,8 +184,8 @@ class Calibration:
                 continue
             limit = cal.max_typicality
             atypical = limit is not None and float(features[TYPICALITY]) > limit
-            tag.threshold, tag.held = cal.accept_threshold, bool(out_of_domain or atypical)
-            tag.review = bool(tag.held or tag.score < cal.accept_threshold)
+            tag.threshold, tag.held = cal.threshold(far), bool(out_of_domain or atypical)
+            tag.review = bool(tag.held or tag.score < tag.threshold)
 
 
 FEATURES = ("logit_top", "margin", "nearest", "log_typicality")

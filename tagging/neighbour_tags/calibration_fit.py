@@ -25,12 +25,18 @@ from shelfsight.tagging.neighbour_tags.calibration import (
     ACCEPT_PRECISION,
     ATYPICAL_QUANTILE,
     DUPLICATE_DISTANCE,
+    FEATURES,
     META_PREFIX,
     TYPICALITY,
     Calibration,
     FamilyCalibration,
 )
-from shelfsight.tagging.neighbour_tags.colour_fit import PixelVotes, fit_colour, pixel_votes_for
+from shelfsight.tagging.neighbour_tags.colour_fit import (
+    FAR_QUANTILE,
+    PixelVotes,
+    fit_colour,
+    pixel_votes_for,
+)
 from shelfsight.tagging.neighbour_tags.defaults import DEFAULT_PIXEL_WEIGHT, NOVELTY_PRIOR
 from shelfsight.tagging.neighbour_tags.kinds import novelty_family
 from shelfsight.tagging.neighbour_tags.knn import DEFAULT_ALPHA, DEFAULT_POWER
@@ -56,6 +62,9 @@ NOVEL_SAMPLE = 300
 TYPICAL_PROBES = 1000
 # Products kept out of training needed to read distances off them (else all are used).
 MIN_FRESH = 50
+# Fewer far calibration answers than this and far queries keep the family's threshold.
+MIN_FAR_ROWS = 30
+NEAREST = FEATURES.index("nearest")
 
 
 def _accept_threshold(
@@ -107,9 +116,16 @@ class Rows:
         self.y.setdefault(family, []).append(correct)
         self.novel.setdefault(family, []).append(novel)
 
-    def fit(self, family: str, prior: float, type_family: bool = False) -> FamilyCalibration:
+    def fit(
+        self,
+        family: str,
+        prior: float,
+        type_family: bool = False,
+        far_distance: float | None = None,
+    ) -> FamilyCalibration:
         """Fit one family, the novel rows weighted to make up ``prior`` of it; for the type
-        family, also the typicality beyond which an answer goes to review."""
+        family, also the typicality beyond which an answer goes to review; with
+        ``far_distance``, the threshold of the answers beyond it."""
         novel = np.asarray(self.novel[family], dtype=bool)
         x, y = np.stack(self.x[family]), np.asarray(self.y[family], dtype=bool)
         w = np.ones(len(novel))
@@ -120,6 +136,12 @@ class Rows:
         right = x[~novel & y, TYPICALITY]
         if type_family and len(right) >= 10:
             cal.max_typicality = float(np.quantile(right, ATYPICAL_QUANTILE))
+        if far_distance is not None:
+            far = x[:, NEAREST] > far_distance
+            if far.sum() >= MIN_FAR_ROWS:
+                probs = np.array([cal.probability(row) for row in x[far]])
+                t = _accept_threshold(probs, y[far].astype(float), ACCEPT_PRECISION, w[far])
+                cal.far_threshold = max(t, cal.accept_threshold)
         return cal
 
 
@@ -360,6 +382,7 @@ def fit_calibration(
         typical=typical,
         typical_default=float(np.median(reference)) if reference else 0.0,
         novel_family=novelty_family(search.catalogue, families) if novelty_prior > 0 else None,
+        far_distance=float(np.quantile(reference, FAR_QUANTILE)) if reference else None,
     )
 
     pool = [k for k in (held or embedded.keys.tolist()) if k in embedded.position]
@@ -368,7 +391,7 @@ def fit_calibration(
     novel = sorted(rng.sample(chosen, min(NOVEL_SAMPLE, len(chosen)))) if cal.novel_family else []
     rows = leave_one_out(search, chosen, k, power, alpha, weight, embedded, cal, novel, votes)
     cal.families = {
-        f: rows.fit(f, novelty_prior, type_family=f == cal.novel_family)
+        f: rows.fit(f, novelty_prior, f == cal.novel_family, cal.far_distance)
         for f in rows.x
         if len(rows.x[f]) >= 10
     }

@@ -163,7 +163,7 @@ def fit_colour(
         [with_kind(f, plain[p.key].get(kind), kinds) if kind else f for p, f in feats]
     )
     labels = [p.tags[family] for p, _ in feats]
-    fitted = fit_colour_model(family, inputs, labels, seed, kind, kinds, REGIONS, True)
+    fitted = fit_colour_model(family, inputs, labels, seed, kind, kinds, REGIONS, texture=True)
     if fitted is None:
         catalogue.set_meta(META, None)
         return PixelVotes(None)

@@ -204,3 +204,34 @@ def test_runner_ups_share_the_chosen_values_scale():
     cal.apply(near, {"articleType": ranked}, [nb(0.1, "Shirts")], False)
     t = near["articleType"]
     assert t.score + sum(s for _, s in t.alternatives) <= 1.0 + 1e-3  # (rounded to 4 places)
+
+
+def test_far_answers_are_held_to_a_threshold_judged_on_far_answers():
+    # Near a catalogue photo the score is trusted; far from all of them, the same scores
+    # are right half as often. One threshold judged on all answers let the far ones
+    # through at the near ones' precision.
+    rng = np.random.default_rng(0)
+    rows = Rows()
+    for far, n in ((False, 1500), (True, 300)):
+        logits = rng.uniform(-1, 5, n)
+        right = rng.random(n) < (0.5 if far else 1.0) / (1 + np.exp(-logits))
+        for logit, ok in zip(logits, right, strict=True):
+            nearest = 0.9 if far else 0.3 + rng.normal(0, 0.02)
+            rows.add("t", np.array([logit, 0.5, nearest, 0.0]), bool(ok), False)
+    fam = rows.fit("t", 0.1, far_distance=0.6)
+    assert fam.far_threshold is not None and fam.far_threshold > fam.accept_threshold
+    assert rows.fit("t", 0.1).far_threshold is None  # no far distance: one threshold
+    assert rows.fit("t", 0.1, far_distance=0.95).far_threshold is None  # none that far
+
+    fam = FamilyCalibration([1.0, 0.0, 0.0, 0.0], 0.0, 0.8, 100, 0.9, far_threshold=0.97)
+    cal = Calibration("m", {"t": fam}, 2.0, far_distance=0.6)
+    ranked = {"t": [("a", 0.9)]}  # calibrates to 0.9: above 0.8, below 0.97
+    for distance, review in ((0.3, False), (0.7, True)):
+        tags = {"t": TagScore("t", "a", 0.9)}
+        cal.apply(tags, ranked, [Neighbour("x", "", distance, {"t": "a"})], False)
+        assert tags["t"].review is review
+        assert tags["t"].threshold == (0.97 if review else 0.8)
+    stored = Calibration.from_json(cal.to_json())
+    assert stored.far_distance == 0.6 and stored.families["t"].far_threshold == 0.97
+    old = {k: v for k, v in cal.to_json().items() if k != "far_distance"}
+    assert not Calibration.from_json(old).is_far(5.0)  # stored before: one threshold

@@ -1,7 +1,8 @@
 """The package as users meet it: one `shelfsight` name, a cheap import, layers that only
 import downwards, no import cycles, and the CLI and app free of the library's work."""
 
-import ast
+import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -57,15 +58,47 @@ def modules() -> dict[str, tuple[Path, int]]:
     return out
 
 
+# Parsed in a fresh interpreter: CPython 3.11's ast keeps one recursion counter per
+# interpreter, and a thread of another test (Ray's metrics) parsing at the same time made
+# ast.parse raise "AST constructor recursion depth mismatch" here (gh-106905; one suite
+# run in two on 2026-12-07).
+_SUMMARISE = """
+import ast, json, sys
+out = {}
+for path in sys.argv[1:]:
+    imports, names = [], []
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shelfsight"):
+            imports.append(node.module)
+            imports.extend(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            imports.extend(a.name for a in node.names if a.name.startswith("shelfsight"))
+        if isinstance(node, ast.Name):
+            names.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.append(node.attr)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.extend(a.name for a in node.names)
+    out[path] = {"imports": sorted(set(imports)), "names": sorted(set(names))}
+print(json.dumps(out))
+"""
+
+
+@functools.cache
+def summaries() -> dict[str, dict[str, list[str]]]:
+    """Per source file: the shelfsight modules it imports (at the top or inside a
+    function) and every name it uses."""
+    paths = sorted(str(p) for folder in LAYERS for p in (ROOT / folder).rglob("*.py"))
+    done = subprocess.run(
+        [sys.executable, "-c", _SUMMARISE, *paths], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def imports(path: Path, known: dict) -> set[str]:
     """Every shelfsight module a file imports, at the top or inside a function."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shelfsight"):
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("shelfsight"))
+    found = summaries()[str(path)]["imports"]
     return {m for m in found if m in known and m != "shelfsight"}
 
 
@@ -139,15 +172,7 @@ def test_cli_and_app_leave_workspaces_locks_and_models_to_the_library():
     }
     for path in sorted((ROOT / "service").rglob("*.py")):
         name = str(path.relative_to(ROOT / "service"))
-        tree = ast.parse(path.read_text())
-        used = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                used.add(node.id)
-            elif isinstance(node, ast.Attribute):
-                used.add(node.attr)
-            elif isinstance(node, ast.ImportFrom | ast.Import):
-                used.update(a.name for a in node.names)
+        used = set(summaries()[str(path)]["names"])
         assert sorted(used & banned) == [], name
 
 
