@@ -22,8 +22,10 @@ ones. This module fits, on the catalogue itself, what those numbers mean:
   the calibration set are still 95 % precise; below it a tag carries ``review: true``.
   A query farther from the catalogue than 90 % of its own photos are from theirs (the
   ``far_distance``, as the colour weight's) is held to its own threshold, judged on the
-  calibration's far answers alone: new stock is far far more often than the catalogue is
-  from itself, and a threshold judged on all answers let its wrong tags through.
+  calibration's far answers alone (never lower). 73 % of later years' products lie out
+  there, 10 % of the catalogue's own photos; judged on all answers, the threshold let
+  their wrong tags through (the default hybrid, later years: wrong tags accepted unseen
+  0.73 -> 0.49 per product for 12 % more looks; BENCHMARKS.md, issue 28).
   The type family's tag also goes to review when its answer is less typical than 90 %
   of the calibration's right answers are: the signature of a type the catalogue lacks.
 - **Out of domain.** The 99th percentile of the catalogue's own leave-one-out nearest
