@@ -57,17 +57,9 @@ def main() -> None:
     args = ap.parse_args()
     with open(args.catalog, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if (args.images / f"{r['id']}.jpg").is_file()]
-    by_colour: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in rows:
-        if r[args.colour_column]:
-            by_colour[r[args.colour_column]].append(r)
-    vocab = set(by_colour)
-    common = sorted(by_colour, key=lambda c: -len(by_colour[c]))[: args.colours]
-    rng = random.Random(0)
-    samples = {
-        name: rng.sample(by_colour[name], min(args.per_colour, len(by_colour[name])))
-        for name in common
-    }
+    vocab = {r[args.colour_column] for r in rows if r[args.colour_column]}
+    samples = colour_samples(rows, args.colour_column, args.colours, args.per_colour)
+    common = list(samples)
     models = _fit(args, rows, {r["id"] for s in samples.values() for r in s})
     out: dict[str, dict[str, float]] = {}
     modes = args.modes
@@ -102,6 +94,20 @@ def main() -> None:
     print("all", n_all, summary)
     if args.json:
         args.json.write_text(json.dumps({"per_colour": out, "all": summary, "n": n_all}))
+
+
+def colour_samples(
+    rows: list[dict[str, str]], column: str, colours: int, per_colour: int
+) -> dict[str, list[dict[str, str]]]:
+    """The commonest ``colours`` colours, commonest first, each with ``per_colour`` random
+    rows labelled with it (seeded: the same draw every run, and in colour_ceiling.py)."""
+    by_colour: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        if r[column]:
+            by_colour[r[column]].append(r)
+    common = sorted(by_colour, key=lambda c: -len(by_colour[c]))[:colours]
+    rng = random.Random(0)
+    return {c: rng.sample(by_colour[c], min(per_colour, len(by_colour[c]))) for c in common}
 
 
 def _fit(

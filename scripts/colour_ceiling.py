@@ -28,12 +28,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import random
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from bench_colour import colour_samples  # this folder: run as scripts/colour_ceiling.py
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
@@ -113,12 +112,7 @@ def learning_stream(
 
 
 def white_bound(rows: list[dict[str, str]], images: Path, column: str, per_colour: int) -> dict:
-    by_colour: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for r in rows:
-        by_colour[r[column]].append(r)
-    common = sorted(by_colour, key=lambda c: -len(by_colour[c]))[:12]
-    rng = random.Random(0)  # the draw of bench_colour.py, colour by colour
-    samples = {c: rng.sample(by_colour[c], min(per_colour, len(by_colour[c]))) for c in common}
+    samples = colour_samples(rows, column, 12, per_colour)  # bench_colour.py's draw
     largest = half = 0
     for r in samples.get("White", []):
         with Image.open(images / f"{r['id']}.jpg") as image:

@@ -21,9 +21,8 @@ from shelfsight.tagging.pixels.colour_model import (
     Pixels,
     PixelVote,
     Ranked,
-    colour_features,
     region_features,
-    texture_features,
+    swatch_features,
 )
 from shelfsight.tagging.pixels.colour_names import nearest_names, rgb_to_hex
 from shelfsight.tagging.pixels.foreground import Foreground, resized_rgb, segment, skin_mask
@@ -230,9 +229,7 @@ def palette(image: Image.Image, fg: Foreground | None = None, seed: int = 0) -> 
         # but Blue 0.63 (0.73) and Brown 0.55 (0.65): a denim's or a leather's texture
         # is not its highlights' (scripts/bench_colour.py, issue 28).
         mine = np.isin(nearest, idxs)
-        own = np.concatenate(
-            [colour_features(lab[mine]), texture_features(lab[mine], whole.gradient[mine])]
-        )
+        own = swatch_features(Pixels(lab[mine], whole.gradient[mine]))
         swatches.append(Swatch(name, hexv, share, centre, cands_of[main][1:], own))
     swatches.sort(key=lambda s: -s.share)
     return Palette(swatches, fg.method, fg.share, skin_share, features)

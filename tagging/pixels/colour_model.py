@@ -190,6 +190,14 @@ class Pixels:
     gradient: np.ndarray
 
 
+def swatch_features(pixels: Pixels) -> np.ndarray:
+    """One region's features (a palette swatch's own pixels): its ``colour_features``, then
+    its texture, the layout ``ColourModel.inputs`` reads as one region."""
+    return np.concatenate(
+        [colour_features(pixels.lab), texture_features(pixels.lab, pixels.gradient)]
+    )
+
+
 def region_features(whole: Pixels, core: Pixels) -> np.ndarray:
     """A photo's features: the whole product's ``colour_features``, then its core's, then
     the texture of each (the colours first, as a model stored before reads them)."""
