@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
@@ -65,6 +66,19 @@ class RayEmbedding:
 
 
 @contextlib.contextmanager
+def _env_default(name: str, value: str) -> Iterator[None]:
+    """``name`` is ``value`` for the block where the environment does not say."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
+@contextlib.contextmanager
 def ray_session(address: str | None) -> Iterator[None]:
     """Connected to the cluster at ``address`` (a new local one if None) for the block,
     and disconnected after it unless the caller was connected already.
@@ -72,11 +86,19 @@ def ray_session(address: str | None) -> Iterator[None]:
     Ray's driver prints the raylet's warnings ("8 PYTHON worker processes have been
     started...", seen on a loaded 2-core machine) to stdout from a thread of its own,
     whatever ``log_to_driver`` says; inside the block stdout is stderr, so a command's
-    ``--json`` stays JSON."""
+    ``--json`` stays JSON.
+
+    Ray Data's usage collection (2.60) starts a driver thread on the first execution that
+    lives as long as the process: every 10 s it asks Prometheus (localhost:9090) for
+    cluster counters and formats the failure's traceback. In a process that outlives the
+    session (the library in a service, the test suite) a traceback formatted beside
+    another thread's ``ast.parse`` tripped CPython 3.11's gh-106905 (a failed CI run).
+    The session turns Ray Data's usage collection off unless ``RAY_DATA_USAGE_DISABLED``
+    is set; Ray's own usage stats stay the user's choice."""
     import ray
 
     ours = not ray.is_initialized()
-    with contextlib.redirect_stdout(sys.stderr):
+    with _env_default("RAY_DATA_USAGE_DISABLED", "1"), contextlib.redirect_stdout(sys.stderr):
         if ours:
             # Quiet: Ray's own progress bars and INFO logs would drown ours.
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)

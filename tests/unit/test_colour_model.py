@@ -63,6 +63,29 @@ def test_no_pixels_give_empty_features():
     assert f.shape == colour_features(np.ones((5, 3)) * 50).shape and not f.any()
 
 
+def test_each_pixel_counts_for_the_colour_of_its_nearest_named_shade():
+    """The named shares, checked against every distance to every shade (what the k-d tree
+    replaced): a shade owned by the wrong colour or a tree over other points fails it."""
+    from skimage.color import rgb2lab
+
+    from shelfsight.tagging.pixels.colour_names import NAMED_COLOURS
+
+    shades, owner = [], []
+    for i, hexes in enumerate(NAMED_COLOURS.values()):
+        for h in hexes:
+            shades.append([int(h[k : k + 2], 16) for k in (1, 3, 5)])
+            owner.append(i)
+    shade_lab = rgb2lab(np.asarray(shades, dtype=np.float64)[None] / 255.0)[0]
+    rng = np.random.default_rng(3)
+    lab = np.column_stack(
+        [rng.uniform(0, 100, 3000), rng.uniform(-80, 80, 3000), rng.uniform(-80, 80, 3000)]
+    )
+    nearest = ((lab[:, None, :] - shade_lab[None]) ** 2).sum(-1).argmin(1)
+    want = np.bincount(np.asarray(owner)[nearest], minlength=len(NAMED_COLOURS)) / len(lab)
+    got = colour_features(lab)[-len(NAMED_COLOURS) :] ** 2
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
 @pytest.mark.parametrize("rare", [1, 3])
 def test_a_colour_rarer_than_the_folds_still_fits(rare):
     x, y = photos(30)
