@@ -35,3 +35,17 @@ def fashion_slice(fashion_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         w.writeheader()
         w.writerows(rows[:300])
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Converted language models go to one folder of this run, shared by its processes
+    (the first load converts, the later ones read the copy), never the user's cache."""
+    folder = tmp_path_factory.mktemp("converted-models")
+    before = os.environ.get("SHELFSIGHT_MODEL_CACHE")
+    os.environ["SHELFSIGHT_MODEL_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("SHELFSIGHT_MODEL_CACHE", None)
+    else:
+        os.environ["SHELFSIGHT_MODEL_CACHE"] = before

@@ -57,6 +57,9 @@ class Settings:
     # The describe backend's options (model, base_url...): from the environment, the
     # LLM/OpenAI model and base URL above.
     describe_options: Mapping[str, Any] = field(default_factory=dict)
+    # SHELFSIGHT_MODEL_CACHE: where a GGUF language model is kept converted after its first
+    # load (None: the user's cache folder; "" or 0/off: never)
+    model_cache: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,7 +103,14 @@ class Settings:
             openai_model=openai_model,
             openai_api_key=text("SHELFSIGHT_OPENAI_API_KEY", "OPENAI_API_KEY"),
             describe_options={k: v for k, v in backend.items() if v},
+            model_cache=_model_cache(env.get("SHELFSIGHT_MODEL_CACHE")),
         )
+
+
+def _model_cache(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return "" if value.strip().lower() in (*_OFF, "") else value
 
 
 def settings() -> Settings:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from shelfsight.core import errors
 from shelfsight.core.settings import settings
+from shelfsight.tagging.describe import converted_models
 from shelfsight.tagging.describe.prompt import Message
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ class TransformersBackend:
         self._tokenizer: Any = None
         self._lock = threading.Lock()  # one generate at a time: the model is not re-entrant
         self.loads = 0  # how many times the weights were read (once per process is right)
+        self.source = ""  # where they came from: gguf, converted (the cache) or folder
 
     @property
     def label(self) -> str:
@@ -174,26 +176,38 @@ class TransformersBackend:
             return
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         if self.threads:
             torch.set_num_threads(self.threads)
+        gguf = self.gguf_file
+        entry = converted_models.entry_for(self.model_id, gguf) if gguf else None
+        loaded = converted_models.load(entry) if entry is not None else None
+        self.source = "converted" if loaded else ("gguf" if gguf else "folder")
+        if loaded is None:
+            loaded = self._read(torch.float32)
+            if entry is not None:
+                converted_models.save(entry, *loaded)
+        self._tokenizer, model = loaded
+        self._model = model.eval()
+        self.loads += 1
+
+    def _read(self, dtype: Any) -> tuple[Any, Any]:
+        """(tokenizer, model) from the model folder or hub id (and its GGUF file)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         kwargs: dict[str, Any] = {"gguf_file": self.gguf_file} if self.gguf_file else {}
         try:
             # The GGUF reader draws its own progress bar; logs stay quiet by default.
             quiet = not log.isEnabledFor(logging.DEBUG)
             with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
-                self._tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
-                model = AutoModelForCausalLM.from_pretrained(
-                    self.model_id, dtype=torch.float32, **kwargs
-                )
+                tokenizer = AutoTokenizer.from_pretrained(self.model_id, **kwargs)
+                model = AutoModelForCausalLM.from_pretrained(self.model_id, dtype=dtype, **kwargs)
         except (OSError, ValueError) as exc:
             raise BackendError(f"cannot load model {self.model_id!r}: {exc}") from exc
-        self._model = model.eval()
-        self.loads += 1
+        return tokenizer, model
 
     def _bad_words_ids(self, words: Sequence[str]) -> list[list[int]]:
         tok = self._tokenizer

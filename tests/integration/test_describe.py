@@ -167,6 +167,40 @@ def test_shipped_model_loads_once_and_its_text_is_guarded(smollm):
     assert first.text not in {n.description for n in nbrs}
 
 
+def test_the_model_is_converted_once_and_read_back_the_same(smollm, tmp_path):
+    """The GGUF's first load in this run writes its converted copy (the session's cache,
+    ``tests/conftest.py``); a new backend reads the copy: the same weights and the same
+    text. A damaged copy is not trusted, and a cache that cannot be written costs nothing
+    but the copy."""
+    import shutil
+
+    import torch
+
+    from shelfsight.tagging.describe import converted_models
+    from shelfsight.tagging.describe.backends import GenerationRequest, TransformersBackend
+
+    entry = converted_models.entry_for(smollm.model_id, smollm.gguf_file)
+    assert entry is not None and (entry / converted_models.COMPLETE).is_file()
+    again = TransformersBackend(threads=2)  # not load_backend's: a second load in the process
+    again.load()
+    assert smollm.source in ("gguf", "converted") and again.source == "converted"
+    theirs = again._model.state_dict()
+    assert all(torch.equal(w, theirs[k]) for k, w in smollm._model.state_dict().items())
+    ask = GenerationRequest([{"role": "user", "content": "Describe a navy cotton shirt."}], 24)
+    assert again.generate(ask) == smollm.generate(ask)
+
+    damaged = tmp_path / "damaged"  # a copy whose weights file was cut short
+    shutil.copytree(entry, damaged, ignore=shutil.ignore_patterns(converted_models.WEIGHTS))
+    with open(entry / converted_models.WEIGHTS, "rb") as fh:
+        (damaged / converted_models.WEIGHTS).write_bytes(fh.read(1000))
+    assert converted_models.load(damaged) is None and not damaged.exists()
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    converted_models.save(blocked / "entry", smollm._tokenizer, smollm._model)  # no raise
+    assert blocked.read_text() == "not a folder"
+
+
 def first_id(fashion_slice):
     with open(fashion_slice, newline="") as fh:
         return next(csv.DictReader(fh))["id"]
